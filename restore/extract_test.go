@@ -65,10 +65,10 @@ func TestExtractTar(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"PG_VERSION":         "15\n",
-		"base/1/1259":        strings.Repeat("x", 3<<20),
-		"global/pg_control":  "control",
-		"empty":              "",
+		"PG_VERSION":        "15\n",
+		"base/1/1259":       strings.Repeat("x", 3<<20),
+		"global/pg_control": "control",
+		"empty":             "",
 	}
 	if len(files) != len(want) {
 		t.Fatalf("got %d files %v, want %d", len(files), files, len(want))
