@@ -1,0 +1,325 @@
+// Package file is the local-folder store backend, the embedded default.
+//
+// Objects are plain files under a root folder. Writes go to a hidden temporary
+// name in the target folder, are fsynced, and are then hard-linked into place:
+// link(2) fails if the name exists, which makes create-only writes atomic even
+// between processes, and the link either exists whole or not at all.
+package file
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/logship/logship/store"
+)
+
+// tempPrefix starts the names of files being written. List never reports
+// them; a crash can leave one behind, and purge may delete old ones.
+const tempPrefix = ".tmp."
+
+// Store keeps objects as files under Root.
+type Store struct {
+	Root string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// ParseURL turns file:///abs/path (or a plain absolute path) into a folder.
+func ParseURL(raw string) (string, error) {
+	if strings.HasPrefix(raw, "/") {
+		return filepath.Clean(raw), nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "file" {
+		return "", fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, raw)
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL has no host; write file:///%s%s", store.ErrConfig, raw, u.Host, u.Path)
+	}
+	if u.Path == "" || !filepath.IsAbs(u.Path) {
+		return "", fmt.Errorf("%w: bad store URL %q: the path must be absolute (file:///var/lib/logship)", store.ErrConfig, raw)
+	}
+	return filepath.Clean(u.Path), nil
+}
+
+// Open checks that root is an existing, writable folder. It writes nothing.
+func Open(root string) (*Store, error) {
+	fi, err := os.Stat(root)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w: store folder %s does not exist: create it (mkdir -p %s) or fix --store", store.ErrConfig, root, root)
+	case err != nil:
+		return nil, fmt.Errorf("%w: store folder %s: %v", store.ErrConfig, root, err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("%w: store %s is not a folder: fix --store", store.ErrConfig, root)
+	}
+	if err := syscall.Access(root, 0x2|0x1); err != nil { // W_OK|X_OK
+		return nil, fmt.Errorf("%w: store folder %s is not writable by this user: fix its owner or mode", store.ErrConfig, root)
+	}
+	return &Store{Root: root}, nil
+}
+
+func (s *Store) String() string { return "file://" + s.Root }
+
+func (s *Store) path(key string) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.Root, filepath.FromSlash(key)), nil
+}
+
+func checkKey(key string) error {
+	if key == "" || strings.HasPrefix(key, "/") || strings.HasSuffix(key, "/") {
+		return fmt.Errorf("invalid store key %q", key)
+	}
+	for _, el := range strings.Split(key, "/") {
+		if el == "" || el == "." || el == ".." || strings.HasPrefix(el, tempPrefix) {
+			return fmt.Errorf("invalid store key %q", key)
+		}
+	}
+	return nil
+}
+
+// Put writes the object create-only and durably (see the package doc).
+func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size int64) error {
+	final, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dir := filepath.Dir(final)
+	if err := s.mkdirAll(dir); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	tmp, err := writeTemp(ctx, dir, filepath.Base(final), body, size)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	defer os.Remove(tmp)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, final); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("put %s: %w", key, store.ErrExist)
+		}
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	// The new name must survive a crash before we acknowledge it.
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+func writeTemp(ctx context.Context, dir, base string, body io.Reader, size int64) (string, error) {
+	var rnd [8]byte
+	_, _ = rand.Read(rnd[:])
+	name := filepath.Join(dir, tempPrefix+base+"."+hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	err = func() error {
+		var n int64
+		if holdInPut != "" {
+			// Crash tests stop the process here, with half the bytes written.
+			half, err := io.CopyN(f, body, size/2)
+			if err != nil {
+				return err
+			}
+			n = half
+			hold()
+		}
+		rest, err := io.Copy(f, io.LimitReader(ctxReader{ctx, body}, size+1-n))
+		n += rest
+		if err != nil {
+			return err
+		}
+		if n != size {
+			return fmt.Errorf("body has %d bytes, want %d", n, size)
+		}
+		return f.Sync()
+	}()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+// ctxReader stops a long copy when the context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// mkdirAll creates dir and fsyncs the parent of each folder it creates, so
+// that a crash cannot lose a folder that holds an acknowledged object.
+func (s *Store) mkdirAll(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir && strings.HasPrefix(parent, s.Root) {
+		if err := s.mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Get opens the object's file.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", key, mapNotExist(err))
+	}
+	// A folder is where keys with this prefix live, never an object.
+	if fi, err := f.Stat(); err != nil || fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("get %s: %w", key, store.ErrNotExist)
+	}
+	return f, nil
+}
+
+// Stat describes the object's file.
+func (s *Store) Stat(ctx context.Context, key string) (store.ObjectInfo, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return store.ObjectInfo{}, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("stat %s: %w", key, mapNotExist(err))
+	}
+	if fi.IsDir() {
+		return store.ObjectInfo{}, fmt.Errorf("stat %s: %w", key, store.ErrNotExist)
+	}
+	return store.ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// mapNotExist keeps "absent" distinct: ENOTDIR (a path element is a file)
+// also means the object cannot exist.
+func mapNotExist(err error) error {
+	if errors.Is(err, syscall.ENOTDIR) {
+		return store.ErrNotExist
+	}
+	return err
+}
+
+// Delete removes the object's file; an absent one is fine.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+		return nil
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// List walks the folders that can hold keys with the prefix, in key order.
+func (s *Store) List(ctx context.Context, prefix string, fn func(store.ObjectInfo) error) error {
+	return s.walk(ctx, "", prefix, fn)
+}
+
+func (s *Store) walk(ctx context.Context, dirKey, prefix string, fn func(store.ObjectInfo) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(filepath.Join(s.Root, filepath.FromSlash(dirKey)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list %s: %w", prefix, err)
+	}
+	// Keys sort as strings; a folder "a" holds keys "a/…", which sort after
+	// a sibling "a.b", so sort folders by name+"/".
+	type entry struct {
+		sortKey string
+		de      fs.DirEntry
+	}
+	list := make([]entry, 0, len(entries))
+	for _, de := range entries {
+		if strings.HasPrefix(de.Name(), tempPrefix) {
+			continue
+		}
+		k := dirKey + de.Name()
+		if de.IsDir() {
+			k += "/"
+		}
+		list = append(list, entry{k, de})
+	}
+	slices.SortFunc(list, func(a, b entry) int { return strings.Compare(a.sortKey, b.sortKey) })
+	for _, e := range list {
+		k := e.sortKey
+		if !strings.HasPrefix(k, prefix) && !strings.HasPrefix(prefix, k) {
+			continue
+		}
+		if e.de.IsDir() {
+			if err := s.walk(ctx, k, prefix, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		if !strings.HasPrefix(k, prefix) {
+			continue
+		}
+		fi, err := e.de.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since ReadDir
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		if err := fn(store.ObjectInfo{Key: k, Size: fi.Size(), ModTime: fi.ModTime()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
