@@ -1,0 +1,111 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/logship/logship/store"
+)
+
+// Backup is the record of one full base backup. It is written once, at the
+// end, after every part and the WAL up to EndLSN are stored: a backup
+// without a record is incomplete and is never used by restore.
+type Backup struct {
+	ID             string       `json:"id"` // sortable: 20261127T043300Z
+	Label          string       `json:"label"`
+	Source         string       `json:"source"`
+	SystemID       uint64       `json:"system_id,string"`
+	ServerVersion  int          `json:"server_version"`
+	Timeline       uint32       `json:"timeline"`
+	StartLSN       string       `json:"start_lsn"`
+	EndLSN         string       `json:"end_lsn"`
+	StartLSNValue  uint64       `json:"start_lsn_value"`
+	EndLSNValue    uint64       `json:"end_lsn_value"`
+	StartWAL       string       `json:"start_wal"` // first segment the backup needs
+	EndWAL         string       `json:"end_wal"`   // last segment the backup needs
+	StartTime      time.Time    `json:"start_time"`
+	EndTime        time.Time    `json:"end_time"`
+	RawSize        int64        `json:"raw_size"`
+	StoredSize     int64        `json:"stored_size"`
+	Compression    string       `json:"compression"`
+	Parts          []BackupPart `json:"parts"`
+	ManifestKey    string       `json:"manifest_key"`
+	ManifestSHA256 string       `json:"manifest_sha256"`
+}
+
+// BackupPart is one stored piece of the backup's tar stream, in order.
+type BackupPart struct {
+	Key        string `json:"key"`
+	RawSize    int64  `json:"raw_size"`
+	SHA256     string `json:"sha256"`
+	StoredSize int64  `json:"stored_size"`
+}
+
+// maxBackupRecord bounds a backup record: ~200 bytes a part, so about
+// 300,000 parts (tens of TiB).
+const maxBackupRecord = 64 << 20
+
+// ErrNoBackup means no complete backup fits what was asked.
+var ErrNoBackup = errors.New("no suitable backup")
+
+func (c *Catalog) backupRecordPrefix() string { return c.key("catalog/backups/") }
+
+// BackupPrefix is where the objects of backup id live.
+func (c *Catalog) BackupPrefix(id string) string { return c.key("backups/" + id + "/") }
+
+// AddBackup records a complete backup (create-only).
+func (c *Catalog) AddBackup(ctx context.Context, b Backup) error {
+	return c.putJSON(ctx, c.backupRecordPrefix()+b.ID+".json", b)
+}
+
+// Backups lists the complete backups, oldest first.
+func (c *Catalog) Backups(ctx context.Context) ([]Backup, error) {
+	var keys []string
+	if err := c.st.List(ctx, c.backupRecordPrefix(), func(oi store.ObjectInfo) error {
+		if strings.HasSuffix(oi.Key, ".json") {
+			keys = append(keys, oi.Key)
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]Backup, 0, len(keys))
+	for _, k := range keys {
+		var b Backup
+		if err := c.getJSON(ctx, k, &b, maxBackupRecord); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// FindBackup returns the backup with this id.
+func (c *Catalog) FindBackup(ctx context.Context, id string) (Backup, error) {
+	var b Backup
+	err := c.getJSON(ctx, c.backupRecordPrefix()+id+".json", &b, maxBackupRecord)
+	if errors.Is(err, store.ErrNotExist) {
+		return b, fmt.Errorf("no backup %q in source %q: %w", id, c.source, store.ErrNotExist)
+	}
+	return b, err
+}
+
+// DeleteBackupRecord removes the record first, so that a backup being
+// purged is never offered to restore while its parts disappear.
+func (c *Catalog) DeleteBackupRecord(ctx context.Context, id string) error {
+	return c.st.Delete(ctx, c.backupRecordPrefix()+id+".json")
+}
+
+func sortMarks(m []Mark) {
+	sort.SliceStable(m, func(i, j int) bool {
+		if m[i].LSNValue != m[j].LSNValue {
+			return m[i].LSNValue < m[j].LSNValue
+		}
+		return m[i].Time.Before(m[j].Time)
+	})
+}

@@ -1,0 +1,122 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/logship/logship/store"
+)
+
+// ErrDuplicateMark means the source already has a mark with that name.
+// PostgreSQL recovers to the first restore point of a name, so a second one
+// could never be reached.
+var ErrDuplicateMark = errors.New("mark name already used")
+
+// ErrInvalidMarkName is a name that cannot be a mark.
+var ErrInvalidMarkName = errors.New("invalid mark name")
+
+// Mark is a named restore point of the source.
+type Mark struct {
+	Name     string    `json:"name"`
+	LSN      string    `json:"lsn"` // as PostgreSQL prints it, e.g. 0/3000090
+	LSNValue uint64    `json:"-"`
+	Timeline uint32    `json:"timeline"`
+	Time     time.Time `json:"time"`
+	Source   string    `json:"source"`
+}
+
+var markNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$`)
+
+// ValidMarkName checks a mark name; "latest" is reserved for restore.
+func ValidMarkName(name string) error {
+	if !markNameRE.MatchString(name) || name == "latest" {
+		return fmt.Errorf("%w %q: use 1-63 letters, digits, '_', '.', ':', '-', starting with a letter or digit (\"latest\" is reserved)", ErrInvalidMarkName, name)
+	}
+	return nil
+}
+
+func (c *Catalog) markNameKey(name string) string { return c.key("catalog/marknames/" + name) }
+func (c *Catalog) markPrefix() string             { return c.key("catalog/marks/") }
+
+// ReserveMark claims name for a new mark before the restore point exists,
+// create-only, so that two concurrent marks of one name cannot both win.
+func (c *Catalog) ReserveMark(ctx context.Context, name string) error {
+	if err := ValidMarkName(name); err != nil {
+		return err
+	}
+	err := c.st.Put(ctx, c.markNameKey(name), bytes.NewReader(nil), 0)
+	if errors.Is(err, store.ErrExist) {
+		return fmt.Errorf("%w: source %q already has a mark %q; choose another name", ErrDuplicateMark, c.source, name)
+	}
+	return err
+}
+
+// ReleaseMark gives a reserved name back when the restore point failed.
+func (c *Catalog) ReleaseMark(ctx context.Context, name string) error {
+	return c.st.Delete(ctx, c.markNameKey(name))
+}
+
+// AddMark records a mark whose name was reserved. Like WAL records, the key
+// holds every fact: name ~ LSN (16 hex digits, so keys of one name sort) ~
+// timeline ~ unix nanoseconds.
+func (c *Catalog) AddMark(ctx context.Context, m Mark) error {
+	key := c.markPrefix() + strings.Join([]string{
+		m.Name, fmt.Sprintf("%016X", m.LSNValue), strconv.FormatUint(uint64(m.Timeline), 10), strconv.FormatInt(m.Time.UnixNano(), 10),
+	}, recordSep)
+	err := c.st.Put(ctx, key, bytes.NewReader(nil), 0)
+	if err != nil && !errors.Is(err, store.ErrExist) {
+		return fmt.Errorf("record mark %s: %w", m.Name, err)
+	}
+	return nil
+}
+
+// Marks lists every mark, oldest (lowest LSN) first.
+func (c *Catalog) Marks(ctx context.Context) ([]Mark, error) {
+	var marks []Mark
+	prefix := c.markPrefix()
+	err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
+		f := strings.Split(strings.TrimPrefix(oi.Key, prefix), recordSep)
+		if len(f) != 4 {
+			return fmt.Errorf("malformed mark record %q", oi.Key)
+		}
+		lsn, err1 := strconv.ParseUint(f[1], 16, 64)
+		tli, err2 := strconv.ParseUint(f[2], 10, 32)
+		ns, err3 := strconv.ParseInt(f[3], 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil {
+			return fmt.Errorf("malformed mark record %q", oi.Key)
+		}
+		marks = append(marks, Mark{Name: f[0], LSNValue: lsn, LSN: formatLSN(lsn), Timeline: uint32(tli),
+			Time: time.Unix(0, ns).UTC(), Source: c.source})
+		return nil
+	})
+	sortMarks(marks)
+	return marks, err
+}
+
+// FindMark returns the mark called name, or "latest" for the newest one.
+func (c *Catalog) FindMark(ctx context.Context, name string) (Mark, error) {
+	marks, err := c.Marks(ctx)
+	if err != nil {
+		return Mark{}, err
+	}
+	if name == "latest" {
+		if len(marks) == 0 {
+			return Mark{}, fmt.Errorf("source %q has no marks yet: create one with logship mark NAME", c.source)
+		}
+		return marks[len(marks)-1], nil
+	}
+	for _, m := range marks {
+		if m.Name == name {
+			return m, nil
+		}
+	}
+	return Mark{}, fmt.Errorf("no mark %q in source %q: see logship catalog list: %w", name, c.source, store.ErrNotExist)
+}
+
+func formatLSN(v uint64) string { return fmt.Sprintf("%X/%X", v>>32, uint32(v)) }

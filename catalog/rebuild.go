@@ -1,0 +1,163 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/logship/logship/object"
+	"github.com/logship/logship/store"
+)
+
+// Meta keys written into the header of WAL segment objects, so that the
+// source record can be rebuilt from the objects alone.
+const (
+	MetaSystemID    = "system_id"
+	MetaSegmentSize = "segment_size"
+)
+
+// RebuildResult counts what a rebuild found and wrote.
+type RebuildResult struct {
+	Objects int  `json:"objects"`
+	Added   int  `json:"added"`
+	Source  bool `json:"source_restored"`
+}
+
+// rebuildWorkers bounds the header reads in flight; each holds one open object.
+const rebuildWorkers = 8
+
+// Rebuild re-creates the WAL records (and the source record) from the
+// objects alone, reading only each object's header. It adds what is missing
+// and never deletes: existing records stay as they are.
+func (c *Catalog) Rebuild(ctx context.Context) (RebuildResult, error) {
+	var res RebuildResult
+	have := map[string]WALRecord{}
+	if err := c.ListWAL(ctx, func(r WALRecord) error { have[r.Name] = r; return nil }); err != nil {
+		return res, err
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		source   *Source
+		wg       sync.WaitGroup
+		work     = make(chan store.ObjectInfo)
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
+		}
+	}
+	for range rebuildWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for oi := range work {
+				h, err := c.readHeader(ctx, oi.Key)
+				if err != nil {
+					fail(err)
+					continue
+				}
+				name := strings.TrimPrefix(oi.Key, c.key("wal/"))
+				if h.Name != name {
+					fail(fmt.Errorf("object %s holds %q, not %q: it was stored under a wrong name", oi.Key, h.Name, name))
+					continue
+				}
+				r := WALRecord{Name: name, RawSize: h.RawSize, SHA256: h.ChecksumHex(), StoredSize: oi.Size}
+				if err := c.AddWAL(ctx, r); err != nil {
+					fail(err)
+					continue
+				}
+				mu.Lock()
+				res.Added++
+				if source == nil {
+					if s, ok := sourceFromMeta(h.Meta); ok {
+						source = &s
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	err := c.st.List(ctx, c.key("wal/"), func(oi store.ObjectInfo) error {
+		res.Objects++
+		if _, ok := have[strings.TrimPrefix(oi.Key, c.key("wal/"))]; ok {
+			return nil
+		}
+		select {
+		case work <- oi:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return res, firstErr
+	}
+	if err != nil {
+		return res, err
+	}
+	if _, err := c.Source(ctx); errors.Is(err, ErrNoSource) && source != nil {
+		if _, err := c.ClaimSource(ctx, *source); err != nil {
+			return res, err
+		}
+		res.Source = true
+	}
+	return res, nil
+}
+
+func (c *Catalog) readHeader(ctx context.Context, key string) (object.Header, error) {
+	rc, err := c.st.Get(ctx, key)
+	if err != nil {
+		return object.Header{}, err
+	}
+	defer rc.Close()
+	h, err := object.ReadHeader(rc)
+	if err != nil {
+		return object.Header{}, fmt.Errorf("read %s: %w", key, err)
+	}
+	return h, nil
+}
+
+func sourceFromMeta(meta map[string]string) (Source, bool) {
+	id, err1 := strconv.ParseUint(meta[MetaSystemID], 10, 64)
+	seg, err2 := strconv.ParseUint(meta[MetaSegmentSize], 10, 64)
+	if err1 != nil || err2 != nil {
+		return Source{}, false
+	}
+	return Source{SystemID: id, SegmentSize: seg, Created: time.Now().UTC()}, true
+}
+
+// WALInfo is a WAL record with what its stored object's header says.
+type WALInfo struct {
+	WALEntry
+	Compression   string            `json:"compression"`
+	FormatVersion int               `json:"format_version"`
+	Meta          map[string]string `json:"meta,omitempty"`
+}
+
+// Describe reads the header of the record's object.
+func (c *Catalog) Describe(ctx context.Context, r WALRecord) (WALInfo, error) {
+	segSize := uint64(0)
+	if src, err := c.Source(ctx); err == nil {
+		segSize = src.SegmentSize
+	}
+	if segSize == 0 {
+		segSize = 16 << 20
+	}
+	h, err := c.readHeader(ctx, c.WALKey(r.Name))
+	if err != nil {
+		return WALInfo{}, err
+	}
+	return WALInfo{WALEntry: describe(r, segSize), Compression: h.Compression.String(), FormatVersion: int(h.Version), Meta: h.Meta}, nil
+}

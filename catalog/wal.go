@@ -1,0 +1,93 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/logship/logship/store"
+)
+
+// WALRecord says that a WAL file (segment, .partial, .history or .backup)
+// is stored, and what it holds.
+type WALRecord struct {
+	Name       string `json:"name"`
+	RawSize    int64  `json:"raw_size"`
+	SHA256     string `json:"sha256"`
+	StoredSize int64  `json:"stored_size"`
+}
+
+// recordSep cannot appear in a WAL file name, so a key splits unambiguously.
+const recordSep = "~"
+
+func (c *Catalog) walRecordPrefix() string { return c.key("catalog/wal/") }
+
+func (c *Catalog) walRecordKey(r WALRecord) string {
+	return c.walRecordPrefix() + strings.Join([]string{
+		r.Name, strconv.FormatInt(r.RawSize, 10), r.SHA256, strconv.FormatInt(r.StoredSize, 10),
+	}, recordSep)
+}
+
+func parseWALRecordKey(key, prefix string) (WALRecord, error) {
+	f := strings.Split(strings.TrimPrefix(key, prefix), recordSep)
+	if len(f) != 4 {
+		return WALRecord{}, fmt.Errorf("malformed WAL record key %q", key)
+	}
+	raw, err1 := strconv.ParseInt(f[1], 10, 64)
+	stored, err2 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || len(f[2]) != 64 {
+		return WALRecord{}, fmt.Errorf("malformed WAL record key %q", key)
+	}
+	return WALRecord{Name: f[0], RawSize: raw, SHA256: f[2], StoredSize: stored}, nil
+}
+
+// AddWAL records r. The record is create-only and its key holds every fact,
+// so a concurrent or repeated add of the same facts is a no-op success.
+func (c *Catalog) AddWAL(ctx context.Context, r WALRecord) error {
+	err := c.st.Put(ctx, c.walRecordKey(r), bytes.NewReader(nil), 0)
+	if err != nil && !errors.Is(err, store.ErrExist) {
+		return fmt.Errorf("record %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// ListWAL calls fn for every WAL record in name order.
+func (c *Catalog) ListWAL(ctx context.Context, fn func(WALRecord) error) error {
+	prefix := c.walRecordPrefix()
+	return c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
+		r, err := parseWALRecordKey(oi.Key, prefix)
+		if err != nil {
+			return err
+		}
+		return fn(r)
+	})
+}
+
+// LookupWAL finds the record of one WAL file, or answers store.ErrNotExist.
+func (c *Catalog) LookupWAL(ctx context.Context, name string) (WALRecord, error) {
+	prefix := c.walRecordPrefix()
+	var found *WALRecord
+	err := c.st.List(ctx, prefix+name+recordSep, func(oi store.ObjectInfo) error {
+		r, err := parseWALRecordKey(oi.Key, prefix)
+		if err != nil {
+			return err
+		}
+		found = &r
+		return nil
+	})
+	if err != nil {
+		return WALRecord{}, err
+	}
+	if found == nil {
+		return WALRecord{}, fmt.Errorf("no record of %s: %w", name, store.ErrNotExist)
+	}
+	return *found, nil
+}
+
+// deleteWALRecord removes the record of r (used by rebuild and purge).
+func (c *Catalog) deleteWALRecord(ctx context.Context, r WALRecord) error {
+	return c.st.Delete(ctx, c.walRecordKey(r))
+}

@@ -1,0 +1,6 @@
+// Package shipper puts things into the store: WAL files pushed by
+// PostgreSQL's archive_command, base backups, marks and the scheduled jobs.
+//
+// Write order (see docs/FORMAT.md): an object is made durable first, its
+// catalog record second, so a record never points at a missing object.
+package shipper

@@ -1,0 +1,195 @@
+package shipper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/object"
+	"github.com/logship/logship/pg"
+	"github.com/logship/logship/store"
+)
+
+// ErrConflict means a different file is already stored under the same name.
+// The stored one is kept; PostgreSQL will retry and keep failing, loudly,
+// until a human looks.
+var ErrConflict = errors.New("a different file is already stored under this name")
+
+// ErrNotWALFile means the file given to wal-push cannot be a WAL file of
+// the name it has (wrong size, or a page header that contradicts the name).
+var ErrNotWALFile = errors.New("not a WAL file")
+
+// PushOptions tune wal-push.
+type PushOptions struct {
+	Encode object.EncodeOptions
+	Logger *slog.Logger
+}
+
+// PushResult describes what wal-push did.
+type PushResult struct {
+	Record        catalog.WALRecord
+	AlreadyStored bool // an identical object was there (a retry after a crash)
+	Duration      time.Duration
+}
+
+// PushWAL archives the WAL file at path: it validates the name, checks the
+// file belongs to the source's cluster, compresses and checksums it, stores
+// it create-only, then records it in the catalog. It returns nil only when
+// both are durable.
+func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOptions) (PushResult, error) {
+	start := time.Now()
+	name := filepath.Base(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return PushResult{}, fmt.Errorf("open WAL file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return PushResult{}, fmt.Errorf("open WAL file: %w", err)
+	}
+	wf, hdr, err := inspectWAL(f, name, fi.Size())
+	if err != nil {
+		return PushResult{}, err
+	}
+
+	// The source check is a store round trip; run it while we compress.
+	srcErr := make(chan error, 1)
+	go func() { srcErr <- checkSource(ctx, cat, wf, hdr) }()
+
+	meta := map[string]string{"timeline": strconv.FormatUint(uint64(wf.Timeline), 10)}
+	if hdr != nil {
+		meta[catalog.MetaSystemID] = strconv.FormatUint(hdr.SystemID, 10)
+		meta[catalog.MetaSegmentSize] = strconv.FormatUint(uint64(hdr.SegmentSize), 10)
+	}
+	enc, encErr := object.Encode(io.LimitReader(f, fi.Size()), kindOf(wf.Kind), name, meta, opts.Encode)
+	if err := <-srcErr; err != nil {
+		return PushResult{}, err
+	}
+	if encErr != nil {
+		return PushResult{}, fmt.Errorf("compress %s: %w", name, encErr)
+	}
+	if enc.Header.RawSize != fi.Size() {
+		return PushResult{}, fmt.Errorf("%s changed size while being read (%d then %d bytes)", name, fi.Size(), enc.Header.RawSize)
+	}
+
+	rec := catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size()}
+	res := PushResult{Record: rec}
+	err = cat.Store().Put(ctx, cat.WALKey(name), enc.Reader(), enc.Size())
+	if errors.Is(err, store.ErrExist) {
+		stored, serr := storedHeader(ctx, cat, name)
+		if serr != nil {
+			return res, fmt.Errorf("%s is already stored and could not be compared: %w", name, serr)
+		}
+		if stored.RawSHA256 != enc.Header.RawSHA256 || stored.RawSize != enc.Header.RawSize {
+			return res, fmt.Errorf("%w: %s is stored with sha256 %s (%d bytes) but this file has sha256 %s (%d bytes); "+
+				"the stored file was kept. Check that only one cluster archives to source %q",
+				ErrConflict, name, stored.ChecksumHex(), stored.RawSize, enc.Header.ChecksumHex(), enc.Header.RawSize, cat.SourceName())
+		}
+		res.AlreadyStored = true
+		// The stored object may be smaller or larger than ours (another
+		// compression level); the record must describe the stored one.
+		if oi, serr := cat.Store().Stat(ctx, cat.WALKey(name)); serr == nil {
+			rec.StoredSize = oi.Size
+			res.Record = rec
+		}
+	} else if err != nil {
+		return res, fmt.Errorf("store %s: %w", name, err)
+	}
+	if err := cat.AddWAL(ctx, rec); err != nil {
+		return res, err
+	}
+	res.Duration = time.Since(start)
+	if opts.Logger != nil {
+		opts.Logger.Debug("pushed WAL file", "name", name, "raw_bytes", rec.RawSize,
+			"stored_bytes", rec.StoredSize, "already_stored", res.AlreadyStored, "duration", res.Duration)
+	}
+	return res, nil
+}
+
+// inspectWAL validates the name, and for segments reads the long page header.
+func inspectWAL(f *os.File, name string, size int64) (pg.WALFile, *pg.SegmentHeader, error) {
+	// The smallest segment size accepts every well-formed name; the real
+	// size, known from the file, then checks the name strictly.
+	loose, err := pg.ParseWALFileName(name, 1<<20)
+	if err != nil {
+		return pg.WALFile{}, nil, err
+	}
+	segSize := uint64(pg.DefaultSegmentSize)
+	if loose.Kind == pg.Segment || loose.Kind == pg.Partial {
+		if !pg.ValidSegmentSize(uint64(size)) {
+			return pg.WALFile{}, nil, fmt.Errorf("%w: %s is %d bytes, which is no WAL segment size", ErrNotWALFile, name, size)
+		}
+		segSize = uint64(size)
+	}
+	wf, err := pg.ParseWALFileName(name, segSize)
+	if err != nil {
+		return pg.WALFile{}, nil, err
+	}
+	if wf.Kind != pg.Segment && wf.Kind != pg.Partial {
+		return wf, nil, nil
+	}
+	buf := make([]byte, pg.SegmentHeaderSize)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return wf, nil, fmt.Errorf("read header of %s: %w", name, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return wf, nil, err
+	}
+	h, err := pg.ParseSegmentHeader(buf)
+	if err != nil {
+		return wf, nil, fmt.Errorf("%w: %s: %w", ErrNotWALFile, name, err)
+	}
+	if h.Timeline != wf.Timeline || uint64(h.SegmentSize) != segSize || h.PageAddr != pg.SegmentStart(wf.SegNo, segSize) {
+		return wf, nil, fmt.Errorf("%w: %s: its page header says timeline %d, address %s, segment size %d, which does not match its name",
+			ErrNotWALFile, name, h.Timeline, h.PageAddr, h.SegmentSize)
+	}
+	return wf, &h, nil
+}
+
+func kindOf(k pg.WALFileKind) object.Kind {
+	switch k {
+	case pg.History:
+		return object.KindHistory
+	case pg.BackupHistory:
+		return object.KindBackupLabel
+	default:
+		return object.KindWAL
+	}
+}
+
+// checkSource makes sure the segment belongs to the source's cluster,
+// claiming the source on its first segment.
+func checkSource(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader) error {
+	src, err := cat.Source(ctx)
+	if errors.Is(err, catalog.ErrNoSource) {
+		if hdr == nil {
+			return nil // a history or backup file carries no system identifier
+		}
+		_, err = cat.ClaimSource(ctx, catalog.Source{SystemID: hdr.SystemID, SegmentSize: uint64(hdr.SegmentSize), Created: time.Now().UTC()})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if hdr == nil {
+		return nil
+	}
+	return src.Check(hdr.SystemID)
+}
+
+func storedHeader(ctx context.Context, cat *catalog.Catalog, name string) (object.Header, error) {
+	rc, err := cat.Store().Get(ctx, cat.WALKey(name))
+	if err != nil {
+		return object.Header{}, err
+	}
+	defer rc.Close()
+	return object.ReadHeader(rc)
+}
