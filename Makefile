@@ -1,0 +1,34 @@
+# logship — see README.md. `make demo` and `make test` work on a fresh machine.
+GO       ?= go
+BIN      := bin/logship
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+
+.PHONY: build test test-short demo lint bench fuzz clean
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/logship
+
+# The whole suite: real PostgreSQL clusters and, when LOGSHIP_TEST_S3_* is
+# set (scripts/test does it), a real S3 server.
+test:
+	scripts/test
+
+test-short:
+	$(GO) test -short ./...
+
+demo: build
+	scripts/demo
+
+lint:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+bench: build
+	scripts/bench
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzReader -fuzztime=$${FUZZTIME:-30s} ./object/
+
+clean:
+	rm -rf bin

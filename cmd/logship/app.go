@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/object"
+	"github.com/logship/logship/store"
+	"github.com/logship/logship/store/backends"
+)
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:  "logship",
+		Usage: "log-shipping disaster recovery for PostgreSQL",
+		Description: `Ships compressed, checksummed WAL and base backups to object storage, records
+them in a catalog kept in the store, and restores a standby to an exact mark.
+
+Example:
+   archive_command = 'logship --store file:///backup wal-push %p'
+   logship --store file:///backup catalog list`,
+		Version:              version,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		Flags:                globalFlags(),
+		EnableBashCompletion: true,
+		HideVersion:          true,
+		OnUsageError:         onUsageError,
+		Commands: []*cli.Command{
+			walPushCommand(),
+			walFetchCommand(),
+			catalogCommand(),
+			versionCommand(),
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and exits, once
+	}
+	for _, cmd := range app.Commands {
+		setUsageErrors(cmd)
+	}
+	return app
+}
+
+func onUsageError(_ *cli.Context, err error, _ bool) error { return usageErr(err) }
+
+func setUsageErrors(cmd *cli.Command) {
+	cmd.OnUsageError = onUsageError
+	for _, sub := range cmd.Subcommands {
+		setUsageErrors(sub)
+	}
+}
+
+// runtime is what every command needs once its configuration is resolved.
+type runtime struct {
+	cfg    Config
+	log    *slog.Logger
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func setup(c *cli.Context) (*runtime, error) {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	return &runtime{cfg: cfg, log: newLogger(c.App.ErrWriter, cfg), stdout: c.App.Writer, stderr: c.App.ErrWriter}, nil
+}
+
+func newLogger(w io.Writer, cfg Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func (r *runtime) openStore(ctx context.Context) (store.Store, error) {
+	st, err := backends.Open(ctx, r.cfg.Store, backends.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (r *runtime) openCatalog(ctx context.Context) (*catalog.Catalog, error) {
+	st, err := r.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return catalog.New(st, r.cfg.Source), nil
+}
+
+func (r *runtime) encodeOptions() object.EncodeOptions {
+	return object.EncodeOptions{Compression: r.cfg.Compression, Level: r.cfg.CompressionLevel}
+}
+
+// needArgs checks the number of positional arguments.
+func needArgs(c *cli.Context, names ...string) error {
+	if c.NArg() != len(names) {
+		return usageErr(fmt.Errorf("%s needs %d argument(s) (%v), got %d: see logship %s --help",
+			c.Command.Name, len(names), names, c.NArg(), c.Command.Name))
+	}
+	return nil
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "version",
+		Usage:     "print the version",
+		UsageText: "logship version\n\nExample:\n   logship version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(c.App.Writer, "logship %s (object format %d)\n", version, object.Version)
+			return nil
+		},
+	}
+}

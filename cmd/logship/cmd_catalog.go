@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logship/logship/store"
+)
+
+var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON instead of text (consumers should ignore unknown fields)"}
+
+func catalogCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "catalog",
+		Usage: "list, show or rebuild the backup history kept in the store",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "list",
+				Usage: "list the source, its timelines, WAL ranges and gaps",
+				Flags: []cli.Flag{jsonFlag},
+				Description: `Exit codes: 0 listed, 1 the store could not be read, 2 bad configuration.
+
+Example:
+   logship --store file:///var/lib/logship catalog list
+   logship --store s3://backups/pg catalog list --json | jq '.timelines'`,
+				Action: catalogList,
+			},
+			{
+				Name:      "show",
+				Usage:     "show one WAL file's record and stored header",
+				ArgsUsage: "NAME",
+				Flags:     []cli.Flag{jsonFlag},
+				Description: `Exit codes: 0 shown, 1 not found or unreadable, 2 bad configuration.
+
+Example:
+   logship catalog show 000000010000000000000003 --json`,
+				Action: catalogShow,
+			},
+			{
+				Name:  "rebuild",
+				Usage: "re-create missing catalog records from the stored objects alone",
+				Flags: []cli.Flag{jsonFlag},
+				Description: `Reads the header of every stored object that has no record and records it.
+Existing records are kept. Safe to run while wal-push runs.
+
+Exit codes: 0 rebuilt, 1 an object could not be read, 2 bad configuration.
+
+Example:
+   logship --store file:///var/lib/logship catalog rebuild`,
+				Action: catalogRebuild,
+			},
+		},
+	}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func catalogList(c *cli.Context) error {
+	rt, err := setup(c)
+	if err != nil {
+		return err
+	}
+	cat, err := rt.openCatalog(c.Context)
+	if err != nil {
+		return err
+	}
+	l, err := cat.List(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(rt.stdout, l)
+	}
+	w := rt.stdout
+	if l.Source == nil {
+		fmt.Fprintf(w, "source %q in %s: nothing shipped yet\n", cat.SourceName(), cat.Store())
+		return nil
+	}
+	fmt.Fprintf(w, "source %s  system %d  segment size %d MiB  store %s\n", l.Source.Name, l.Source.SystemID, l.Source.SegmentSize>>20, cat.Store())
+	fmt.Fprintf(w, "%d WAL files, %s raw, %s stored\n\n", l.Files, humanBytes(l.RawBytes), humanBytes(l.StoredBytes))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIMELINE\tSEGMENTS\tFIRST\tLAST\tLSN RANGE\tGAPS")
+	for _, t := range l.Timelines {
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s - %s\t%d\n", t.Timeline, t.Segments, t.First, t.Last, t.StartLSN, t.EndLSN, len(t.Gaps))
+	}
+	tw.Flush()
+	for _, t := range l.Timelines {
+		for _, g := range t.Gaps {
+			fmt.Fprintf(w, "gap on timeline %d: %d segment(s) missing between %s and %s\n", t.Timeline, g.Missing, g.After, g.Before)
+		}
+	}
+	return nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func catalogShow(c *cli.Context) error {
+	if err := needArgs(c, "NAME"); err != nil {
+		return err
+	}
+	rt, err := setup(c)
+	if err != nil {
+		return err
+	}
+	cat, err := rt.openCatalog(c.Context)
+	if err != nil {
+		return err
+	}
+	name := c.Args().First()
+	rec, err := cat.LookupWAL(c.Context, name)
+	if errors.Is(err, store.ErrNotExist) {
+		return fmt.Errorf("%s is not in the catalog of source %q: see logship catalog list", name, cat.SourceName())
+	}
+	if err != nil {
+		return err
+	}
+	info, err := cat.Describe(c.Context, rec)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(rt.stdout, info)
+	}
+	fmt.Fprintf(rt.stdout, "name          %s\nkind          %s\ntimeline      %d\nraw size      %d\nstored size   %d\nsha256        %s\ncompression   %s\nformat        %d\n",
+		info.Name, info.Kind, info.Timeline, info.RawSize, info.StoredSize, info.SHA256, info.Compression, info.FormatVersion)
+	return nil
+}
+
+func catalogRebuild(c *cli.Context) error {
+	rt, err := setup(c)
+	if err != nil {
+		return err
+	}
+	cat, err := rt.openCatalog(c.Context)
+	if err != nil {
+		return err
+	}
+	res, err := cat.Rebuild(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(rt.stdout, res)
+	}
+	fmt.Fprintf(rt.stdout, "%d objects, %d records added, source record restored: %v\n", res.Objects, res.Added, res.Source)
+	return nil
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logship/logship/pg"
+	"github.com/logship/logship/restore"
+	"github.com/logship/logship/shipper"
+)
+
+func walPushCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "wal-push",
+		Usage:     "archive one WAL file (PostgreSQL's archive_command)",
+		ArgsUsage: "PATH",
+		Description: `Compresses and checksums the WAL file at PATH, stores it create-only and records it
+in the catalog. Exits 0 only when both are durable. Pushing a file that is already
+stored with the same content succeeds (a retry); a different content under the same
+name fails and keeps the stored file.
+
+Exit codes: 0 stored, 1 failed (PostgreSQL retries later), 2 bad input or configuration.
+
+Example (postgresql.conf):
+   archive_mode = on
+   archive_command = 'logship --store file:///var/lib/logship wal-push %p'`,
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, "PATH"); err != nil {
+				return err
+			}
+			rt, err := setup(c)
+			if err != nil {
+				return err
+			}
+			cat, err := rt.openCatalog(c.Context)
+			if err != nil {
+				return err
+			}
+			_, err = shipper.PushWAL(c.Context, cat, c.Args().First(), shipper.PushOptions{Encode: rt.encodeOptions(), Logger: rt.log})
+			if errors.Is(err, pg.ErrInvalidWALFileName) || errors.Is(err, shipper.ErrNotWALFile) {
+				return usageErr(err)
+			}
+			return err
+		},
+	}
+}
+
+func walFetchCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "wal-fetch",
+		Usage:     "restore one WAL file (PostgreSQL's restore_command)",
+		ArgsUsage: "NAME DEST",
+		Description: `Fetches the WAL file NAME from the store into DEST, checking its size and SHA-256
+before it appears at DEST.
+
+Exit codes: 0 fetched; 1 the store says NAME is absent (PostgreSQL reads this as the
+end of the archive); 2 bad arguments; 200 the object is corrupt or the store or
+configuration failed — above 125 on purpose, so that PostgreSQL stops recovery
+instead of treating a damaged archive as its end.
+
+Example (postgresql.conf of the restored server):
+   restore_command = 'logship --store file:///var/lib/logship wal-fetch %f %p'`,
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c, "NAME", "DEST"); err != nil {
+				return err
+			}
+			rt, err := setup(c)
+			if err != nil {
+				// A broken configuration must stop recovery, not end it.
+				return withCode(exitFetchFatal, err)
+			}
+			cat, err := rt.openCatalog(c.Context)
+			if err != nil {
+				return withCode(exitFetchFatal, err)
+			}
+			_, err = restore.FetchWAL(c.Context, cat, c.Args().Get(0), c.Args().Get(1))
+			switch {
+			case err == nil:
+				return nil
+			case errors.Is(err, pg.ErrInvalidWALFileName):
+				return usageErr(err)
+			case errors.Is(err, restore.ErrAbsent):
+				return withCode(exitFailure, err)
+			default:
+				return withCode(exitFetchFatal, err)
+			}
+		},
+	}
+}
