@@ -41,6 +41,8 @@ type TimelineSummary struct {
 // Listing is the whole WAL side of the catalog, as `catalog list` shows it.
 type Listing struct {
 	Source      *Source           `json:"source"`
+	Backups     []Backup          `json:"backups"`
+	Marks       []Mark            `json:"marks"`
 	Timelines   []TimelineSummary `json:"timelines"`
 	Files       int               `json:"files"`
 	RawBytes    int64             `json:"raw_bytes"`
@@ -74,6 +76,15 @@ func (c *Catalog) List(ctx context.Context) (Listing, error) {
 		return l, err
 	}
 	l.Timelines = summarize(l.WAL, segSize)
+	if l.Backups, err = c.Backups(ctx); err != nil {
+		return l, err
+	}
+	if l.Marks, err = c.Marks(ctx); err != nil {
+		return l, err
+	}
+	if l.Marks == nil {
+		l.Marks = []Mark{}
+	}
 	return l, nil
 }
 

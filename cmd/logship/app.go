@@ -34,6 +34,8 @@ Example:
 		Commands: []*cli.Command{
 			walPushCommand(),
 			walFetchCommand(),
+			backupCommand(),
+			markCommand(),
 			catalogCommand(),
 			versionCommand(),
 		},

@@ -93,6 +93,25 @@ func catalogList(c *cli.Context) error {
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s - %s\t%d\n", t.Timeline, t.Segments, t.First, t.Last, t.StartLSN, t.EndLSN, len(t.Gaps))
 	}
 	tw.Flush()
+	if len(l.Backups) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "BACKUP\tTIMELINE\tSTART LSN\tEND LSN\tRAW\tSTORED\tPARTS\tFINISHED")
+		for _, b := range l.Backups {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", b.ID, b.Timeline, b.StartLSN, b.EndLSN,
+				humanBytes(b.RawSize), humanBytes(b.StoredSize), len(b.Parts), b.EndTime.Format("2006-01-02 15:04:05Z07:00"))
+		}
+		tw.Flush()
+	}
+	if len(l.Marks) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MARK\tTIMELINE\tLSN\tTIME")
+		for _, m := range l.Marks {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", m.Name, m.Timeline, m.LSN, m.Time.Format("2006-01-02 15:04:05.000Z07:00"))
+		}
+		tw.Flush()
+	}
 	for _, t := range l.Timelines {
 		for _, g := range t.Gaps {
 			fmt.Fprintf(w, "gap on timeline %d: %d segment(s) missing between %s and %s\n", t.Timeline, g.Missing, g.After, g.Before)

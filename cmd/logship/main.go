@@ -23,7 +23,7 @@ var version = "dev"
 
 func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, interspersed(app, args))
 	if err == nil {
 		return exitOK
 	}

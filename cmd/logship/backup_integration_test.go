@@ -1,0 +1,75 @@
+package main_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+type backupRecord struct {
+	ID       string `json:"id"`
+	Timeline int    `json:"timeline"`
+	StartWAL string `json:"start_wal"`
+	EndWAL   string `json:"end_wal"`
+	EndLSN   string `json:"end_lsn"`
+	RawSize  int64  `json:"raw_size"`
+	Parts    []struct {
+		Key    string `json:"key"`
+		SHA256 string `json:"sha256"`
+	} `json:"parts"`
+}
+
+type markRecord struct {
+	Name     string `json:"name"`
+	LSN      string `json:"lsn"`
+	Timeline int    `json:"timeline"`
+}
+
+// A backup is recorded only with its WAL shipped; a mark is recorded and
+// shipped, and a second mark of the same name is refused.
+func TestBackupAndMark(t *testing.T) {
+	t.Parallel()
+	c, _, flags := archivingCluster(t, "bk")
+	pgFlags := append(flags, "--pg", c.ConnString())
+	c.Pgbench(t, "-i", "-s", "2", "-q")
+	switchWAL(t, c)
+
+	var b backupRecord
+	out := mustLogship(t, nil, append(pgFlags, "backup", "--fast", "--json")...)
+	if err := json.Unmarshal([]byte(out), &b); err != nil {
+		t.Fatalf("backup --json: %v\n%s", err, out)
+	}
+	if len(b.Parts) == 0 || b.RawSize < 20<<20 || b.Timeline != 1 {
+		t.Fatalf("backup record looks wrong: %+v", b)
+	}
+
+	var m markRecord
+	out = mustLogship(t, nil, append(pgFlags, "mark", "m1", "--json")...)
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("mark --json: %v\n%s", err, out)
+	}
+	if m.Name != "m1" || m.LSN == "" || m.Timeline != 1 {
+		t.Fatalf("mark record looks wrong: %+v", m)
+	}
+	// The mark's segment is in the store when mark returns.
+	mustLogship(t, nil, append(flags, "catalog", "show", c.QueryString(t, "SELECT pg_walfile_name($1::pg_lsn)", m.LSN))...)
+
+	r := logship(t, nil, append(pgFlags, "mark", "m1")...)
+	if r.code != 2 || !strings.Contains(r.stderr, "already has a mark") {
+		t.Fatalf("duplicate mark: exit %d, %q", r.code, r.stderr)
+	}
+	for _, bad := range []string{"latest", "has space", "a/b", strings.Repeat("x", 70)} {
+		if r := logship(t, nil, append(pgFlags, "mark", bad)...); r.code != 2 {
+			t.Errorf("mark %q: exit %d, want 2; %s", bad, r.code, r.stderr)
+		}
+	}
+
+	var l struct {
+		Backups []backupRecord `json:"backups"`
+		Marks   []markRecord   `json:"marks"`
+	}
+	json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)), &l)
+	if len(l.Backups) != 1 || l.Backups[0].ID != b.ID || len(l.Marks) != 1 || l.Marks[0].LSN != m.LSN {
+		t.Fatalf("catalog list: %+v", l)
+	}
+}

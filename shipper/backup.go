@@ -1,0 +1,248 @@
+package shipper
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/object"
+	"github.com/logship/logship/pg"
+	"github.com/logship/logship/pg/basebackup"
+)
+
+// BackupOptions tune a base backup.
+type BackupOptions struct {
+	ConnString     string // libpq connection string of the source
+	Label          string
+	FastCheckpoint bool
+	Encode         object.EncodeOptions
+	PartSize       int64         // raw bytes of tar stream per stored part; 0 = 32 MiB
+	Parallel       int           // parts compressed and uploaded at once; 0 = GOMAXPROCS
+	ArchiveWait    time.Duration // how long to wait for the WAL the backup needs; 0 = 5 min
+	Progress       func(done, total int64)
+	Logger         *slog.Logger
+}
+
+const defaultPartSize = 32 << 20
+
+// Backup takes a full base backup of the source over the replication
+// protocol. The tar stream is cut into parts that are compressed, checksummed
+// and stored while the server still sends, so memory stays at about
+// (Parallel+1) parts whatever the database size. The backup is recorded, and
+// so becomes usable by restore, only once every part, the manifest and all
+// the WAL from its start to its end are in the store.
+func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (catalog.Backup, error) {
+	if opts.PartSize <= 0 {
+		opts.PartSize = defaultPartSize
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = runtime.GOMAXPROCS(0)
+	}
+	if opts.ArchiveWait <= 0 {
+		opts.ArchiveWait = 5 * time.Minute
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	src, err := cat.Source(ctx)
+	if err != nil {
+		return catalog.Backup{}, fmt.Errorf("%w: back up only a source that archives its WAL here: set archive_command to logship wal-push first", err)
+	}
+	start := time.Now().UTC()
+	b := catalog.Backup{
+		ID:          start.Format("20060102T150405.000Z"),
+		Label:       opts.Label,
+		Source:      cat.SourceName(),
+		StartTime:   start,
+		Compression: opts.Encode.Compression.String(),
+	}
+	if b.Label == "" {
+		b.Label = "logship " + b.ID
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pw := newPartWriter(ctx, cat, b.ID, opts)
+	res, err := basebackup.Run(ctx, opts.ConnString, basebackup.Options{Label: b.Label, FastCheckpoint: opts.FastCheckpoint}, pw, opts.Progress)
+	parts, perr := pw.finish(err == nil)
+	if err != nil {
+		return b, err
+	}
+	if perr != nil {
+		return b, perr
+	}
+	if err := src.Check(res.SystemID); err != nil {
+		return b, err
+	}
+	b.SystemID, b.ServerVersion, b.Timeline = res.SystemID, res.ServerVersion, uint32(res.Timeline)
+	b.StartLSNValue, b.EndLSNValue = uint64(res.StartLSN), uint64(res.EndLSN)
+	b.StartLSN, b.EndLSN = res.StartLSN.String(), res.EndLSN.String()
+	b.StartWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.StartLSN, res.SegmentSize), res.SegmentSize)
+	b.EndWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.EndLSN-1, res.SegmentSize), res.SegmentSize)
+	b.Parts = parts
+	for _, p := range parts {
+		b.RawSize += p.RawSize
+		b.StoredSize += p.StoredSize
+	}
+
+	man, err := object.Encode(bytes.NewReader(res.Manifest), object.KindMeta, "backup_manifest", nil, opts.Encode)
+	if err != nil {
+		return b, err
+	}
+	b.ManifestKey = cat.BackupPrefix(b.ID) + "backup_manifest"
+	b.ManifestSHA256 = man.Header.ChecksumHex()
+	if err := cat.Store().Put(ctx, b.ManifestKey, man.Reader(), man.Size()); err != nil {
+		return b, fmt.Errorf("store backup manifest: %w", err)
+	}
+	log.Info("backup data stored; waiting for its WAL", "backup", b.ID, "end_wal", b.EndWAL, "parts", len(parts))
+	if err := WaitForWAL(ctx, cat, b.EndWAL, opts.ArchiveWait); err != nil {
+		return b, fmt.Errorf("backup %s is not usable: %w", b.ID, err)
+	}
+	b.EndTime = time.Now().UTC()
+	if err := cat.AddBackup(ctx, b); err != nil {
+		return b, fmt.Errorf("record backup %s: %w", b.ID, err)
+	}
+	return b, nil
+}
+
+// ErrArchiveTimeout means PostgreSQL did not ship a segment in time.
+var ErrArchiveTimeout = errors.New("WAL not archived in time")
+
+// WaitForWAL polls the catalog until the WAL file name is recorded.
+func WaitForWAL(ctx context.Context, cat *catalog.Catalog, name string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, err := cat.LookupWAL(ctx, name)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: %s is not in the store after %s: check archive_command and pg_stat_archiver on the source", ErrArchiveTimeout, name, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// partWriter cuts the tar stream into parts and stores them in parallel.
+type partWriter struct {
+	ctx   context.Context
+	cat   *catalog.Catalog
+	id    string
+	opts  BackupOptions
+	buf   []byte
+	next  int
+	sem   chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	parts map[int]catalog.BackupPart
+	err   error
+}
+
+func newPartWriter(ctx context.Context, cat *catalog.Catalog, id string, opts BackupOptions) *partWriter {
+	return &partWriter{ctx: ctx, cat: cat, id: id, opts: opts, sem: make(chan struct{}, opts.Parallel),
+		parts: map[int]catalog.BackupPart{}, buf: make([]byte, 0, opts.PartSize)}
+}
+
+func (w *partWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if err := w.failed(); err != nil {
+			return 0, err
+		}
+		room := int(w.opts.PartSize) - len(w.buf)
+		take := min(room, len(p))
+		w.buf = append(w.buf, p[:take]...)
+		p = p[take:]
+		if len(w.buf) == int(w.opts.PartSize) {
+			w.flush()
+		}
+	}
+	return n, nil
+}
+
+func (w *partWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// flush hands the buffer to a worker; it blocks while Parallel parts are in
+// flight, which is what bounds memory.
+func (w *partWriter) flush() {
+	if len(w.buf) == 0 {
+		return
+	}
+	idx, raw := w.next, w.buf
+	w.next++
+	w.buf = make([]byte, 0, w.opts.PartSize)
+	select {
+	case w.sem <- struct{}{}:
+	case <-w.ctx.Done():
+		w.setErr(w.ctx.Err())
+		return
+	}
+	w.wg.Add(1)
+	go func() {
+		defer func() { <-w.sem; w.wg.Done() }()
+		part, err := w.store(idx, raw)
+		if err != nil {
+			w.setErr(err)
+			return
+		}
+		w.mu.Lock()
+		w.parts[idx] = part
+		w.mu.Unlock()
+	}()
+}
+
+func (w *partWriter) setErr(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+func (w *partWriter) store(idx int, raw []byte) (catalog.BackupPart, error) {
+	name := fmt.Sprintf("part-%06d", idx+1)
+	enc := w.opts.Encode
+	enc.Concurrency = 1 // parts run in parallel already
+	obj, err := object.Encode(bytes.NewReader(raw), object.KindBackupPart, name, nil, enc)
+	if err != nil {
+		return catalog.BackupPart{}, err
+	}
+	key := w.cat.BackupPrefix(w.id) + name
+	if err := w.cat.Store().Put(w.ctx, key, obj.Reader(), obj.Size()); err != nil {
+		return catalog.BackupPart{}, fmt.Errorf("store backup part %s: %w", name, err)
+	}
+	return catalog.BackupPart{Key: key, RawSize: obj.Header.RawSize, SHA256: obj.Header.ChecksumHex(), StoredSize: obj.Size()}, nil
+}
+
+// finish stores the last part (when the stream ended well) and returns the
+// parts in stream order.
+func (w *partWriter) finish(ok bool) ([]catalog.BackupPart, error) {
+	if ok {
+		w.flush()
+	}
+	w.wg.Wait()
+	if w.err != nil {
+		return nil, w.err
+	}
+	parts := make([]catalog.BackupPart, w.next)
+	for i := range parts {
+		parts[i] = w.parts[i]
+	}
+	return parts, nil
+}

@@ -1,0 +1,93 @@
+package shipper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/pg"
+)
+
+// MarkOptions tune a mark.
+type MarkOptions struct {
+	ConnString string
+	// NoSwitch leaves the restore point in the current WAL segment, to be
+	// shipped whenever it fills or archive_timeout passes.
+	NoSwitch bool
+	// Wait is how long to wait for the mark's segment to reach the store;
+	// 0 = 60 s. Ignored with NoSwitch.
+	Wait time.Duration
+}
+
+// ErrMarkNotShipped means the restore point exists in the source's WAL (and
+// is recorded) but its segment had not reached the store within the wait.
+var ErrMarkNotShipped = errors.New("mark created but not shipped yet")
+
+// Mark creates a restore point called name on the source, switches WAL so
+// that it is shipped promptly, waits for it to be in the store, and records
+// it. The name is reserved in the store first, so it is used at most once.
+func Mark(ctx context.Context, cat *catalog.Catalog, name string, opts MarkOptions) (catalog.Mark, error) {
+	if err := catalog.ValidMarkName(name); err != nil {
+		return catalog.Mark{}, err
+	}
+	if opts.Wait <= 0 {
+		opts.Wait = 60 * time.Second
+	}
+	src, err := cat.Source(ctx)
+	if err != nil {
+		return catalog.Mark{}, fmt.Errorf("%w: marks need a source that archives its WAL here: set archive_command to logship wal-push first", err)
+	}
+	conn, err := pgx.Connect(ctx, opts.ConnString)
+	if err != nil {
+		return catalog.Mark{}, fmt.Errorf("connect to the source: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var sysid string
+	if err := conn.QueryRow(ctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&sysid); err != nil {
+		return catalog.Mark{}, fmt.Errorf("read the source's system identifier: %w", err)
+	}
+	id, _ := strconv.ParseUint(sysid, 10, 64)
+	if err := src.Check(id); err != nil {
+		return catalog.Mark{}, err
+	}
+	if err := cat.ReserveMark(ctx, name); err != nil {
+		return catalog.Mark{}, err
+	}
+	var lsnText, walfile string
+	var at time.Time
+	err = conn.QueryRow(ctx,
+		"SELECT lsn::text, pg_walfile_name(lsn), clock_timestamp() FROM pg_create_restore_point($1) AS lsn", name,
+	).Scan(&lsnText, &walfile, &at)
+	if err != nil {
+		_ = cat.ReleaseMark(context.WithoutCancel(ctx), name)
+		return catalog.Mark{}, fmt.Errorf("create restore point %q: %w", name, err)
+	}
+	lsn, err := pg.ParseLSN(lsnText)
+	if err != nil {
+		return catalog.Mark{}, err
+	}
+	tli, _ := strconv.ParseUint(walfile[:8], 16, 32)
+	m := catalog.Mark{Name: name, LSN: lsn.String(), LSNValue: uint64(lsn), Timeline: uint32(tli), Time: at.UTC(), Source: cat.SourceName()}
+	// Recorded before the wait: the restore point exists in the WAL whatever
+	// happens next, and the name must stay taken.
+	if err := cat.AddMark(ctx, m); err != nil {
+		return m, err
+	}
+	if opts.NoSwitch {
+		return m, nil
+	}
+	// The restore point's record ends in the segment of its LSN (or the next
+	// one when the LSN is at a boundary); the switch closes that segment.
+	if _, err := conn.Exec(ctx, "SELECT pg_switch_wal()"); err != nil {
+		return m, fmt.Errorf("switch WAL after mark %q: %w", name, err)
+	}
+	if err := WaitForWAL(ctx, cat, walfile, opts.Wait); err != nil {
+		return m, fmt.Errorf("%w: %w", ErrMarkNotShipped, err)
+	}
+	return m, nil
+}
