@@ -72,6 +72,9 @@ func Start(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	c := newCluster(t, opts)
 	c.DataDir = filepath.Join(c.SocketDir, "data")
+	if err := c.writeOwner(); err != nil {
+		t.Fatal(err)
+	}
 
 	args := []string{"-D", c.DataDir, "-A", "trust", "-U", "postgres", "-E", "UTF8",
 		"--locale=C", "--no-sync", "--no-instructions"}
@@ -116,6 +119,9 @@ func StartExisting(t testing.TB, dataDir string, opts Options) *Cluster {
 		t.Fatal(err)
 	}
 	c.DataDir = abs
+	if err := c.writeOwner(); err != nil {
+		t.Fatal(err)
+	}
 	if err := checkReachable(c.DataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +152,11 @@ func StartExisting(t testing.TB, dataDir string, opts Options) *Cluster {
 func newCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	c := &Cluster{BinDir: Require(t), startTimeout: opts.StartTimeout}
+	reapOnce.Do(func() { reapOrphans(c.BinDir) })
 	if c.startTimeout <= 0 {
 		c.startTimeout = 2 * time.Minute
 	}
-	c.SocketDir = TempDir(t, "logship-pg-")
+	c.SocketDir = TempDir(t, clusterDirPattern)
 	// sun_path holds 108 bytes; a long TMPDIR would break the socket.
 	if n := len(c.SocketDir) + len("/.s.PGSQL.65535.lock"); n > 107 {
 		t.Fatalf("socket dir %s is too long for a unix socket path; set a shorter TMPDIR", c.SocketDir)
