@@ -102,7 +102,7 @@ func VerifyManifest(manifest []byte, files []ExtractedFile) error {
 		case "", "NONE":
 		case "CRC32C":
 			if !manifestCRCMatches(mf.Checksum, f.CRC32C) {
-				problem("%s has CRC-32C %08x, manifest says %s", p, f.CRC32C, mf.Checksum)
+				problem("%s has CRC-32C %s, manifest says %s", p, manifestCRCText(f.CRC32C), mf.Checksum)
 			}
 		default:
 			return fmt.Errorf("backup manifest: %s: checksum algorithm %s not supported (want CRC32C)", p, mf.Algorithm)
@@ -121,7 +121,11 @@ func VerifyManifest(manifest []byte, files []ExtractedFile) error {
 	if count > len(problems) {
 		more = fmt.Sprintf("; and %d more", count-len(problems))
 	}
-	return fmt.Errorf("backup does not match its manifest: %d problems: %s%s", count, strings.Join(problems, "; "), more)
+	noun := "problems"
+	if count == 1 {
+		noun = "problem"
+	}
+	return fmt.Errorf("backup does not match its manifest: %d %s: %s%s", count, noun, strings.Join(problems, "; "), more)
 }
 
 func manifestIgnore(p string) bool {
@@ -159,9 +163,17 @@ func manifestParse(manifest []byte) (manifestDoc, error) {
 // hex-encodes those bytes, so an x86 or arm64 server writes the value little-endian.
 // Big-endian is accepted too, so that a backup of a big-endian server still verifies;
 // the chance that a wrong file matches either form is negligible.
+// (Checked on a PostgreSQL 15 x86-64 server: "15\n", CRC-32C 0x2247748a, is listed
+// as "8a744722".)
 func manifestCRCMatches(text string, crc uint32) bool {
-	var le, be [4]byte
-	binary.LittleEndian.PutUint32(le[:], crc)
+	var be [4]byte
 	binary.BigEndian.PutUint32(be[:], crc)
-	return strings.EqualFold(text, hex.EncodeToString(le[:])) || strings.EqualFold(text, hex.EncodeToString(be[:]))
+	return strings.EqualFold(text, manifestCRCText(crc)) || strings.EqualFold(text, hex.EncodeToString(be[:]))
+}
+
+// manifestCRCText writes a CRC-32C as a little-endian server writes it in a manifest.
+func manifestCRCText(crc uint32) string {
+	var le [4]byte
+	binary.LittleEndian.PutUint32(le[:], crc)
+	return hex.EncodeToString(le[:])
 }
