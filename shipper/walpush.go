@@ -147,9 +147,13 @@ func inspectWAL(f *os.File, name string, size int64) (pg.WALFile, *pg.SegmentHea
 	if err != nil {
 		return wf, nil, fmt.Errorf("%w: %s: %w", ErrNotWALFile, name, err)
 	}
-	if h.Timeline != wf.Timeline || uint64(h.SegmentSize) != segSize || h.PageAddr != pg.SegmentStart(wf.SegNo, segSize) {
-		return wf, nil, fmt.Errorf("%w: %s: its page header says timeline %d, address %s, segment size %d, which does not match its name",
-			ErrNotWALFile, name, h.Timeline, h.PageAddr, h.SegmentSize)
+	// The first segment of a new timeline starts as a copy of the old one,
+	// so its header may name an older timeline than its file name.
+	if uint64(h.SegmentSize) != segSize {
+		return wf, nil, fmt.Errorf("%w: %s is %d bytes but its header says %d-byte segments", ErrNotWALFile, name, segSize, h.SegmentSize)
+	}
+	if err := h.CheckName(wf); err != nil {
+		return wf, nil, fmt.Errorf("%w: %w", ErrNotWALFile, err)
 	}
 	return wf, &h, nil
 }
