@@ -95,7 +95,9 @@ func newRetryer(maxAttempts int) aws.Retryer {
 	})
 	// S3 answers 409 ConditionalRequestConflict when a conditional write
 	// races another one on the same key; the retry then gets 412 or wins.
-	return retry.AddWithErrorCodes(r, "ConditionalRequestConflict")
+	// A checksum mismatch is a transfer corrupted on the way: the server
+	// stored nothing, and the next attempt sends the bytes again.
+	return retry.AddWithErrorCodes(r, "ConditionalRequestConflict", "BadDigest", "XAmzContentSHA256Mismatch")
 }
 
 // attemptsKey counts the attempts of one request, for a create-only Put to

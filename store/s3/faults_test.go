@@ -27,7 +27,7 @@ type toxic struct {
 // faultyPath opens two stores on the same fresh prefix: one talking to the
 // server through a toxiproxy proxy, and one straight, to check what the
 // faulty one really left behind.
-func faultyPath(t *testing.T, mod func(*s3.Config)) (faulty, direct *s3.Store, proxy *toxiproxy.Proxy) {
+func faultyPath(t testing.TB, mod func(*s3.Config)) (faulty, direct *s3.Store, proxy *toxiproxy.Proxy) {
 	t.Helper()
 	srv := testServer(t)
 	addr := os.Getenv("LOGSHIP_TEST_TOXIPROXY")
@@ -57,7 +57,7 @@ func faultyPath(t *testing.T, mod func(*s3.Config)) (faulty, direct *s3.Store, p
 	return open(t, cfg), direct, proxy
 }
 
-func addToxic(t *testing.T, proxy *toxiproxy.Proxy, tx toxic) {
+func addToxic(t testing.TB, proxy *toxiproxy.Proxy, tx toxic) {
 	t.Helper()
 	if _, err := proxy.AddToxic("", tx.kind, tx.stream, tx.toxicity, tx.attrs); err != nil {
 		t.Fatalf("add toxic %s: %v", tx.kind, err)
