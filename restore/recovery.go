@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/logship/logship/pg"
 )
 
 // RecoveryTarget says where recovery stops. At most one of Name, Time, LSN and
@@ -99,8 +101,10 @@ func recoveryConfText(s RecoverySettings) (string, error) {
 	if len(t.Name) > recoveryNameMax {
 		return "", fmt.Errorf("recovery target name %q is too long (maximum %d bytes)", t.Name, recoveryNameMax)
 	}
-	if t.LSN != "" && !recoveryLSNValid(t.LSN) {
-		return "", fmt.Errorf("recovery target lsn %q: want hex/hex like 0/3000028", t.LSN)
+	if t.LSN != "" {
+		if _, err := pg.ParseLSN(t.LSN); err != nil {
+			return "", fmt.Errorf("recovery target lsn: %w", err)
+		}
 	}
 	action := t.Action
 	switch action {
@@ -176,16 +180,6 @@ func recoveryQuote(v string) (string, error) {
 	v = strings.ReplaceAll(v, `\`, `\\`)
 	v = strings.ReplaceAll(v, `'`, `''`)
 	return "'" + v + "'", nil
-}
-
-func recoveryLSNValid(s string) bool {
-	hi, lo, ok := strings.Cut(s, "/")
-	if !ok || hi == "" || lo == "" || len(hi) > 8 || len(lo) > 8 {
-		return false
-	}
-	_, err1 := strconv.ParseUint(hi, 16, 32)
-	_, err2 := strconv.ParseUint(lo, 16, 32)
-	return err1 == nil && err2 == nil
 }
 
 // recoveryAppend appends text to a file, creating it 0600, and fsyncs it.
