@@ -1,0 +1,477 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/object"
+)
+
+// ErrNotEmpty means the target directory holds files and Force was not given.
+var ErrNotEmpty = errors.New("target directory is not empty")
+
+// ErrIncomplete means a restore stopped after it had written into the target
+// directory, which must not be started.
+var ErrIncomplete = errors.New("restore incomplete")
+
+// Options say where and how Run materializes a plan.
+type Options struct {
+	TargetDir string
+	// Force clears a non-empty TargetDir first. Without it such a directory
+	// is refused and left untouched.
+	Force bool
+	// Standby writes standby.signal: the server keeps replaying segments as
+	// they are shipped, instead of ending recovery at the end of the archive.
+	Standby bool
+	// Action is recovery_target_action: promote (default), pause or shutdown.
+	Action string
+	// RestoreCommand is restore_command; FetchCommand builds one.
+	RestoreCommand string
+	// Parallel is how many backup parts are fetched and decoded ahead of the
+	// extraction; 0 means 4. Memory use is about Parallel parts.
+	Parallel int
+	// Progress, if set, is called from Run's goroutine with the raw bytes
+	// of the backup extracted so far and the total.
+	Progress func(done, total int64)
+	Logger   *slog.Logger
+}
+
+// Result describes a materialized data directory.
+type Result struct {
+	Plan           Plan          `json:"plan"`
+	TargetDir      string        `json:"target_dir"`
+	Parts          int           `json:"parts"`
+	Files          int           `json:"files"`
+	RawBytes       int64         `json:"raw_bytes"`
+	Standby        bool          `json:"standby"`
+	Action         string        `json:"action"`
+	RestoreCommand string        `json:"restore_command"`
+	Duration       time.Duration `json:"duration_ns"`
+}
+
+// defaultParallel keeps a few parts in flight: enough to hide store latency
+// and to decompress on other cores while the extraction writes.
+const defaultParallel = 4
+
+// maxBufferedPart is the largest part fetched ahead into memory; a larger one
+// is streamed straight into the extraction when its turn comes.
+const maxBufferedPart = 128 << 20
+
+// maxManifest bounds the backup_manifest read back (the backup side's limit).
+const maxManifest = 1 << 30
+
+// Run materializes plan into opts.TargetDir: it extracts the plan's backup,
+// verifying every part's checksum and then every file against the server's
+// backup_manifest, and writes the recovery settings and signal file, so that
+// the directory starts as a server that recovers to the plan's target. Every
+// option is checked before anything is written. A failure after the first
+// write leaves an incomplete directory and an error wrapping ErrIncomplete.
+func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Result, error) {
+	began := time.Now()
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = defaultParallel
+	}
+	if opts.Action == "" {
+		opts.Action = "promote"
+	}
+	res := Result{Plan: plan, Standby: opts.Standby, Action: opts.Action, RestoreCommand: opts.RestoreCommand, Parts: len(plan.Backup.Parts)}
+	if opts.TargetDir == "" {
+		return res, errors.New("no target directory given")
+	}
+	dir, err := filepath.Abs(opts.TargetDir)
+	if err != nil {
+		return res, err
+	}
+	res.TargetDir = dir
+	settings := RecoverySettings{RestoreCommand: opts.RestoreCommand, Standby: opts.Standby, Target: plan.Recovery}
+	settings.Target.Action = opts.Action
+	if _, err := recoveryConfText(settings); err != nil {
+		return res, err
+	}
+	if len(plan.Backup.Parts) == 0 || plan.Backup.ManifestKey == "" {
+		return res, fmt.Errorf("backup %s has no parts or no manifest: the record is damaged", plan.Backup.ID)
+	}
+
+	// The manifest is small and its absence would doom the restore: read it
+	// before touching the directory.
+	manifest, err := fetchManifest(ctx, cat, plan.Backup)
+	if err != nil {
+		return res, err
+	}
+	if err := prepareDir(dir, opts.Force); err != nil {
+		return res, err
+	}
+
+	incomplete := func(err error) error {
+		return fmt.Errorf("%w: %s must not be started; fix the cause and rerun the restore with --force: %w", ErrIncomplete, dir, err)
+	}
+	log.Info("extracting backup", "backup", plan.Backup.ID, "parts", len(plan.Backup.Parts), "raw_bytes", plan.Backup.RawSize, "target_dir", dir)
+	files, err := extractParts(ctx, cat, plan.Backup.Parts, dir, opts.Parallel, opts.Progress)
+	if err != nil {
+		return res, incomplete(err)
+	}
+	res.Files = len(files)
+	for _, f := range files {
+		res.RawBytes += f.Size
+	}
+	if err := VerifyManifest(manifest, files); err != nil {
+		return res, incomplete(fmt.Errorf("backup %s: %w", plan.Backup.ID, err))
+	}
+	// As pg_basebackup leaves it, so that pg_verifybackup can check the
+	// directory later.
+	if err := os.WriteFile(filepath.Join(dir, "backup_manifest"), manifest, 0o600); err != nil {
+		return res, incomplete(err)
+	}
+	if err := WriteRecoveryConfig(dir, settings); err != nil {
+		return res, incomplete(err)
+	}
+	if err := SyncTree(ctx, dir); err != nil {
+		return res, incomplete(err)
+	}
+	res.Duration = time.Since(began)
+	log.Info("restored", "backup", plan.Backup.ID, "target", plan.Target, "target_dir", dir, "files", res.Files, "duration", res.Duration)
+	return res, nil
+}
+
+// prepareDir makes dir an empty directory of mode 0700, creating it, or
+// clearing it when force is set.
+func prepareDir(dir string, force bool) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return fmt.Errorf("create target directory: %w", err)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return fmt.Errorf("create target directory: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("target directory: %w", err)
+	}
+	if len(entries) > 0 && !force {
+		return fmt.Errorf("%w: %s holds %d entries (%s, ...); choose an empty directory, or add --force to delete its contents",
+			ErrNotEmpty, dir, len(entries), entries[0].Name())
+	}
+	if len(entries) > 0 {
+		if dir == "/" {
+			return errors.New("refusing to clear /")
+		}
+		if pid, ok := runningPostmaster(dir); ok {
+			return fmt.Errorf("a PostgreSQL server (pid %d) is running on %s: stop it before restoring over it", pid, dir)
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("clear target directory: %w", err)
+			}
+		}
+	}
+	// PostgreSQL refuses a data directory readable by others.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("target directory: %w", err)
+	}
+	return nil
+}
+
+// runningPostmaster reads dir/postmaster.pid and reports whether its process
+// is alive.
+func runningPostmaster(dir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
+	if err != nil {
+		return 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	err = syscall.Kill(pid, 0)
+	return pid, err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func fetchManifest(ctx context.Context, cat *catalog.Catalog, b catalog.Backup) ([]byte, error) {
+	or, closeFn, err := openObject(ctx, cat, b.ManifestKey, object.KindMeta)
+	if err != nil {
+		return nil, fmt.Errorf("backup %s manifest: %w", b.ID, err)
+	}
+	defer closeFn()
+	h := or.Header()
+	if b.ManifestSHA256 != "" && !strings.EqualFold(h.ChecksumHex(), b.ManifestSHA256) {
+		return nil, fmt.Errorf("backup %s manifest: stored object has sha256 %s, the record says %s", b.ID, h.ChecksumHex(), b.ManifestSHA256)
+	}
+	if h.RawSize > maxManifest {
+		return nil, fmt.Errorf("backup %s manifest: %d bytes, more than %d", b.ID, h.RawSize, maxManifest)
+	}
+	m, err := readAllSized(or, h.RawSize)
+	if err != nil {
+		return nil, fmt.Errorf("backup %s manifest: %w", b.ID, err)
+	}
+	return m, nil
+}
+
+// openObject opens a stored object and checks its kind.
+func openObject(ctx context.Context, cat *catalog.Catalog, key string, kind object.Kind) (*object.Reader, func(), error) {
+	rc, err := cat.Store().Get(ctx, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("get %s: %w", key, err)
+	}
+	or, err := object.NewReader(rc)
+	if err != nil {
+		rc.Close()
+		return nil, nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	closeFn := func() { or.Close(); rc.Close() }
+	if k := or.Header().Kind; k != kind {
+		closeFn()
+		return nil, nil, fmt.Errorf("read %s: object holds a %s, want a %s", key, k, kind)
+	}
+	return or, closeFn, nil
+}
+
+// readAllSized reads r, which must hold exactly size bytes, to its end; an
+// object reader verifies its checksum on that final read.
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
+	b := make([]byte, size)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return nil, err
+	}
+	var one [1]byte
+	if n, err := r.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			err = errors.New("more bytes than recorded")
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// openPart opens a backup part and checks its header against the record
+// before any byte of it is used.
+func openPart(ctx context.Context, cat *catalog.Catalog, p catalog.BackupPart) (*object.Reader, func(), error) {
+	or, closeFn, err := openObject(ctx, cat, p.Key, object.KindBackupPart)
+	if err != nil {
+		return nil, nil, err
+	}
+	h := or.Header()
+	switch {
+	case h.Name != path.Base(p.Key):
+		err = fmt.Errorf("part %s: stored object is %q: the store is damaged", p.Key, h.Name)
+	case h.RawSize != p.RawSize:
+		err = fmt.Errorf("part %s: stored object holds %d bytes, the record says %d", p.Key, h.RawSize, p.RawSize)
+	case !strings.EqualFold(h.ChecksumHex(), p.SHA256):
+		err = fmt.Errorf("part %s: stored object has sha256 %s, the record says %s", p.Key, h.ChecksumHex(), p.SHA256)
+	}
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return or, closeFn, nil
+}
+
+// fetchPart reads a whole part into memory, verified.
+func fetchPart(ctx context.Context, cat *catalog.Catalog, p catalog.BackupPart) ([]byte, error) {
+	or, closeFn, err := openPart(ctx, cat, p)
+	if err != nil {
+		return nil, err
+	}
+	defer closeFn()
+	b, err := readAllSized(or, p.RawSize)
+	if err != nil {
+		return nil, fmt.Errorf("part %s: %w", p.Key, err)
+	}
+	return b, nil
+}
+
+// writeError marks a failed write into the extraction: the extraction's own
+// error says why.
+type writeError struct{ err error }
+
+func (e writeError) Error() string { return e.err.Error() }
+func (e writeError) Unwrap() error { return e.err }
+
+// extractParts runs the tar stream of parts through ExtractTar into dir.
+// Parts are fetched, decoded and verified up to parallel ahead, so that the
+// store's latency and the decompression overlap with the disk writes, and a
+// buffered part reaches the extraction only once its checksum has matched.
+func extractParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.BackupPart, dir string, parallel int, progress func(done, total int64)) ([]ExtractedFile, error) {
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	type extracted struct {
+		files []ExtractedFile
+		err   error
+	}
+	done := make(chan extracted, 1)
+	go func() {
+		files, err := ExtractTar(ctx, pr, dir)
+		if err == nil {
+			err = checkTarTail(pr)
+		}
+		if err != nil {
+			// Stops the fetches too: nothing more will be written.
+			cancel()
+			pr.CloseWithError(err)
+		} else {
+			pr.Close()
+		}
+		done <- extracted{files, err}
+	}()
+	feedErr := feedParts(ctx, cat, parts, pw, parallel, progress)
+	pw.CloseWithError(feedErr)
+	ex := <-done
+	var we writeError
+	switch {
+	case parent.Err() != nil:
+		return ex.files, parent.Err()
+	case ex.err != nil && (feedErr == nil || errors.As(feedErr, &we) || errors.Is(feedErr, context.Canceled)):
+		// The extraction failed first; the feed only saw it stop.
+		return ex.files, fmt.Errorf("extract: %w", ex.err)
+	case feedErr != nil:
+		return ex.files, feedErr
+	}
+	return ex.files, nil
+}
+
+// checkTarTail reads what follows the tar end-of-archive marker: only the
+// zero padding of the last record may.
+func checkTarTail(r io.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if bytes.ContainsFunc(buf[:n], func(c rune) bool { return c != 0 }) {
+			return errors.New("data after the end of the tar archive")
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// fetched is one part fetched ahead: its bytes, or stream when it is too big
+// to buffer and the writer must read it itself.
+type fetched struct {
+	data   []byte
+	stream bool
+	err    error
+}
+
+func feedParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.BackupPart, w io.Writer, parallel int, progress func(done, total int64)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var total int64
+	for _, p := range parts {
+		total += p.RawSize
+	}
+	// A slot is taken per part from its fetch until it is written, which
+	// bounds the memory held to about parallel parts.
+	slots := make(chan struct{}, parallel)
+	results := make([]chan fetched, len(parts))
+	for i := range results {
+		results[i] = make(chan fetched, 1)
+	}
+	go func() {
+		for i, p := range parts {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			if p.RawSize > maxBufferedPart {
+				results[i] <- fetched{stream: true}
+				continue
+			}
+			go func() {
+				data, err := fetchPart(ctx, cat, p)
+				results[i] <- fetched{data: data, err: err}
+			}()
+		}
+	}()
+	var written int64
+	for i, p := range parts {
+		var f fetched
+		select {
+		case f = <-results[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		err := f.err
+		switch {
+		case err != nil:
+		case f.stream:
+			err = streamPart(ctx, cat, p, w)
+		default:
+			if _, werr := w.Write(f.data); werr != nil {
+				err = writeError{werr}
+			}
+		}
+		<-slots
+		if err != nil {
+			return err
+		}
+		written += p.RawSize
+		if progress != nil {
+			progress(written, total)
+		}
+	}
+	return nil
+}
+
+// streamPart copies a part straight into w. Its checksum is known only at its
+// end, after its bytes went into the extraction; a mismatch still fails the
+// restore.
+func streamPart(ctx context.Context, cat *catalog.Catalog, p catalog.BackupPart, w io.Writer) error {
+	or, closeFn, err := openPart(ctx, cat, p)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	buf := make([]byte, 1<<20)
+	for {
+		n, rerr := or.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return writeError{werr}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("part %s: %w", p.Key, rerr)
+		}
+	}
+}
+
+// FetchCommand builds a restore_command that runs argv (a logship binary and
+// its global flags) with wal-fetch %f %p. Every argument is shell-quoted, and
+// a % in one is doubled, since PostgreSQL expands % sequences in the command.
+func FetchCommand(argv ...string) string {
+	var b strings.Builder
+	for _, a := range argv {
+		b.WriteString(strings.ReplaceAll(QuoteShellArg(a), "%", "%%"))
+		b.WriteByte(' ')
+	}
+	b.WriteString("wal-fetch %f %p")
+	return b.String()
+}
