@@ -1,0 +1,529 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/logship/logship/pg"
+	"github.com/logship/logship/store"
+)
+
+// ErrNoPolicy means a purge was asked for without any retention rule.
+var ErrNoPolicy = errors.New("no retention policy")
+
+// RetentionPolicy says which base backups to keep. A backup is kept when
+// either rule keeps it; marks and WAL are kept when a kept backup can
+// restore them. At least one rule must be set.
+type RetentionPolicy struct {
+	// KeepBackups keeps the newest n complete backups (0: rule unset).
+	KeepBackups int `json:"keep_backups,omitempty"`
+	// RecoveryWindow keeps what a restore to any moment of the last
+	// RecoveryWindow needs: every backup finished within it, plus the
+	// newest one finished before it began (0: rule unset).
+	RecoveryWindow time.Duration `json:"-"`
+	// RecoveryWindowDays is RecoveryWindow in days, for the JSON plan.
+	RecoveryWindowDays float64 `json:"recovery_window_days,omitempty"`
+	// OrphanGrace is how old objects without a record (left by an
+	// interrupted backup or purge) must be before purge removes them, so
+	// that a backup in progress, whose record comes last, is never touched.
+	// 0 removes them whatever their age; negative never removes them.
+	OrphanGrace time.Duration `json:"-"`
+}
+
+// Validate checks the policy.
+func (p RetentionPolicy) Validate() error {
+	if p.KeepBackups < 0 || p.RecoveryWindow < 0 {
+		return fmt.Errorf("%w: keep-backups and recovery-window must not be negative", ErrNoPolicy)
+	}
+	if p.KeepBackups == 0 && p.RecoveryWindow == 0 {
+		return fmt.Errorf("%w: set keep-backups and/or recovery-window-days", ErrNoPolicy)
+	}
+	return nil
+}
+
+// Purge plan actions.
+const (
+	ActionKeep   = "keep"
+	ActionDelete = "delete"
+)
+
+// PlannedBackup is what purge does with one backup, and why.
+type PlannedBackup struct {
+	ID         string `json:"id"`
+	Timeline   uint32 `json:"timeline"`
+	StartLSN   string `json:"start_lsn"`
+	EndTime    string `json:"end_time"`
+	StoredSize int64  `json:"stored_size"`
+	Action     string `json:"action"`
+	Reason     string `json:"reason"`
+}
+
+// PlannedMark is what purge does with one mark, and why.
+type PlannedMark struct {
+	Name   string `json:"name"`
+	LSN    string `json:"lsn"`
+	Time   string `json:"time"`
+	Backup string `json:"backup,omitempty"` // the kept backup it restores from
+	Action string `json:"action"`
+	Reason string `json:"reason"`
+	mark   Mark
+}
+
+// PlannedWAL is a run of WAL files, consecutive in name order, that purge
+// treats alike: exactly the recorded files from First to Last.
+type PlannedWAL struct {
+	Timeline    uint32 `json:"timeline"`
+	First       string `json:"first"`
+	Last        string `json:"last"`
+	Files       int    `json:"files"`
+	StoredBytes int64  `json:"stored_bytes"`
+	Action      string `json:"action"`
+	Reason      string `json:"reason"`
+}
+
+// PlannedOrphan is an object without a record that purge removes.
+type PlannedOrphan struct {
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	Reason string `json:"reason"`
+}
+
+// PurgeTotals counts one side of a plan.
+type PurgeTotals struct {
+	Backups     int   `json:"backups"`
+	Marks       int   `json:"marks"`
+	WALFiles    int   `json:"wal_files"`
+	Orphans     int   `json:"orphans"`
+	StoredBytes int64 `json:"stored_bytes"`
+}
+
+// PurgePlan is exactly what a purge deletes and keeps, and why. It is
+// computed from the records alone and changes nothing.
+type PurgePlan struct {
+	Source string          `json:"source"`
+	Time   time.Time       `json:"time"`
+	Policy RetentionPolicy `json:"policy"`
+	// CutoffLSN is the start of the oldest kept backup: WAL before it goes.
+	CutoffLSN string          `json:"cutoff_lsn,omitempty"`
+	CutoffWAL string          `json:"cutoff_wal,omitempty"`
+	Backups   []PlannedBackup `json:"backups"`
+	Marks     []PlannedMark   `json:"marks"`
+	WAL       []PlannedWAL    `json:"wal"`
+	Orphans   []PlannedOrphan `json:"orphans"`
+	Delete    PurgeTotals     `json:"delete"`
+	Keep      PurgeTotals     `json:"keep"`
+	// Warnings are facts a human should look at; none stops the purge.
+	Warnings []string `json:"warnings"`
+
+	delBackups []Backup
+	delWAL     []WALRecord
+}
+
+// Empty reports whether the plan deletes nothing.
+func (p *PurgePlan) Empty() bool {
+	d := p.Delete
+	return d.Backups == 0 && d.Marks == 0 && d.WALFiles == 0 && d.Orphans == 0
+}
+
+// PlanPurge decides what the policy deletes, as of now. It never deletes
+// what a kept backup or a kept mark needs (Chain.NeededBy, NeededByMark),
+// nor any timeline history file, nor any WAL at or after the start of the
+// oldest kept backup (so restores to any moment since stay possible).
+// Marks before that start go: no kept backup can reach them.
+func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.Time) (*PurgePlan, error) {
+	if err := pol.Validate(); err != nil {
+		return nil, err
+	}
+	pol.RecoveryWindowDays = pol.RecoveryWindow.Hours() / 24
+	ch, err := c.Chain(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &PurgePlan{Source: c.source, Time: now.UTC(), Policy: pol,
+		Backups: []PlannedBackup{}, Marks: []PlannedMark{}, WAL: []PlannedWAL{}, Orphans: []PlannedOrphan{}, Warnings: []string{}}
+	if len(ch.Backups) == 0 {
+		p.Warnings = append(p.Warnings, "no complete backup in the catalog: nothing is deleted, since WAL without a base backup cannot be restored")
+		for _, m := range ch.Marks {
+			p.Marks = append(p.Marks, plannedMark(m, ActionKeep, "no backup to judge it by", ""))
+		}
+		p.planWAL(ch, 0, "", nil)
+		p.total()
+		return p, nil
+	}
+
+	keep := policyKeeps(ch.Backups, pol, now)
+	needs := map[string]string{} // WAL file name -> what needs it
+	cutoff, oldest := p.keepForMarks(ch, keep, needs)
+	for i, b := range ch.Backups {
+		pb := PlannedBackup{ID: b.ID, Timeline: b.Timeline, StartLSN: b.StartLSN, EndTime: b.EndTime.UTC().Format(time.RFC3339),
+			StoredSize: b.StoredSize, Action: ActionKeep, Reason: keep[i]}
+		if keep[i] == "" {
+			pb.Action, pb.Reason = ActionDelete, deleteReason(pol, len(ch.Backups))
+			p.delBackups = append(p.delBackups, b)
+		} else {
+			for _, name := range ch.NeededBy(b) {
+				if _, ok := needs[name]; !ok {
+					needs[name] = "backup " + b.ID
+				}
+			}
+		}
+		p.Backups = append(p.Backups, pb)
+	}
+	p.CutoffLSN = pg.LSN(cutoff).String()
+	p.CutoffWAL = oldest.StartWAL
+	p.planWAL(ch, cutoff, oldest.ID, needs)
+	if err := p.planOrphans(ctx, c, ch, cutoff, now); err != nil {
+		return nil, err
+	}
+	p.total()
+	return p, nil
+}
+
+// policyKeeps returns, per backup (oldest first), why the policy keeps it,
+// or "" when it does not.
+func policyKeeps(bs []Backup, pol RetentionPolicy, now time.Time) []string {
+	keep := make([]string, len(bs))
+	if n := pol.KeepBackups; n > 0 {
+		for i := max(0, len(bs)-n); i < len(bs); i++ {
+			keep[i] = fmt.Sprintf("one of the %d newest backups", n)
+		}
+	}
+	if pol.RecoveryWindow > 0 {
+		begin := now.Add(-pol.RecoveryWindow)
+		anchor := -1
+		for i, b := range bs {
+			if !b.EndTime.After(begin) {
+				anchor = i
+			}
+		}
+		days := fmt.Sprintf("%g-day", pol.RecoveryWindow.Hours()/24)
+		for i := max(anchor, 0); i < len(bs); i++ {
+			why := "finished within the " + days + " recovery window"
+			if i == anchor {
+				why = fmt.Sprintf("the newest backup finished before the %s recovery window began (%s): restores to its first moments start from it",
+					days, begin.UTC().Format(time.RFC3339))
+			}
+			if keep[i] == "" {
+				keep[i] = why
+			} else {
+				keep[i] += "; " + why
+			}
+		}
+	}
+	return keep
+}
+
+func deleteReason(pol RetentionPolicy, n int) string {
+	var why []string
+	if pol.KeepBackups > 0 {
+		why = append(why, fmt.Sprintf("not one of the %d newest of %d backups", pol.KeepBackups, n))
+	}
+	if pol.RecoveryWindow > 0 {
+		why = append(why, fmt.Sprintf("not needed for the %g-day recovery window", pol.RecoveryWindow.Hours()/24))
+	}
+	return strings.Join(why, " and ")
+}
+
+// keepForMarks decides the marks: those at or after the start of the oldest
+// kept backup stay, each with the backup a restore to it starts from (kept
+// too if the policy had not kept it, which may move the start back and keep
+// more marks). It fills needs and returns the final cutoff LSN and the
+// oldest kept backup, which starts there.
+func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]string) (uint64, Backup) {
+	index := map[string]int{}
+	for i, b := range ch.Backups {
+		index[b.ID] = i
+	}
+	kept := func(b Backup) bool { return keep[index[b.ID]] != "" }
+	cutoff := func() (uint64, Backup) {
+		var oldest *Backup
+		for i, b := range ch.Backups {
+			if keep[i] != "" && (oldest == nil || b.StartLSNValue < oldest.StartLSNValue) {
+				oldest = &ch.Backups[i]
+			}
+		}
+		return oldest.StartLSNValue, *oldest
+	}
+	for {
+		lsn, _ := cutoff()
+		grew := false
+		for _, m := range ch.Marks {
+			if m.LSNValue < lsn {
+				continue
+			}
+			if _, err := ch.ReachMark(m, kept); err == nil {
+				continue
+			}
+			// No kept backup reaches the mark (its timeline branched off
+			// before them): keep the backup that does.
+			if r, err := ch.ReachMark(m, nil); err == nil && !kept(r.Backup) {
+				keep[index[r.Backup.ID]] = "needed by kept mark " + m.Name
+				grew = true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	lsn, oldest := cutoff()
+	for _, m := range ch.Marks {
+		if m.LSNValue < lsn {
+			p.Marks = append(p.Marks, plannedMark(m, ActionDelete,
+				fmt.Sprintf("before %s, the start of the oldest kept backup %s: no kept backup can reach it", pg.LSN(lsn), oldest.ID), ""))
+			continue
+		}
+		r, err := ch.ReachMark(m, kept)
+		if err != nil {
+			p.Marks = append(p.Marks, plannedMark(m, ActionKeep, "after the start of the oldest kept backup, but not restorable from any backup: "+err.Error(), ""))
+			p.Warnings = append(p.Warnings, fmt.Sprintf("mark %s cannot be restored (%v): run logship verify", m.Name, err))
+			continue
+		}
+		p.Marks = append(p.Marks, plannedMark(m, ActionKeep, "restorable from kept backup "+r.ID, r.ID))
+		if m.Timeline > 1 {
+			needs[pg.HistoryFileName(pg.TimelineID(m.Timeline))] = "mark " + m.Name
+		}
+		for _, run := range r.Runs {
+			for _, name := range run.Names(ch.SegmentSize) {
+				if _, ok := needs[name]; !ok {
+					needs[name] = "mark " + m.Name
+				}
+			}
+		}
+	}
+	return lsn, oldest
+}
+
+func plannedMark(m Mark, action, reason, backup string) PlannedMark {
+	return PlannedMark{Name: m.Name, LSN: m.LSN, Time: m.Time.UTC().Format(time.RFC3339Nano), Backup: backup,
+		Action: action, Reason: reason, mark: m}
+}
+
+// planWAL judges every WAL record. With needs nil everything is kept.
+func (p *PurgePlan) planWAL(ch *Chain, cutoff uint64, oldest string, needs map[string]string) {
+	cutSeg := pg.SegmentOf(pg.LSN(cutoff), ch.SegmentSize)
+	for _, r := range ch.WAL {
+		action, why, tli := ActionKeep, "", uint32(0)
+		f, err := pg.ParseWALFileName(r.Name, ch.SegmentSize)
+		switch {
+		case err != nil:
+			why = "not a WAL file name purge understands"
+		case f.Kind == pg.History:
+			tli, why = uint32(f.Timeline), "timeline history files are always kept"
+		case needs == nil:
+			tli, why = uint32(f.Timeline), "no backup"
+		case f.SegNo >= cutSeg:
+			tli, why = uint32(f.Timeline), fmt.Sprintf("at or after %s, the start of the oldest kept backup %s", pg.LSN(cutoff), oldest)
+		case needs[r.Name] != "":
+			// Cannot happen while every chain starts at a kept backup; the
+			// check guards the invariant should that ever change.
+			tli, why = uint32(f.Timeline), "needed by "+needs[r.Name]
+		default:
+			tli, action = uint32(f.Timeline), ActionDelete
+			why = fmt.Sprintf("before %s, the start of the oldest kept backup %s", pg.LSN(cutoff), oldest)
+			p.delWAL = append(p.delWAL, r)
+		}
+		if n := len(p.WAL); n > 0 && p.WAL[n-1].Action == action && p.WAL[n-1].Reason == why && p.WAL[n-1].Timeline == tli {
+			last := &p.WAL[n-1]
+			last.Last = r.Name
+			last.Files++
+			last.StoredBytes += r.StoredSize
+			continue
+		}
+		p.WAL = append(p.WAL, PlannedWAL{Timeline: tli, First: r.Name, Last: r.Name, Files: 1, StoredBytes: r.StoredSize, Action: action, Reason: why})
+	}
+}
+
+// planOrphans finds objects no record points at and nothing will: the
+// leftovers of an interrupted backup or purge. A backup's objects go only
+// when all are older than the grace period (a running backup writes its
+// record last); WAL objects go only before the cutoff, where PostgreSQL
+// finished archiving long ago, so no wal-push can be about to record them.
+func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cutoff uint64, now time.Time) error {
+	if p.Policy.OrphanGrace < 0 {
+		return nil
+	}
+	old := func(oi store.ObjectInfo) bool {
+		return p.Policy.OrphanGrace == 0 || now.Sub(oi.ModTime) >= p.Policy.OrphanGrace
+	}
+	recorded := map[string]bool{}
+	for _, b := range ch.Backups {
+		recorded[b.ID] = true
+	}
+	// A backup's objects go as one: only if every one of them is old.
+	type dir struct {
+		objs []store.ObjectInfo
+		old  bool
+	}
+	dirs := map[string]*dir{}
+	var ids []string
+	prefix := c.key("backups/")
+	err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
+		id, _, ok := strings.Cut(strings.TrimPrefix(oi.Key, prefix), "/")
+		if !ok || recorded[id] {
+			return nil
+		}
+		d := dirs[id]
+		if d == nil {
+			d = &dir{old: true}
+			dirs[id] = d
+			ids = append(ids, id)
+		}
+		d.objs = append(d.objs, oi)
+		d.old = d.old && old(oi)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list backup objects: %w", err)
+	}
+	for _, id := range ids {
+		if d := dirs[id]; d.old {
+			for _, oi := range d.objs {
+				p.Orphans = append(p.Orphans, PlannedOrphan{Key: oi.Key, Size: oi.Size,
+					Reason: "part of backup " + id + ", which has no record (interrupted, or its purge was)"})
+			}
+		}
+	}
+	if cutoff == 0 {
+		return nil
+	}
+	cutSeg := pg.SegmentOf(pg.LSN(cutoff), ch.SegmentSize)
+	have := map[string]bool{}
+	for _, r := range ch.WAL {
+		have[r.Name] = true
+	}
+	walPrefix := c.key("wal/")
+	err = c.st.List(ctx, walPrefix, func(oi store.ObjectInfo) error {
+		name := strings.TrimPrefix(oi.Key, walPrefix)
+		if have[name] {
+			return nil
+		}
+		f, err := pg.ParseWALFileName(name, ch.SegmentSize)
+		if err != nil || f.Kind == pg.History || f.SegNo >= cutSeg {
+			return nil
+		}
+		p.Orphans = append(p.Orphans, PlannedOrphan{Key: oi.Key, Size: oi.Size,
+			Reason: "WAL file without a record, before the start of the oldest kept backup"})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list WAL objects: %w", err)
+	}
+	return nil
+}
+
+func (p *PurgePlan) total() {
+	for _, b := range p.Backups {
+		t := &p.Keep
+		if b.Action == ActionDelete {
+			t = &p.Delete
+		}
+		t.Backups++
+		t.StoredBytes += b.StoredSize
+	}
+	for _, m := range p.Marks {
+		if m.Action == ActionDelete {
+			p.Delete.Marks++
+		} else {
+			p.Keep.Marks++
+		}
+	}
+	for _, w := range p.WAL {
+		t := &p.Keep
+		if w.Action == ActionDelete {
+			t = &p.Delete
+		}
+		t.WALFiles += w.Files
+		t.StoredBytes += w.StoredBytes
+	}
+	for _, o := range p.Orphans {
+		p.Delete.Orphans++
+		p.Delete.StoredBytes += o.Size
+	}
+}
+
+// PurgeResult counts what a purge deleted.
+type PurgeResult struct {
+	Deleted PurgeTotals `json:"deleted"`
+	Objects int         `json:"objects"`
+}
+
+// Purge carries out a plan. Each thing goes record first, then its objects,
+// and in an order that keeps the catalog whole at every step: marks, then
+// backups (record, then parts), then WAL from the oldest (record, then
+// object, so what stays is contiguous), then orphans. Cut short anywhere, it
+// leaves a store in which every record still points at what it needs, and
+// running it again finishes the job.
+func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) {
+	var res PurgeResult
+	del := func(key string) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := c.st.Delete(ctx, key); err != nil {
+			return fmt.Errorf("delete %s: %w", key, err)
+		}
+		res.Objects++
+		return nil
+	}
+	for _, m := range p.Marks {
+		if m.Action != ActionDelete {
+			continue
+		}
+		var keys []string
+		if err := c.st.List(ctx, c.markPrefix()+m.Name+recordSep, func(oi store.ObjectInfo) error {
+			keys = append(keys, oi.Key)
+			return nil
+		}); err != nil {
+			return res, fmt.Errorf("find mark %s: %w", m.Name, err)
+		}
+		for _, k := range keys {
+			if err := del(k); err != nil {
+				return res, err
+			}
+		}
+		res.Deleted.Marks++
+	}
+	for _, b := range p.delBackups {
+		if err := del(c.backupRecordPrefix() + b.ID + ".json"); err != nil {
+			return res, err
+		}
+		var keys []string
+		if err := c.st.List(ctx, c.BackupPrefix(b.ID), func(oi store.ObjectInfo) error {
+			keys = append(keys, oi.Key)
+			return nil
+		}); err != nil {
+			return res, fmt.Errorf("list backup %s: %w", b.ID, err)
+		}
+		for _, k := range keys {
+			if err := del(k); err != nil {
+				return res, err
+			}
+		}
+		res.Deleted.Backups++
+		res.Deleted.StoredBytes += b.StoredSize
+	}
+	wal := append([]WALRecord(nil), p.delWAL...)
+	sort.Slice(wal, func(i, j int) bool { return wal[i].Name < wal[j].Name })
+	for _, r := range wal {
+		if err := del(c.walRecordKey(r)); err != nil {
+			return res, err
+		}
+		if err := del(c.WALKey(r.Name)); err != nil {
+			return res, err
+		}
+		res.Deleted.WALFiles++
+		res.Deleted.StoredBytes += r.StoredSize
+	}
+	for _, o := range p.Orphans {
+		if err := del(o.Key); err != nil {
+			return res, err
+		}
+		res.Deleted.Orphans++
+		res.Deleted.StoredBytes += o.Size
+	}
+	return res, nil
+}
