@@ -136,7 +136,8 @@ func (c *Catalog) readHistory(ctx context.Context, r WALRecord) ([]pg.HistoryEnt
 // NewChain builds a chain from records already at hand (tests, benchmarks,
 // and purge's "what if these were gone" questions). src may be nil.
 // histories maps a timeline to the parsed content of its history file; a
-// timeline above 1 absent from it has no history file.
+// timeline above 1 absent from it has no history file. wal is sorted by
+// name in place.
 func NewChain(src *Source, wal []WALRecord, backups []Backup, marks []Mark, histories map[pg.TimelineID][]pg.HistoryEntry) *Chain {
 	ch := &Chain{
 		SegmentSize: pg.DefaultSegmentSize,
@@ -156,18 +157,18 @@ func NewChain(src *Source, wal []WALRecord, backups []Backup, marks []Mark, hist
 	for tli, h := range histories {
 		ch.history[tli] = h
 	}
-	sorted := sort.SliceIsSorted(wal, func(i, j int) bool { return wal[i].Name < wal[j].Name })
+	// Record keys sort by name~facts, which puts "X.backup~" before "X~":
+	// put them in plain name order, the order of the objects' listing.
+	byName := func(i, j int) bool { return wal[i].Name < wal[j].Name }
+	if !sort.SliceIsSorted(wal, byName) {
+		sort.SliceStable(wal, byName)
+	}
 	for _, r := range wal {
 		f, err := pg.ParseWALFileName(r.Name, ch.SegmentSize)
 		if err != nil || f.Kind != pg.Segment {
 			continue
 		}
 		ch.segs[f.Timeline] = append(ch.segs[f.Timeline], f.SegNo)
-	}
-	if !sorted {
-		for _, s := range ch.segs {
-			sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		}
 	}
 	sort.Slice(ch.Backups, func(i, j int) bool { return ch.Backups[i].ID < ch.Backups[j].ID })
 	sortMarks(ch.Marks)

@@ -1,0 +1,773 @@
+package catalog
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/logship/logship/object"
+	"github.com/logship/logship/pg"
+	"github.com/logship/logship/store"
+)
+
+// deepItem is one unit a deep run checks: a WAL object, or a whole backup
+// (its parts only make sense read in order, as one tar stream).
+type deepItem struct {
+	name    string     // WAL file name, or backup ID
+	key     string     // WAL object key
+	rec     *WALRecord // nil for an object without record
+	backup  *Backup
+	objects int // objects the item covers
+	id      progressID
+}
+
+// deep downloads and checks every object not covered by an earlier run's
+// progress record (all of them with Full), then records what passed.
+func (v *verifier) deep(ctx context.Context, ch *Chain) error {
+	prog, err := v.loadProgress(ctx)
+	if err != nil {
+		return err
+	}
+	items := v.deepItems(ch)
+	var todo []deepItem
+	good := make([]deepItem, 0, len(items))
+	for _, it := range items {
+		v.deepStats.Objects += it.objects
+		if !v.opts.Full && prog.has(it.id) {
+			v.deepStats.Skipped += it.objects
+			good = append(good, it)
+			continue
+		}
+		todo = append(todo, it)
+	}
+	var (
+		wg       sync.WaitGroup
+		work     = make(chan deepItem)
+		mu       sync.Mutex
+		passed   []deepItem
+		firstErr error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range min(v.opts.Parallel, max(len(todo), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 128<<10)
+			for it := range work {
+				var ok bool
+				var err error
+				if it.backup != nil {
+					ok, err = v.deepBackup(ctx, ch, *it.backup, buf)
+				} else {
+					ok, err = v.deepWAL(ctx, ch, it, buf)
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				if ok && err == nil {
+					passed = append(passed, it)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, it := range todo {
+		select {
+		case work <- it:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, it := range todo {
+		v.deepStats.Checked += it.objects
+	}
+	if v.opts.NoRecord {
+		return nil
+	}
+	return v.saveProgress(ctx, prog, good, passed)
+}
+
+// deepItems lists what a deep run covers: every WAL object the listing
+// showed (shallow problems aside) and every backup not already known bad.
+func (v *verifier) deepItems(ch *Chain) []deepItem {
+	recs := make(map[string]*WALRecord, len(ch.WAL))
+	for i := range ch.WAL {
+		if _, dup := recs[ch.WAL[i].Name]; !dup {
+			recs[ch.WAL[i].Name] = &ch.WAL[i]
+		}
+	}
+	names := make([]string, 0, len(v.walSizes))
+	for name := range v.walSizes {
+		if !v.badWAL[name] {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	items := make([]deepItem, 0, len(names)+len(ch.Backups))
+	for _, name := range names {
+		r := recs[name]
+		facts := []string{"wal", name, "", strconv.FormatInt(v.walSizes[name], 10)}
+		if r != nil {
+			facts[2] = r.SHA256 + "/" + strconv.FormatInt(r.RawSize, 10)
+		}
+		items = append(items, deepItem{name: name, key: v.cat.WALKey(name), rec: r, objects: 1, id: newProgressID(facts...)})
+	}
+	for i, b := range ch.Backups {
+		if v.badBackup[b.ID] {
+			continue
+		}
+		facts := []string{"backup", b.ID, b.ManifestKey, b.ManifestSHA256}
+		for _, p := range b.Parts {
+			facts = append(facts, p.Key, p.SHA256, strconv.FormatInt(p.RawSize, 10), strconv.FormatInt(p.StoredSize, 10))
+		}
+		items = append(items, deepItem{name: b.ID, backup: &ch.Backups[i], objects: len(b.Parts) + 1, id: newProgressID(facts...)})
+	}
+	return items
+}
+
+// get opens an object for a deep check and counts the download.
+func (v *verifier) get(ctx context.Context, key string) (io.ReadCloser, error) {
+	rc, err := v.cat.st.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	v.deepStats.Downloaded++
+	v.mu.Unlock()
+	return &countingReader{rc: rc, n: &v.downloaded}, nil
+}
+
+type countingReader struct {
+	rc io.ReadCloser
+	n  *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.rc.Close() }
+
+func (v *verifier) setBadWAL(name string) {
+	v.mu.Lock()
+	v.badWAL[name] = true
+	v.mu.Unlock()
+}
+
+func (v *verifier) setBadBackup(id string) {
+	v.mu.Lock()
+	v.badBackup[id] = true
+	v.mu.Unlock()
+}
+
+// deepWAL decodes one WAL object and checks it against its record and the
+// source. ok is false when a problem was reported; err only when the store
+// could not be read.
+func (v *verifier) deepWAL(ctx context.Context, ch *Chain, it deepItem, buf []byte) (ok bool, err error) {
+	bad := func(code, msg, fix string) (bool, error) {
+		v.setBadWAL(it.name)
+		v.add(v.storeCheck, Problem{Severity: SevError, Code: code, Object: it.key, Message: msg, Fix: fix})
+		return false, nil
+	}
+	corruptFix := fmt.Sprintf("the stored copy is damaged: if PostgreSQL or a standby still has pg_wal/%s, delete the object and its record and push it again; otherwise it is lost: take a new backup", it.name)
+	rc, err := v.get(ctx, it.key)
+	if errors.Is(err, store.ErrNotExist) {
+		return bad(CodeRecordWithoutObject, fmt.Sprintf("%s disappeared from the store during verify", it.key), "run verify again; if it is still missing, see record-without-object")
+	}
+	if err != nil {
+		return false, fmt.Errorf("get %s: %w", it.key, err)
+	}
+	defer rc.Close()
+	or, err := object.NewReader(rc)
+	if err != nil {
+		if isDamage(err) {
+			return bad(CodeCorrupt, fmt.Sprintf("%s: %v", it.key, err), corruptFix)
+		}
+		return false, fmt.Errorf("read %s: %w", it.key, err)
+	}
+	defer or.Close()
+	h := or.Header()
+	if h.Name != it.name {
+		return bad(CodeCorrupt, fmt.Sprintf("%s holds %q, not %s: it was stored under a wrong name", it.key, h.Name, it.name), corruptFix)
+	}
+	if r := it.rec; r != nil && (h.ChecksumHex() != r.SHA256 || h.RawSize != r.RawSize) {
+		return bad(CodeRecordMismatch, fmt.Sprintf("%s holds %d bytes with sha256 %s but its record says %d bytes with sha256 %s", it.key, h.RawSize, h.ChecksumHex(), r.RawSize, r.SHA256),
+			"the object was replaced after it was recorded: find out which copy is right; delete the wrong object or record")
+	}
+	wrongSystem := func(id uint64) (bool, error) {
+		return bad(CodeWrongSystem, fmt.Sprintf("%s comes from PostgreSQL system %d, but source %q is system %d", it.name, id, v.cat.source, ch.Source.SystemID),
+			fmt.Sprintf("another cluster's WAL was put into source %q: delete %s and its record, and give each cluster its own --source", v.cat.source, it.key))
+	}
+	if s, ok := h.Meta[MetaSystemID]; ok && ch.SourceKnown {
+		if id, err := strconv.ParseUint(s, 10, 64); err == nil && id != ch.Source.SystemID {
+			return wrongSystem(id)
+		}
+	}
+	if f, err := pg.ParseWALFileName(it.name, ch.SegmentSize); err == nil && (f.Kind == pg.Segment || f.Kind == pg.Partial) {
+		n, rerr := io.ReadFull(or, buf[:pg.SegmentHeaderSize])
+		if rerr == nil {
+			sh, err := pg.ParseSegmentHeader(buf[:n])
+			if err == nil {
+				err = sh.CheckName(f)
+			}
+			if err != nil {
+				return bad(CodeCorrupt, fmt.Sprintf("%s does not hold a WAL segment of that name: %v", it.key, err), corruptFix)
+			}
+			if ch.SourceKnown && sh.SystemID != ch.Source.SystemID {
+				return wrongSystem(sh.SystemID)
+			}
+		} else if !errors.Is(rerr, io.ErrUnexpectedEOF) && !errors.Is(rerr, io.EOF) {
+			return v.readFailed(it.key, rerr, bad, corruptFix)
+		}
+	}
+	if _, err := io.CopyBuffer(io.Discard, or, buf); err != nil {
+		return v.readFailed(it.key, err, bad, corruptFix)
+	}
+	return true, nil
+}
+
+// readFailed tells damage (a problem) from a failing store (an error).
+func (v *verifier) readFailed(key string, err error, bad func(code, msg, fix string) (bool, error), fix string) (bool, error) {
+	if isDamage(err) {
+		return bad(CodeCorrupt, fmt.Sprintf("%s: %v", key, err), fix)
+	}
+	return false, fmt.Errorf("read %s: %w", key, err)
+}
+
+// maxManifestObject bounds a backup_manifest held in memory while its
+// backup is checked (about 150 bytes a file).
+const maxManifestObject = 1 << 30
+
+// deepBackup reads a backup's manifest, then streams its parts in order
+// through a tar reader, checking each part's checksum and each file's size
+// and CRC-32C against the manifest. Nothing is written to disk.
+func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []byte) (bool, error) {
+	bc := v.backupChecks[b.ID]
+	bad := func(code, obj, msg, fix string) (bool, error) {
+		v.setBadBackup(b.ID)
+		v.add(bc, Problem{Severity: SevError, Code: code, Object: obj, Message: msg, Fix: fix})
+		return false, nil
+	}
+	const retake = "the backup cannot be restored: take a new backup (logship backup); restores fall back to older backups"
+	man, err := v.readManifest(ctx, b)
+	if err != nil {
+		var pe *partError
+		if errors.As(err, &pe) {
+			return bad(pe.code, pe.key, fmt.Sprintf("backup %s: %v", b.ID, pe.err), retake)
+		}
+		return false, err
+	}
+	pr := &partsReader{ctx: ctx, v: v, parts: b.Parts}
+	defer pr.close()
+	tr := tar.NewReader(pr)
+	crc := crc32.New(castagnoli)
+	seen := make(map[string]bool, len(man))
+	var mismatches []string
+	count := 0
+	mismatch := func(format string, args ...any) {
+		count++
+		if len(mismatches) < 5 {
+			mismatches = append(mismatches, fmt.Sprintf(format, args...))
+		}
+	}
+	streamErr := func(err error) (bool, error) {
+		var pe *partError
+		if errors.As(err, &pe) {
+			if pe.code == "" {
+				return false, pe.err
+			}
+			return bad(pe.code, pe.key, fmt.Sprintf("backup %s: %s: %v", b.ID, pe.key, pe.err), retake)
+		}
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return bad(CodeCorrupt, b.Parts[0].Key, fmt.Sprintf("backup %s: its parts do not form a valid tar stream: %v", b.ID, err), retake)
+	}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return streamErr(err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		name := path.Clean(hdr.Name)
+		crc.Reset()
+		n, err := io.CopyBuffer(crc, tr, buf)
+		if err != nil {
+			return streamErr(err)
+		}
+		seen[name] = true
+		mf, ok := man[name]
+		switch {
+		case !ok:
+			if !manifestIgnored(name) {
+				mismatch("%s is in the backup but not in its manifest", name)
+			}
+		case n != mf.size:
+			mismatch("%s has %d bytes, manifest says %d", name, n, mf.size)
+		case mf.crc != "" && !crcMatches(mf.crc, crc.Sum32()):
+			mismatch("%s has CRC-32C %08x, manifest says %s", name, crc.Sum32(), mf.crc)
+		}
+	}
+	// The tar end marker may come before the end of the last part: read
+	// on, so that every part is decoded to its end and so checked.
+	if _, err := io.CopyBuffer(io.Discard, pr, buf); err != nil {
+		return streamErr(err)
+	}
+	if pr.next != len(b.Parts) {
+		return bad(CodeCorrupt, b.Parts[pr.next-1].Key, fmt.Sprintf("backup %s: its tar stream ends before part %d of %d", b.ID, pr.next+1, len(b.Parts)), retake)
+	}
+	for p := range man {
+		if !seen[p] && !manifestIgnored(p) {
+			mismatch("%s is in the manifest but not in the backup", p)
+		}
+	}
+	if count > 0 {
+		msg := fmt.Sprintf("backup %s does not match its backup_manifest: %d difference(s): %s", b.ID, count, strings.Join(mismatches, "; "))
+		return bad(CodeManifestMismatch, b.ManifestKey, msg, retake)
+	}
+	return true, nil
+}
+
+// partError says which object of a backup failed and how; code "" means the
+// store failed rather than the object.
+type partError struct {
+	key  string
+	code string
+	err  error
+}
+
+func (e *partError) Error() string { return e.key + ": " + e.err.Error() }
+func (e *partError) Unwrap() error { return e.err }
+
+func classify(key string, err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotExist):
+		return &partError{key: key, code: CodeMissingPart, err: errors.New("missing from the store")}
+	case isDamage(err):
+		return &partError{key: key, code: CodeCorrupt, err: err}
+	}
+	return &partError{key: key, err: err}
+}
+
+// partsReader reads the raw bytes of a backup's parts one after the other.
+// A part's bytes pass on only as far as its object reader checks them; the
+// reader reports io.EOF for a part only after its checksum matched.
+type partsReader struct {
+	ctx   context.Context
+	v     *verifier
+	parts []BackupPart
+	next  int
+	rc    io.ReadCloser
+	or    *object.Reader
+}
+
+func (p *partsReader) Read(b []byte) (int, error) {
+	for {
+		if p.or == nil {
+			if p.next == len(p.parts) {
+				return 0, io.EOF
+			}
+			if err := p.open(p.parts[p.next]); err != nil {
+				return 0, err
+			}
+			p.next++
+		}
+		n, err := p.or.Read(b)
+		if err == io.EOF {
+			p.close()
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		if err != nil {
+			return n, classify(p.parts[p.next-1].Key, err)
+		}
+		return n, nil
+	}
+}
+
+func (p *partsReader) open(part BackupPart) error {
+	rc, err := p.v.get(p.ctx, part.Key)
+	if err != nil {
+		return classify(part.Key, err)
+	}
+	or, err := object.NewReader(rc)
+	if err != nil {
+		rc.Close()
+		return classify(part.Key, err)
+	}
+	h := or.Header()
+	if h.RawSize != part.RawSize || h.ChecksumHex() != part.SHA256 || h.Name != path.Base(part.Key) {
+		or.Close()
+		rc.Close()
+		return &partError{key: part.Key, code: CodeRecordMismatch, err: fmt.Errorf("holds %s (%d bytes, sha256 %s) but the backup record says %s (%d bytes, sha256 %s)",
+			h.Name, h.RawSize, h.ChecksumHex(), path.Base(part.Key), part.RawSize, part.SHA256)}
+	}
+	p.rc, p.or = rc, or
+	return nil
+}
+
+func (p *partsReader) close() {
+	if p.or != nil {
+		p.or.Close()
+		p.rc.Close()
+		p.or, p.rc = nil, nil
+	}
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type manifestEntry struct {
+	size int64
+	crc  string // hex as the manifest writes it; "" when not CRC32C
+}
+
+// readManifest downloads and decodes a backup's backup_manifest and checks
+// it against the record and its own checksum. Problems with the object come
+// back as *partError.
+func (v *verifier) readManifest(ctx context.Context, b Backup) (map[string]manifestEntry, error) {
+	key := b.ManifestKey
+	rc, err := v.get(ctx, key)
+	if err != nil {
+		if errors.Is(err, store.ErrNotExist) {
+			return nil, &partError{key: key, code: CodeMissingManifest, err: errors.New("backup_manifest missing from the store")}
+		}
+		return nil, classify(key, err)
+	}
+	defer rc.Close()
+	or, err := object.NewReader(rc)
+	if err != nil {
+		return nil, classify(key, err)
+	}
+	defer or.Close()
+	if or.Header().ChecksumHex() != b.ManifestSHA256 {
+		return nil, &partError{key: key, code: CodeRecordMismatch, err: fmt.Errorf("manifest sha256 %s, the backup record says %s", or.Header().ChecksumHex(), b.ManifestSHA256)}
+	}
+	raw, err := io.ReadAll(io.LimitReader(or, maxManifestObject+1))
+	if err != nil {
+		return nil, classify(key, err)
+	}
+	if len(raw) > maxManifestObject {
+		return nil, &partError{key: key, code: CodeCorrupt, err: fmt.Errorf("manifest larger than %d bytes", maxManifestObject)}
+	}
+	m, err := parseManifest(raw)
+	if err != nil {
+		return nil, &partError{key: key, code: CodeCorrupt, err: err}
+	}
+	return m, nil
+}
+
+// parseManifest reads PostgreSQL's backup_manifest (version 1) after
+// checking its own SHA-256, which covers everything up to the newline
+// before the Manifest-Checksum line.
+func parseManifest(raw []byte) (map[string]manifestEntry, error) {
+	var doc struct {
+		Version *int `json:"PostgreSQL-Backup-Manifest-Version"`
+		Files   []struct {
+			Path        string
+			EncodedPath string `json:"Encoded-Path"`
+			Size        *int64
+			Algorithm   string `json:"Checksum-Algorithm"`
+			Checksum    string
+		}
+		Checksum string `json:"Manifest-Checksum"`
+	}
+	if len(raw) == 0 || raw[len(raw)-1] != '\n' {
+		return nil, errors.New("backup manifest: last line not newline-terminated")
+	}
+	cut := bytes.LastIndexByte(raw[:len(raw)-1], '\n')
+	if cut < 0 {
+		return nil, errors.New("backup manifest: fewer than 2 lines")
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("backup manifest: %w", err)
+	}
+	if doc.Version == nil || *doc.Version != 1 {
+		return nil, errors.New("backup manifest: PostgreSQL-Backup-Manifest-Version is not 1")
+	}
+	if sum := sha256.Sum256(raw[:cut+1]); !strings.EqualFold(doc.Checksum, hex.EncodeToString(sum[:])) {
+		return nil, fmt.Errorf("backup manifest: checksum %s does not match its content (sha256 %x)", doc.Checksum, sum)
+	}
+	out := make(map[string]manifestEntry, len(doc.Files))
+	for i, f := range doc.Files {
+		p := f.Path
+		if f.EncodedPath != "" {
+			dec, err := hex.DecodeString(f.EncodedPath)
+			if err != nil {
+				return nil, fmt.Errorf("backup manifest: file %d: bad Encoded-Path: %w", i, err)
+			}
+			p = string(dec)
+		}
+		if p == "" || f.Size == nil {
+			return nil, fmt.Errorf("backup manifest: file %d: missing path or size", i)
+		}
+		e := manifestEntry{size: *f.Size}
+		switch strings.ToUpper(f.Algorithm) {
+		case "", "NONE":
+		case "CRC32C":
+			e.crc = f.Checksum
+		default:
+			return nil, fmt.Errorf("backup manifest: %s: checksum algorithm %s not supported (want CRC32C)", p, f.Algorithm)
+		}
+		out[path.Clean(p)] = e
+	}
+	return out, nil
+}
+
+// manifestIgnored are the files pg_verifybackup ignores: they may differ
+// between the manifest and the backup's tar.
+func manifestIgnored(p string) bool {
+	switch p {
+	case "backup_manifest", "postgresql.auto.conf", "recovery.signal", "standby.signal":
+		return true
+	}
+	return p == "pg_wal" || strings.HasPrefix(p, "pg_wal/")
+}
+
+// crcMatches compares a manifest CRC-32C (the server's native byte order,
+// hex) with a computed one; both byte orders are accepted.
+func crcMatches(text string, crc uint32) bool {
+	var le, be [4]byte
+	binary.LittleEndian.PutUint32(le[:], crc)
+	binary.BigEndian.PutUint32(be[:], crc)
+	return strings.EqualFold(text, hex.EncodeToString(le[:])) || strings.EqualFold(text, hex.EncodeToString(be[:]))
+}
+
+// Progress records. A deep run records, in one create-only object under
+// <source>/verify/, the progress IDs of what it checked and found whole. A
+// progress ID is a hash of everything that identifies the checked content
+// (key, record checksum and sizes), so a replaced object or record gets a
+// new ID and is checked again. A "snapshot" record lists every ID known
+// good at its time; a "delta" record only what its run added. A run reads
+// the newest snapshot and the deltas after it: the cost of a run grows with
+// what is new, not with the archive. Bit rot in an object already checked
+// goes unseen until a --full run, which re-reads everything.
+
+type progressID [16]byte
+
+func newProgressID(facts ...string) progressID {
+	h := sha256.New()
+	for _, f := range facts {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
+	}
+	var id progressID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+const (
+	progressMagic     = "logship-verify-progress 1"
+	progressSnapshot  = ".snapshot"
+	progressDelta     = ".delta"
+	maxProgressObject = 256 << 20
+	// snapshotEvery bounds the delta records a run reads after a snapshot.
+	snapshotEvery = 16
+)
+
+type progress struct {
+	seen     map[progressID]struct{}
+	keys     []string // every progress record, oldest first
+	snapKey  string   // the newest snapshot record, "" if none
+	readSnap bool     // a snapshot was read whole
+	deltas   int      // delta records after the snapshot
+}
+
+func (p *progress) has(id progressID) bool {
+	_, ok := p.seen[id]
+	return ok
+}
+
+func (c *Catalog) progressPrefix() string { return c.key("verify/") }
+
+// loadProgress reads the newest snapshot and the deltas after it. An
+// unreadable record is a warning: what it covered is checked again.
+func (v *verifier) loadProgress(ctx context.Context) (*progress, error) {
+	p := &progress{seen: map[progressID]struct{}{}}
+	err := v.cat.st.List(ctx, v.cat.progressPrefix(), func(oi store.ObjectInfo) error {
+		if strings.HasSuffix(oi.Key, progressSnapshot) || strings.HasSuffix(oi.Key, progressDelta) {
+			p.keys = append(p.keys, oi.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list verify progress: %w", err)
+	}
+	sort.Strings(p.keys)
+	for i := len(p.keys) - 1; i >= 0; i-- {
+		if strings.HasSuffix(p.keys[i], progressSnapshot) {
+			p.snapKey = p.keys[i]
+			break
+		}
+	}
+	if v.opts.Full {
+		return p, nil
+	}
+	for end := len(p.keys); end > 0; {
+		start := 0
+		for i := end - 1; i >= 0; i-- {
+			if strings.HasSuffix(p.keys[i], progressSnapshot) {
+				start = i
+				break
+			}
+		}
+		snapOK := false
+		for _, k := range p.keys[start:end] {
+			err := v.readProgress(ctx, k, p)
+			switch {
+			case err == nil:
+				if strings.HasSuffix(k, progressSnapshot) {
+					snapOK = true
+				} else {
+					p.deltas++
+				}
+			case isDamage(err):
+				v.add(v.storeCheck, Problem{Severity: SevWarning, Code: CodeProgress, Object: k,
+					Message: fmt.Sprintf("verify progress record %s is unreadable (%v): what it covered is checked again", k, err),
+					Fix:     "delete it; the next deep run records its own"})
+			default:
+				return nil, err
+			}
+		}
+		if snapOK || !strings.HasSuffix(p.keys[start], progressSnapshot) {
+			p.readSnap = snapOK
+			break
+		}
+		end = start // the snapshot is damaged: fall back to the one before
+	}
+	return p, nil
+}
+
+func (v *verifier) readProgress(ctx context.Context, key string, p *progress) error {
+	rc, err := v.cat.st.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", key, err)
+	}
+	defer rc.Close()
+	or, err := object.NewReader(rc)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	defer or.Close()
+	raw, err := io.ReadAll(io.LimitReader(or, maxProgressObject+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	malformed := func(why string) error {
+		return &object.FormatError{Op: "read verify progress", Err: fmt.Errorf("%w: %s", object.ErrCorruptHeader, why)}
+	}
+	if len(raw) > maxProgressObject {
+		return malformed("too large")
+	}
+	lines := bytes.Split(raw, []byte("\n"))
+	if len(lines) == 0 || string(lines[0]) != progressMagic {
+		return malformed("not a progress record")
+	}
+	ids := make([]progressID, 0, len(lines))
+	for _, l := range lines[1:] {
+		if len(l) == 0 {
+			continue
+		}
+		var id progressID
+		if len(l) < 2*len(id) || !decodeHex(id[:], l[:2*len(id)]) {
+			return malformed("bad line")
+		}
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		p.seen[id] = struct{}{}
+	}
+	v.deepStats.ProgressReads++
+	return nil
+}
+
+// saveProgress records what this run found whole. Failing to record is a
+// warning: the chain is no less whole for it.
+func (v *verifier) saveProgress(ctx context.Context, p *progress, skipped, passed []deepItem) error {
+	snapshot := v.opts.Full || !p.readSnap || p.deltas+1 >= snapshotEvery
+	entries := passed
+	if snapshot {
+		entries = append(append([]deepItem(nil), skipped...), passed...)
+	} else if len(passed) == 0 {
+		return nil
+	}
+	var buf bytes.Buffer
+	buf.WriteString(progressMagic + "\n")
+	for _, it := range entries {
+		fmt.Fprintf(&buf, "%x %s\n", it.id[:], it.name)
+	}
+	enc, err := object.Encode(&buf, object.KindMeta, "verify-progress", nil, object.EncodeOptions{Compression: object.Zstd, Concurrency: 1})
+	if err != nil {
+		return err
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	suffix := progressDelta
+	if snapshot {
+		suffix = progressSnapshot
+	}
+	key := v.cat.progressPrefix() + v.opts.Now().UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(rnd[:]) + suffix
+	if err := v.cat.st.Put(ctx, key, enc.Reader(), enc.Size()); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		v.add(v.storeCheck, Problem{Severity: SevWarning, Code: CodeProgress, Object: key,
+			Message: fmt.Sprintf("could not record what this deep run checked: %v", err),
+			Fix:     "the next deep run checks these objects again; give verify write access to " + v.cat.progressPrefix() + " or use --no-record"})
+		return nil
+	}
+	v.deepStats.ProgressKey = key
+	if snapshot && p.snapKey != "" {
+		// Records before the previous snapshot are superseded twice over;
+		// the previous generation stays for a run reading it right now.
+		for _, k := range p.keys {
+			if k >= p.snapKey {
+				break
+			}
+			if err := v.cat.st.Delete(ctx, k); err != nil {
+				v.opts.Logger.Warn("delete old verify progress", "key", k, "err", err)
+			}
+		}
+	}
+	return nil
+}
+
+func decodeHex(dst, src []byte) bool {
+	n, err := hex.Decode(dst, src)
+	return err == nil && n == len(dst)
+}
