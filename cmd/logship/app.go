@@ -36,6 +36,7 @@ Example:
 			walFetchCommand(),
 			backupCommand(),
 			markCommand(),
+			restoreCommand(),
 			catalogCommand(),
 			versionCommand(),
 		},

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/pg"
+	"github.com/logship/logship/restore"
+)
+
+func restoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "restore",
+		Usage: "restore a data directory to a mark, a time, an LSN, or the end of the archive",
+		Description: `Picks the newest complete base backup that ends before the target, on the target's
+timeline, and checks that every WAL segment from the backup to the target is in the
+store before writing anything. Then it extracts the backup into --target-dir,
+verifying every part's checksum and every file against the backup manifest, and
+writes the recovery settings: restore_command runs this logship binary's wal-fetch
+with the same store and source (never a secret), the target, and recovery.signal
+(or standby.signal with --standby).
+
+Targets (at most one; none means everything in the store):
+   --mark NAME|latest   a mark; latest is the newest one
+   --time T             the last commit at or before T (RFC 3339, or "2006-01-02 15:04:05-07")
+   --lsn L              a WAL position, e.g. 0/3000148
+   --immediate          the end of the backup: the earliest consistent state
+
+--start starts PostgreSQL on the directory (as the postgres OS user when run as
+root), waits until the target is reached and prints the mark, LSN, timeline and
+the time it took (the RTO). Without --start it prints the command to start it.
+
+Exit codes: 0 restored (with --start: the target was reached); 1 failed: no backup
+fits, a segment is missing, a part or the manifest does not match its checksum, the
+extraction failed (the directory is then incomplete: rerun with --force), or the
+started server stopped before its target; 2 bad arguments or configuration, an
+unknown mark, or a non-empty --target-dir without --force; 130 interrupted.
+
+Example:
+   logship --store s3://backups/pg --source main restore --target-dir /srv/pg-dr \
+       --mark before_upgrade --start --port 5433`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "target-dir", Usage: "data directory to create (must be empty or absent)", Required: true},
+			&cli.StringFlag{Name: "mark", Usage: "restore to the mark NAME, or latest"},
+			&cli.StringFlag{Name: "time", Usage: `restore to a time, RFC 3339 or "2006-01-02 15:04:05-07"`},
+			&cli.StringFlag{Name: "lsn", Usage: "restore to a WAL position, e.g. 0/3000148"},
+			&cli.BoolFlag{Name: "immediate", Usage: "stop as soon as the backup is consistent"},
+			&cli.StringFlag{Name: "action", Value: "promote", Usage: "at the target: promote, pause or shutdown"},
+			&cli.BoolFlag{Name: "standby", Usage: "write standby.signal: keep replaying segments as they are shipped"},
+			&cli.BoolFlag{Name: "start", Usage: "start PostgreSQL and wait until the target is reached"},
+			&cli.BoolFlag{Name: "force", Usage: "delete what --target-dir holds first"},
+			&cli.StringFlag{Name: "pg-bin", Usage: "directory of pg_ctl, postgres and psql (default: PATH, pg_config, /usr/lib/postgresql)"},
+			&cli.IntFlag{Name: "port", Usage: "port of the restored server, with its socket in the data directory (default: the backup's)"},
+			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
+			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "backup parts fetched and decoded ahead of the extraction"},
+			jsonFlag,
+		},
+		Action: runRestore,
+	}
+}
+
+// restoreOutput is what --json prints.
+type restoreOutput struct {
+	Restore      restore.Result   `json:"restore"`
+	Reached      *restore.Reached `json:"reached,omitempty"`
+	RTO          time.Duration    `json:"rto_ns,omitempty"`
+	StartCommand string           `json:"start_command,omitempty"`
+}
+
+func runRestore(c *cli.Context) error {
+	began := time.Now()
+	if err := needArgs(c); err != nil {
+		return err
+	}
+	target, err := restoreTarget(c)
+	if err != nil {
+		return usageErr(err)
+	}
+	action := c.String("action")
+	switch action {
+	case "promote", "pause", "shutdown":
+	default:
+		return usageErr(fmt.Errorf("--action %q: want promote, pause or shutdown", action))
+	}
+	if p := c.Int("port"); p < 0 || p > 65535 {
+		return usageErr(fmt.Errorf("--port %d: want 1 to 65535", p))
+	}
+	if c.Int("parallel") < 1 {
+		return usageErr(errors.New("--parallel: want at least 1"))
+	}
+	rt, err := setup(c)
+	if err != nil {
+		return err
+	}
+	cat, err := rt.openCatalog(c.Context)
+	if err != nil {
+		return err
+	}
+	plan, err := restore.NewPlan(c.Context, cat, target)
+	switch {
+	case errors.Is(err, restore.ErrUnknownMark), errors.Is(err, restore.ErrBadTarget):
+		return usageErr(err)
+	case err != nil:
+		return err
+	}
+	rt.log.Info("restore plan", "backup", plan.BackupID, "target", plan.Target, "timeline", plan.Timeline,
+		"first_wal", plan.FirstWAL, "last_wal", plan.LastWAL, "segments", plan.Segments)
+
+	fetch, err := rt.fetchCommand(cat)
+	if err != nil {
+		return err
+	}
+	prog := newProgress("restore", rt.stderr, rt.log)
+	res, err := restore.Run(c.Context, cat, plan, restore.Options{
+		TargetDir: c.String("target-dir"), Force: c.Bool("force"), Standby: c.Bool("standby"),
+		Action: action, RestoreCommand: fetch, Parallel: c.Int("parallel"), Progress: prog.update, Logger: rt.log,
+	})
+	prog.end()
+	if errors.Is(err, restore.ErrNotEmpty) {
+		return usageErr(err)
+	}
+	if err != nil {
+		return err
+	}
+	out := restoreOutput{Restore: res}
+	if !c.Bool("start") {
+		if p := c.Int("port"); p != 0 {
+			if err := restore.SetPort(res.TargetDir, p); err != nil {
+				return err
+			}
+		}
+		out.StartCommand = startCommand(res.TargetDir, c.String("pg-bin"))
+		if c.Bool("json") {
+			return printJSON(rt.stdout, out)
+		}
+		printRestored(rt.stdout, res)
+		fmt.Fprintf(rt.stdout, "start it with:\n   %s\n", out.StartCommand)
+		return nil
+	}
+	if !c.Bool("json") {
+		printRestored(rt.stdout, res)
+	}
+	reached, err := restore.Start(c.Context, res.TargetDir, restore.StartOptions{
+		PGBin: c.String("pg-bin"), Port: c.Int("port"), Timeout: c.Duration("start-timeout"), Logger: rt.log,
+	})
+	if err != nil {
+		return err
+	}
+	out.Reached, out.RTO = &reached, time.Since(began)
+	if c.Bool("json") {
+		return printJSON(rt.stdout, out)
+	}
+	what := plan.Target
+	if plan.Mark != nil {
+		what = fmt.Sprintf("mark %s (%s)", plan.Mark.Name, plan.Mark.LSN)
+	}
+	fmt.Fprintf(rt.stdout, "reached %s: %s at LSN %s on timeline %d; recovery took %s, RTO %s\n",
+		what, reached.State, reached.LSN, reached.Timeline, reached.Duration.Round(time.Millisecond), out.RTO.Round(time.Millisecond))
+	if reached.StopLine != "" {
+		fmt.Fprintf(rt.stdout, "server log: %s\n", reached.StopLine)
+	}
+	if reached.State != "shut down" {
+		fmt.Fprintf(rt.stdout, "server running: pid %d, port %d, socket %s, log %s\nstop it with: %s -D %s stop\n",
+			reached.PID, reached.Port, reached.SocketDir, reached.LogFile, filepath.Join(reached.BinDir, "pg_ctl"), res.TargetDir)
+	}
+	return nil
+}
+
+// restoreTarget reads the target flags; at most one may be given.
+func restoreTarget(c *cli.Context) (restore.Target, error) {
+	var t restore.Target
+	n := 0
+	for _, f := range []string{"mark", "time", "lsn", "immediate"} {
+		if c.IsSet(f) {
+			n++
+		}
+	}
+	if n > 1 {
+		return t, errors.New("give one target: --mark, --time, --lsn or --immediate (none restores everything in the store)")
+	}
+	switch {
+	case c.IsSet("mark"):
+		t.Mark = c.String("mark")
+		if t.Mark != "latest" {
+			if err := catalog.ValidMarkName(t.Mark); err != nil {
+				return t, fmt.Errorf("--mark: %w", err)
+			}
+		}
+	case c.IsSet("time"):
+		tm, err := parseTargetTime(c.String("time"))
+		if err != nil {
+			return t, err
+		}
+		t.Time = tm
+	case c.IsSet("lsn"):
+		lsn, err := pg.ParseLSN(c.String("lsn"))
+		if err != nil {
+			return t, fmt.Errorf("--lsn: %w", err)
+		}
+		if lsn == 0 {
+			return t, errors.New("--lsn 0/0 is no WAL position")
+		}
+		t.LSN = lsn
+	case c.IsSet("immediate"):
+		t.Immediate = c.Bool("immediate")
+	}
+	return t, nil
+}
+
+var targetTimeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999-07",
+}
+
+// parseTargetTime accepts RFC 3339 and PostgreSQL's own timestamptz output.
+// A time without a UTC offset is refused: the restore host's time zone may
+// not be the source's.
+func parseTargetTime(s string) (time.Time, error) {
+	for _, layout := range targetTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf(`--time %q: want RFC 3339 (2026-11-27T04:33:00Z) or "2006-01-02 15:04:05-07", with a UTC offset`, s)
+}
+
+// fetchCommand is the restore_command of a restored directory: this binary,
+// by absolute path, with the store and source and the non-secret S3
+// settings. Credentials stay in the server's environment.
+func (r *runtime) fetchCommand(cat *catalog.Catalog) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the logship binary for restore_command: %w", err)
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	argv := []string{exe, "--store", cat.Store().String(), "--source", cat.SourceName()}
+	if r.cfg.S3.Endpoint != "" {
+		argv = append(argv, "--s3-endpoint", r.cfg.S3.Endpoint)
+	}
+	if r.cfg.S3.Region != "" {
+		argv = append(argv, "--s3-region", r.cfg.S3.Region)
+	}
+	if r.cfg.S3.PathStyle {
+		argv = append(argv, "--s3-path-style")
+	}
+	return restore.FetchCommand(argv...), nil
+}
+
+// startCommand is how a user starts the restored directory by hand.
+func startCommand(dir, pgBin string) string {
+	pgCtl := "pg_ctl"
+	version, _ := os.ReadFile(filepath.Join(dir, "PG_VERSION"))
+	if bin, err := restore.FindBinDir(pgBin, strings.TrimSpace(string(version))); err == nil {
+		pgCtl = filepath.Join(bin, "pg_ctl")
+	}
+	cmd := fmt.Sprintf("%s -D %s -l %s start", pgCtl, restore.QuoteShellArg(dir), restore.QuoteShellArg(filepath.Join(dir, "log", "logship-start.log")))
+	if os.Geteuid() == 0 {
+		return fmt.Sprintf("mkdir -p %s && chown -R postgres: %s && su postgres -c %s",
+			restore.QuoteShellArg(filepath.Join(dir, "log")), restore.QuoteShellArg(dir), restore.QuoteShellArg(cmd))
+	}
+	return fmt.Sprintf("mkdir -p %s && %s", restore.QuoteShellArg(filepath.Join(dir, "log")), cmd)
+}
+
+func printRestored(w io.Writer, res restore.Result) {
+	p := res.Plan
+	kind := "recovery.signal"
+	if res.Standby {
+		kind = "standby.signal"
+	}
+	fmt.Fprintf(w, "restored backup %s into %s: %d files, %s, in %s\n", p.BackupID, res.TargetDir, res.Files, humanBytes(res.RawBytes), res.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "target %s on timeline %d, WAL %s to %s (%d segments checked in the store), %s, action %s\n",
+		p.Target, p.Timeline, p.FirstWAL, p.LastWAL, p.Segments, kind, res.Action)
+}
