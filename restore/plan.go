@@ -1,18 +1,15 @@
 package restore
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"sort"
 	"strconv"
 	"time"
 
 	"github.com/logship/logship/catalog"
-	"github.com/logship/logship/object"
 	"github.com/logship/logship/pg"
-	"github.com/logship/logship/store"
 )
 
 // ErrUnknownMark means the catalog has no mark of the requested name.
@@ -77,107 +74,114 @@ type Plan struct {
 	Recovery       RecoveryTarget    `json:"-"` // all but Action, which Run adds
 }
 
-// walIndex is what the catalog's WAL records say about the store.
-type walIndex struct {
-	segments map[string]bool
-	history  map[pg.TimelineID]bool
-	newest   map[pg.TimelineID]uint64 // highest stored segment number per timeline
-}
-
 // NewPlan chooses the newest complete backup that ends before target on the
-// target's timeline path, and checks that every segment from the backup's
-// start to the target is recorded in the catalog. It reads only: a failed
-// plan writes nothing anywhere.
+// target's timeline path and from which every segment up to the target is
+// recorded in the catalog, using the catalog's chain model (the one verify
+// and purge use). It reads only: a failed plan writes nothing anywhere.
 func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, error) {
 	p := Plan{Source: cat.SourceName(), Target: target.String()}
 	if target.count() > 1 {
 		return p, fmt.Errorf("%w: give at most one of mark, time, LSN and immediate", ErrBadTarget)
 	}
-	src, err := cat.Source(ctx)
+	ch, err := cat.Chain(ctx)
 	if err != nil {
 		return p, err
 	}
-	segSize := src.SegmentSize
-	if !pg.ValidSegmentSize(segSize) {
-		return p, fmt.Errorf("source %q records segment size %d, which PostgreSQL cannot have", src.Name, segSize)
+	if !ch.SourceKnown {
+		return p, fmt.Errorf("%w for %q in %s: nothing was shipped for it", catalog.ErrNoSource, cat.SourceName(), cat.Store())
 	}
-	p.SegmentSize = segSize
-
-	idx, err := readWALIndex(ctx, cat, segSize)
-	if err != nil {
-		return p, err
-	}
-	backups, err := cat.Backups(ctx)
-	if err != nil {
-		return p, fmt.Errorf("list backups: %w", err)
-	}
-	if len(backups) == 0 {
+	p.SegmentSize = ch.SegmentSize
+	if len(ch.Backups) == 0 {
 		return p, fmt.Errorf("%w: source %q has no complete backup in %s: take one with logship backup", catalog.ErrNoBackup, cat.SourceName(), cat.Store())
 	}
-
 	if target.Mark != "" {
-		m, err := findMark(ctx, cat, target.Mark)
+		m, err := findMark(ch.Marks, target.Mark, cat.SourceName())
 		if err != nil {
 			return p, err
 		}
 		p.Mark = &m
 		p.Timeline = pg.TimelineID(m.Timeline)
 	} else {
-		p.Timeline = latestTimeline(backups, idx)
+		p.Timeline = latestTimeline(ch)
 		p.LatestTimeline = true
 	}
-	if p.History, err = readHistory(ctx, cat, p.Timeline); err != nil {
+	path, err := timelinePath(ch, p.Timeline, p.LatestTimeline)
+	if err != nil {
+		return p, fmt.Errorf("restore to %s: %w", target, err)
+	}
+	if p.History, err = ch.History(p.Timeline); err != nil && !p.LatestTimeline {
 		return p, err
 	}
-	path := pg.TimelinePath(p.History, p.Timeline)
 
-	b, err := chooseBackup(backups, src, path, target, p.Mark, p.Timeline)
+	cands, err := candidates(ch, path, target, p.Mark, p.Timeline)
 	if err != nil {
 		return p, err
 	}
-	p.Backup, p.BackupID = b, b.ID
-
-	start, err := pg.ParseWALFileName(b.StartWAL, segSize)
-	if err != nil || start.Kind != pg.Segment {
-		return p, fmt.Errorf("backup %s: bad start WAL %q", b.ID, b.StartWAL)
-	}
-	end, err := pg.ParseWALFileName(b.EndWAL, segSize)
-	if err != nil || end.Kind != pg.Segment {
-		return p, fmt.Errorf("backup %s: bad end WAL %q", b.ID, b.EndWAL)
-	}
-	last := end.SegNo
+	// Where replay must get to, exclusive; the backup's own end counts too.
+	var to pg.LSN
 	switch {
 	case p.Mark != nil:
-		// The restore point record ends at the mark's LSN, so it lies in
-		// the segment holding the byte before.
-		last = max(last, pg.SegmentOf(pg.LSN(p.Mark.LSNValue-1), segSize))
+		to = catalog.MarkTarget(*p.Mark)
 	case target.LSN != 0:
-		last = max(last, pg.SegmentOf(target.LSN, segSize))
+		// Recovery stops after the first record that starts at or past the
+		// target, so the segment holding the target itself is read.
+		to = target.LSN + 1
 	case target.Immediate:
 	default:
-		// Time and end of archive: nothing tells where the target lies, so
-		// everything stored on the path must be whole.
-		newest, ok := newestOnPath(idx, path, segSize)
-		if !ok || newest < end.SegNo {
-			return p, fmt.Errorf("%w: the store holds no WAL past the end of backup %s (%s); recovery needs at least up to it",
-				ErrMissingWAL, b.ID, b.EndWAL)
+		// Time and end of archive: nothing says where the target lies, so
+		// everything stored along the path must be whole.
+		if newest, ok := newestOnPath(ch, path); ok {
+			to = pg.SegmentStart(newest+1, ch.SegmentSize)
 		}
-		last = newest
 	}
-	p.FirstWAL = b.StartWAL
-	if p.LastWAL, p.Segments, err = checkChain(idx, path, start.SegNo, last, segSize); err != nil {
-		return p, fmt.Errorf("restore to %s from backup %s: %w", target, b.ID, err)
+	var first []catalog.MissingRange
+	for i, b := range cands {
+		runs, err := replayRuns(ch, path, pg.LSN(b.StartLSNValue), max(to, pg.LSN(b.EndLSNValue)))
+		if err != nil {
+			return p, err
+		}
+		missing := ch.Missing(runs)
+		if i == 0 {
+			first = missing
+		}
+		if len(missing) > 0 {
+			continue
+		}
+		p.Backup, p.BackupID = b, b.ID
+		p.FirstWAL = runs[0].Names(ch.SegmentSize)[0]
+		lastRun := runs[len(runs)-1]
+		p.LastWAL = pg.SegmentName(lastRun.Timeline, lastRun.Last, ch.SegmentSize)
+		for _, r := range runs {
+			p.Segments += int(r.Len())
+		}
+		p.Recovery = recoveryTargetOf(target, p)
+		return p, nil
 	}
-	p.Recovery = recoveryTargetOf(target, p)
-	return p, nil
+	b := cands[0]
+	return p, fmt.Errorf("restore to %s from backup %s: %w: %s is not in the store (%d segment(s) missing in all); the chain is broken there; see logship catalog list",
+		target, b.ID, ErrMissingWAL, first[0].First, missingCount(first))
+}
+
+// replayRuns is the WAL from..to along path, by the chain model's rule.
+func replayRuns(ch *catalog.Chain, path []pg.TimelineRange, from, to pg.LSN) ([]catalog.SegmentRun, error) {
+	if len(path) == 1 {
+		// Also the path of a timeline followed without its history file,
+		// which the chain would refuse.
+		return []catalog.SegmentRun{{Timeline: path[0].Timeline, First: pg.SegmentOf(from, ch.SegmentSize), Last: pg.SegmentOf(to-1, ch.SegmentSize)}}, nil
+	}
+	return ch.Replay(path[len(path)-1].Timeline, from, to)
+}
+
+func missingCount(m []catalog.MissingRange) uint64 {
+	var n uint64
+	for _, r := range m {
+		n += r.Count
+	}
+	return n
 }
 
 // findMark resolves a mark name, or "latest" for the newest mark.
-func findMark(ctx context.Context, cat *catalog.Catalog, name string) (catalog.Mark, error) {
-	marks, err := cat.Marks(ctx)
-	if err != nil {
-		return catalog.Mark{}, fmt.Errorf("list marks: %w", err)
-	}
+func findMark(marks []catalog.Mark, name, source string) (catalog.Mark, error) {
 	if name == "latest" && len(marks) > 0 {
 		return marks[len(marks)-1], nil
 	}
@@ -187,118 +191,56 @@ func findMark(ctx context.Context, cat *catalog.Catalog, name string) (catalog.M
 		}
 	}
 	if name == "latest" {
-		return catalog.Mark{}, fmt.Errorf("%w: source %q has no marks yet, so there is no latest one; create one with logship mark NAME", ErrUnknownMark, cat.SourceName())
+		return catalog.Mark{}, fmt.Errorf("%w: source %q has no marks yet, so there is no latest one; create one with logship mark NAME", ErrUnknownMark, source)
 	}
-	return catalog.Mark{}, fmt.Errorf("%w %q: source %q has no such mark; see logship catalog list", ErrUnknownMark, name, cat.SourceName())
-}
-
-func readWALIndex(ctx context.Context, cat *catalog.Catalog, segSize uint64) (walIndex, error) {
-	idx := walIndex{segments: map[string]bool{}, history: map[pg.TimelineID]bool{}, newest: map[pg.TimelineID]uint64{}}
-	err := cat.ListWAL(ctx, func(r catalog.WALRecord) error {
-		f, err := pg.ParseWALFileName(r.Name, segSize)
-		if err != nil {
-			return nil // not a WAL file name; nothing a restore reads
-		}
-		switch f.Kind {
-		case pg.Segment:
-			idx.segments[r.Name] = true
-			if n, ok := idx.newest[f.Timeline]; !ok || f.SegNo > n {
-				idx.newest[f.Timeline] = f.SegNo
-			}
-		case pg.History:
-			idx.history[f.Timeline] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return idx, fmt.Errorf("list WAL records: %w", err)
-	}
-	return idx, nil
+	return catalog.Mark{}, fmt.Errorf("%w %q: source %q has no such mark; see logship catalog list", ErrUnknownMark, name, source)
 }
 
 // latestTimeline is the timeline PostgreSQL picks for
 // recovery_target_timeline = 'latest': starting from a backup's timeline, it
 // probes for the history file of each next timeline and stops at the first
 // one missing.
-func latestTimeline(backups []catalog.Backup, idx walIndex) pg.TimelineID {
-	tli := pg.TimelineID(backups[0].Timeline)
-	for _, b := range backups {
+func latestTimeline(ch *catalog.Chain) pg.TimelineID {
+	tli := pg.TimelineID(ch.Backups[0].Timeline)
+	for _, b := range ch.Backups {
 		tli = min(tli, pg.TimelineID(b.Timeline))
 	}
-	for idx.history[tli+1] {
+	for {
+		if _, err := ch.History(tli + 1); err != nil {
+			return tli
+		}
 		tli++
 	}
-	return tli
 }
 
-// maxHistoryFile bounds a history file read back: a line per timeline.
-const maxHistoryFile = 16 << 20
-
-// readHistory reads and verifies the history file of tli. A timeline without
-// one in the store has no known parents: recovery follows it alone.
-func readHistory(ctx context.Context, cat *catalog.Catalog, tli pg.TimelineID) ([]pg.HistoryEntry, error) {
-	if tli <= 1 {
-		return nil, nil
+// timelinePath is the chain's path to tli. Following 'latest', PostgreSQL
+// takes a timeline without a history file as one without parents, so the
+// path is that timeline alone; a numbered target needs its history file.
+func timelinePath(ch *catalog.Chain, tli pg.TimelineID, latest bool) ([]pg.TimelineRange, error) {
+	path, err := ch.Path(tli)
+	if errors.Is(err, catalog.ErrMissingHistory) && latest {
+		return pg.TimelinePath(nil, tli), nil
 	}
-	name := pg.HistoryFileName(tli)
-	rc, err := cat.Store().Get(ctx, cat.WALKey(name))
-	if errors.Is(err, store.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", name, err)
-	}
-	defer rc.Close()
-	or, err := object.NewReader(rc)
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", name, err)
-	}
-	defer or.Close()
-	b, err := io.ReadAll(io.LimitReader(or, maxHistoryFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch %s: %w", name, err)
-	}
-	if len(b) > maxHistoryFile {
-		return nil, fmt.Errorf("fetch %s: larger than %d bytes", name, maxHistoryFile)
-	}
-	h, err := pg.ParseHistory(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return h, nil
+	return path, err
 }
 
-// onPath reports whether backup b lies on the timeline path: its timeline
-// owns the WAL it starts at and it ends no later than that timeline was
-// left (PostgreSQL refuses a minimum recovery point past the switch).
-func onPath(b catalog.Backup, path []pg.TimelineRange) bool {
-	for _, r := range path {
-		if uint32(r.Timeline) != b.Timeline {
+// candidates lists the backups on the path that end before the target,
+// newest first.
+func candidates(ch *catalog.Chain, path []pg.TimelineRange, t Target, mark *catalog.Mark, tli pg.TimelineID) ([]catalog.Backup, error) {
+	var onTLI, out []catalog.Backup
+	for _, b := range ch.Backups {
+		if b.SystemID != 0 && b.SystemID != ch.Source.SystemID {
 			continue
 		}
-		return pg.LSN(b.StartLSNValue) >= r.Begin && (r.End == 0 || pg.LSN(b.EndLSNValue) <= r.End)
-	}
-	return false
-}
-
-// chooseBackup picks the newest backup on the path that ends before the
-// target.
-func chooseBackup(backups []catalog.Backup, src catalog.Source, path []pg.TimelineRange, t Target, mark *catalog.Mark, tli pg.TimelineID) (catalog.Backup, error) {
-	var onTLI []catalog.Backup
-	for _, b := range backups {
-		if src.SystemID != 0 && b.SystemID != 0 && b.SystemID != src.SystemID {
-			continue
-		}
-		if onPath(b, path) {
+		if catalog.OnPath(b, path) {
 			onTLI = append(onTLI, b)
 		}
 	}
 	if len(onTLI) == 0 {
-		return catalog.Backup{}, fmt.Errorf("%w: none of the %d backups of source %q lies on the history of timeline %d (the timeline of %s)",
-			catalog.ErrNoBackup, len(backups), src.Name, tli, t)
+		return nil, fmt.Errorf("%w: none of the %d backups of source %q lies on the history of timeline %d (the timeline of %s)",
+			catalog.ErrNoBackup, len(ch.Backups), ch.Source.Name, tli, t)
 	}
-	var best *catalog.Backup
-	for i, b := range onTLI {
+	for _, b := range onTLI {
 		var before bool
 		switch {
 		case mark != nil:
@@ -310,12 +252,18 @@ func chooseBackup(backups []catalog.Backup, src catalog.Source, path []pg.Timeli
 		default:
 			before = true
 		}
-		if before && (best == nil || b.EndLSNValue > best.EndLSNValue || (b.EndLSNValue == best.EndLSNValue && b.ID > best.ID)) {
-			best = &onTLI[i]
+		if before {
+			out = append(out, b)
 		}
 	}
-	if best != nil {
-		return *best, nil
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].EndLSNValue != out[j].EndLSNValue {
+			return out[i].EndLSNValue > out[j].EndLSNValue
+		}
+		return out[i].ID > out[j].ID
+	})
+	if len(out) > 0 {
+		return out, nil
 	}
 	oldest := onTLI[0]
 	for _, b := range onTLI {
@@ -327,55 +275,24 @@ func chooseBackup(backups []catalog.Backup, src catalog.Source, path []pg.Timeli
 	if mark != nil {
 		where = fmt.Sprintf("mark %q (LSN %s, %s)", mark.Name, mark.LSN, mark.Time.Format(time.RFC3339))
 	}
-	return catalog.Backup{}, fmt.Errorf("%w: %s is before the oldest backup %s (which ends at LSN %s, %s); a backup can only be rolled forward",
+	return nil, fmt.Errorf("%w: %s is before the oldest backup %s (which ends at LSN %s, %s); a backup can only be rolled forward",
 		catalog.ErrNoBackup, where, oldest.ID, oldest.EndLSN, oldest.EndTime.Format(time.RFC3339))
 }
 
-// segmentTimeline is the timeline whose file holds segment seg on the path.
-// A switch point's segment belongs to the child, as PostgreSQL's
-// XLogFileReadAnyTLI reads it.
-func segmentTimeline(path []pg.TimelineRange, seg, segSize uint64) pg.TimelineID {
-	for i := len(path) - 1; i >= 0; i-- {
-		if seg >= pg.SegmentOf(path[i].Begin, segSize) {
-			return path[i].Timeline
-		}
-	}
-	return path[0].Timeline
-}
-
 // newestOnPath finds the highest stored segment number along the path.
-func newestOnPath(idx walIndex, path []pg.TimelineRange, segSize uint64) (uint64, bool) {
+func newestOnPath(ch *catalog.Chain, path []pg.TimelineRange) (uint64, bool) {
 	for i := len(path) - 1; i >= 0; i-- {
 		r := path[i]
-		n, ok := idx.newest[r.Timeline]
-		if !ok || n < pg.SegmentOf(r.Begin, segSize) {
+		n, ok := ch.Newest(r.Timeline)
+		if !ok || n < pg.SegmentOf(r.Begin, ch.SegmentSize) {
 			continue
 		}
 		if r.End != 0 {
-			n = min(n, pg.SegmentOf(r.End, segSize)-1)
+			n = min(n, pg.SegmentOf(r.End, ch.SegmentSize)-1)
 		}
 		return n, true
 	}
 	return 0, false
-}
-
-// checkChain checks that every segment from first to last (segment numbers)
-// is recorded, on the timeline that owns it along the path. It names the
-// first missing one.
-func checkChain(idx walIndex, path []pg.TimelineRange, first, last, segSize uint64) (string, int, error) {
-	var name string
-	n := 0
-	for seg := first; seg <= last; seg++ {
-		name = pg.SegmentName(segmentTimeline(path, seg, segSize), seg, segSize)
-		if !idx.segments[name] {
-			return "", n, fmt.Errorf("%w: %s is not in the store (segment %d of the %d from %s to %s); the chain is broken there; see logship catalog list",
-				ErrMissingWAL, name, seg-first+1, last-first+1,
-				pg.SegmentName(segmentTimeline(path, first, segSize), first, segSize),
-				pg.SegmentName(segmentTimeline(path, last, segSize), last, segSize))
-		}
-		n++
-	}
-	return name, n, nil
 }
 
 // recoveryTargetOf turns the target into recovery settings.
