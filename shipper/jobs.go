@@ -1,0 +1,121 @@
+package shipper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/logship/logship/catalog"
+)
+
+// Job names, as the config file, logs and metrics call them.
+const (
+	JobBackup = "backup"
+	JobMark   = "mark"
+	JobPurge  = "purge"
+	JobVerify = "verify"
+)
+
+// MarkName is the name of a scheduled mark taken at t: "ls_" and the UTC
+// time to the second, so that names sort in time order.
+func MarkName(t time.Time) string { return "ls_" + t.UTC().Format("20060102T150405Z") }
+
+// BackupJob takes a full base backup on each run.
+func BackupJob(cat *catalog.Catalog, schedule string, opts BackupOptions) Job {
+	return Job{Name: JobBackup, Schedule: schedule, Run: func(ctx context.Context, log *slog.Logger) error {
+		o := opts
+		o.Logger = log
+		b, err := Backup(ctx, cat, o)
+		if err != nil {
+			return err
+		}
+		log.Info("backup recorded", "backup", b.ID, "start_lsn", b.StartLSN, "end_lsn", b.EndLSN,
+			"raw_bytes", b.RawSize, "stored_bytes", b.StoredSize, "parts", len(b.Parts))
+		return nil
+	}}
+}
+
+// MarkJob creates a mark named by MarkName on each run, switches WAL and
+// waits for it to be shipped: the RPO stays bounded by the schedule even
+// when the database is quiet. now is the clock (nil: time.Now).
+func MarkJob(cat *catalog.Catalog, schedule string, opts MarkOptions, now func() time.Time) Job {
+	if now == nil {
+		now = time.Now
+	}
+	return Job{Name: JobMark, Schedule: schedule, Run: func(ctx context.Context, log *slog.Logger) error {
+		base := MarkName(now())
+		name := base
+		// A manual trigger in the same second as the schedule takes the
+		// name first; a suffix keeps the names sortable.
+		for i := 2; ; i++ {
+			m, err := Mark(ctx, cat, name, opts)
+			if errors.Is(err, catalog.ErrDuplicateMark) && i <= 5 {
+				name = fmt.Sprintf("%s_%d", base, i)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			log.Info("mark shipped", "mark", m.Name, "lsn", m.LSN, "timeline", m.Timeline)
+			return nil
+		}
+	}}
+}
+
+// PurgeJob applies the retention policy on each run.
+func PurgeJob(cat *catalog.Catalog, schedule string, pol catalog.RetentionPolicy, now func() time.Time) Job {
+	if now == nil {
+		now = time.Now
+	}
+	return Job{Name: JobPurge, Schedule: schedule, Run: func(ctx context.Context, log *slog.Logger) error {
+		p, err := cat.PlanPurge(ctx, pol, now())
+		if err != nil {
+			return err
+		}
+		for _, w := range p.Warnings {
+			log.Warn("purge: " + w)
+		}
+		if p.Empty() {
+			log.Info("purge: nothing to delete", "backups_kept", p.Keep.Backups, "marks_kept", p.Keep.Marks)
+			return nil
+		}
+		res, err := cat.Purge(ctx, p)
+		if err != nil {
+			return fmt.Errorf("purge (deleted %d objects before failing; the store stays consistent, the next purge finishes): %w", res.Objects, err)
+		}
+		log.Info("purge done", "backups_deleted", res.Deleted.Backups, "marks_deleted", res.Deleted.Marks,
+			"wal_files_deleted", res.Deleted.WALFiles, "orphans_deleted", res.Deleted.Orphans,
+			"stored_bytes_deleted", res.Deleted.StoredBytes, "cutoff_lsn", p.CutoffLSN)
+		return nil
+	}}
+}
+
+// ErrVerifyFailed means verify found problems that break a restore.
+var ErrVerifyFailed = errors.New("verify found errors")
+
+// VerifyJob checks the chain on each run; a report with errors fails the
+// run, so that the failure counter and the last-success time show it.
+func VerifyJob(cat *catalog.Catalog, schedule string, opts catalog.VerifyOptions) Job {
+	return Job{Name: JobVerify, Schedule: schedule, Run: func(ctx context.Context, log *slog.Logger) error {
+		o := opts
+		o.Logger = log
+		rep, err := cat.Verify(ctx, o)
+		if err != nil {
+			return err
+		}
+		for _, p := range rep.Problems {
+			lvl := slog.LevelWarn
+			if p.Severity == catalog.SevError {
+				lvl = slog.LevelError
+			}
+			log.Log(ctx, lvl, "verify: "+p.Message, "code", p.Code, "object", p.Object, "fix", p.Fix)
+		}
+		if !rep.OK {
+			return fmt.Errorf("%w: %d error(s), %d warning(s); run logship verify for details", ErrVerifyFailed, rep.Errors, rep.Warnings)
+		}
+		log.Info("verify passed", "backups", rep.Backups, "marks", rep.Marks, "warnings", rep.Warnings)
+		return nil
+	}}
+}

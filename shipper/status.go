@@ -1,0 +1,198 @@
+package shipper
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/pg"
+)
+
+// StatusOptions tune GetStatus.
+type StatusOptions struct {
+	// ConnString, if set, is used to read pg_stat_archiver from the source.
+	ConnString string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Status is how the source's shipping stands, as `logship status` shows it.
+type Status struct {
+	Source         string    `json:"source"`
+	Store          string    `json:"store"`
+	Time           time.Time `json:"time"`
+	StoreReachable bool      `json:"store_reachable"`
+	StoreError     string    `json:"store_error,omitempty"`
+	SystemID       uint64    `json:"system_id,string,omitempty"`
+	// RPOSeconds is the age of the newest shipped segment: how much of the
+	// source's history a loss of the source would cost at most, if it wrote
+	// anything since. Null when nothing is shipped.
+	RPOSeconds    *float64       `json:"rpo_seconds"`
+	NewestSegment *SegmentStatus `json:"newest_segment"`
+	NewestBackup  *BackupStatus  `json:"newest_backup"`
+	NewestMark    *MarkStatus    `json:"newest_mark"`
+	WALFiles      int            `json:"wal_files"`
+	Segments      int            `json:"segments"`
+	RawBytes      int64          `json:"raw_bytes"`
+	StoredBytes   int64          `json:"stored_bytes"`
+	Backups       int            `json:"backups"`
+	Marks         int            `json:"marks"`
+	Archiver      *ArchiverStats `json:"archiver,omitempty"`
+	ArchiverError string         `json:"archiver_error,omitempty"`
+}
+
+// SegmentStatus describes the newest shipped WAL segment.
+type SegmentStatus struct {
+	Name       string    `json:"name"`
+	Timeline   uint32    `json:"timeline"`
+	EndLSN     string    `json:"end_lsn"`
+	ShippedAt  time.Time `json:"shipped_at"`
+	AgeSeconds float64   `json:"age_seconds"`
+}
+
+// BackupStatus describes the newest complete base backup.
+type BackupStatus struct {
+	ID         string    `json:"id"`
+	Timeline   uint32    `json:"timeline"`
+	StartLSN   string    `json:"start_lsn"`
+	EndTime    time.Time `json:"end_time"`
+	AgeSeconds float64   `json:"age_seconds"`
+	StoredSize int64     `json:"stored_size"`
+}
+
+// MarkStatus describes the newest mark.
+type MarkStatus struct {
+	Name       string    `json:"name"`
+	LSN        string    `json:"lsn"`
+	Timeline   uint32    `json:"timeline"`
+	Time       time.Time `json:"time"`
+	AgeSeconds float64   `json:"age_seconds"`
+}
+
+// ArchiverStats is the source's pg_stat_archiver.
+type ArchiverStats struct {
+	ArchivedCount    int64      `json:"archived_count"`
+	LastArchivedWAL  string     `json:"last_archived_wal"`
+	LastArchivedTime *time.Time `json:"last_archived_time"`
+	FailedCount      int64      `json:"failed_count"`
+	LastFailedWAL    string     `json:"last_failed_wal"`
+	LastFailedTime   *time.Time `json:"last_failed_time"`
+	StatsReset       *time.Time `json:"stats_reset"`
+	// Failing is true when the last failure is newer than the last
+	// success: the archiver is stuck and WAL piles up on the source.
+	Failing bool `json:"failing"`
+}
+
+// GetStatus reads the catalog (and pg_stat_archiver when opts.ConnString is
+// set). The returned error is the store's: the status is filled in as far
+// as it could be either way; an unreachable source only sets ArchiverError.
+func GetStatus(ctx context.Context, cat *catalog.Catalog, opts StatusOptions) (Status, error) {
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	st := Status{Source: cat.SourceName(), Store: cat.Store().String(), Time: now().UTC()}
+	if opts.ConnString != "" {
+		a, err := archiverStats(ctx, opts.ConnString)
+		if err != nil {
+			st.ArchiverError = err.Error()
+		} else {
+			st.Archiver = &a
+		}
+	}
+	err := fillCatalogStatus(ctx, cat, &st, now)
+	if err != nil {
+		st.StoreError = err.Error()
+		return st, err
+	}
+	st.StoreReachable = true
+	return st, nil
+}
+
+func fillCatalogStatus(ctx context.Context, cat *catalog.Catalog, st *Status, now func() time.Time) error {
+	l, err := cat.List(ctx)
+	if err != nil {
+		return err
+	}
+	if l.Source != nil {
+		st.SystemID = l.Source.SystemID
+	}
+	st.WALFiles, st.RawBytes, st.StoredBytes = l.Files, l.RawBytes, l.StoredBytes
+	st.Backups, st.Marks = len(l.Backups), len(l.Marks)
+	var newest *catalog.WALEntry
+	for i, e := range l.WAL {
+		if e.Kind != pg.Segment.String() {
+			continue
+		}
+		st.Segments++
+		// Names sort by timeline, then position: the greatest is the newest.
+		if newest == nil || e.Name > newest.Name {
+			newest = &l.WAL[i]
+		}
+	}
+	if newest != nil {
+		oi, err := cat.Store().Stat(ctx, cat.WALKey(newest.Name))
+		if err != nil {
+			return fmt.Errorf("stat newest segment %s: %w", newest.Name, err)
+		}
+		age := now().Sub(oi.ModTime).Seconds()
+		st.NewestSegment = &SegmentStatus{Name: newest.Name, Timeline: newest.Timeline, EndLSN: newest.EndLSN,
+			ShippedAt: oi.ModTime.UTC(), AgeSeconds: age}
+		st.RPOSeconds = &age
+	}
+	if n := len(l.Backups); n > 0 {
+		b := newestBackup(l.Backups)
+		st.NewestBackup = &BackupStatus{ID: b.ID, Timeline: b.Timeline, StartLSN: b.StartLSN, EndTime: b.EndTime,
+			AgeSeconds: now().Sub(b.EndTime).Seconds(), StoredSize: b.StoredSize}
+	}
+	if n := len(l.Marks); n > 0 {
+		m := l.Marks[n-1]
+		st.NewestMark = &MarkStatus{Name: m.Name, LSN: m.LSN, Timeline: m.Timeline, Time: m.Time,
+			AgeSeconds: now().Sub(m.Time).Seconds()}
+	}
+	return nil
+}
+
+// newestBackup is the backup that finished last (IDs sort by start time,
+// and a long backup may finish after a later short one).
+func newestBackup(bs []catalog.Backup) catalog.Backup {
+	b := bs[0]
+	for _, x := range bs[1:] {
+		if x.EndTime.After(b.EndTime) {
+			b = x
+		}
+	}
+	return b
+}
+
+// archiverTimeout bounds how long status waits for an unreachable source.
+const archiverTimeout = 10 * time.Second
+
+func archiverStats(ctx context.Context, connString string) (ArchiverStats, error) {
+	ctx, cancel := context.WithTimeout(ctx, archiverTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, connString)
+	if err != nil {
+		return ArchiverStats{}, fmt.Errorf("connect to the source: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var a ArchiverStats
+	var lastWAL, failedWAL *string
+	err = conn.QueryRow(ctx, `SELECT archived_count, last_archived_wal, last_archived_time,
+		failed_count, last_failed_wal, last_failed_time, stats_reset FROM pg_stat_archiver`).
+		Scan(&a.ArchivedCount, &lastWAL, &a.LastArchivedTime, &a.FailedCount, &failedWAL, &a.LastFailedTime, &a.StatsReset)
+	if err != nil {
+		return ArchiverStats{}, fmt.Errorf("read pg_stat_archiver: %w", err)
+	}
+	if lastWAL != nil {
+		a.LastArchivedWAL = *lastWAL
+	}
+	if failedWAL != nil {
+		a.LastFailedWAL = *failedWAL
+	}
+	a.Failing = a.LastFailedTime != nil && (a.LastArchivedTime == nil || a.LastFailedTime.After(*a.LastArchivedTime))
+	return a, nil
+}
