@@ -188,7 +188,7 @@ func (c *Catalog) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 	// is missing or damaged breaks the chain as surely as one never shipped.
 	eff := ch.without(v.badWAL)
 	v.checkBackups(eff)
-	v.checkTimelines(eff)
+	v.checkTimelines(eff, ch)
 	v.checkMarks(eff)
 	v.finish()
 	return v.rep, nil
@@ -490,13 +490,14 @@ func (v *verifier) historyProblem(c *Check, tli pg.TimelineID, err error) {
 }
 
 // checkTimelines checks that WAL is whole from the oldest backup on each
-// timeline's path to its newest segment.
-func (v *verifier) checkTimelines(ch *Chain) {
-	tls := ch.Timelines()
+// timeline's path to its newest recorded segment (in all: a damaged newest
+// segment must not quietly move the end of the timeline back).
+func (v *verifier) checkTimelines(ch, all *Chain) {
+	tls := all.Timelines()
 	v.rep.Timelines = len(tls)
 	var latest pg.TimelineID
 	for _, t := range tls {
-		if _, ok := ch.Newest(t); ok {
+		if _, ok := all.Newest(t); ok {
 			latest = t
 		}
 	}
@@ -514,7 +515,7 @@ func (v *verifier) checkTimelines(ch *Chain) {
 			tc.Summary = "cannot be followed: history unknown"
 			continue
 		}
-		newest, ok := ch.Newest(t)
+		newest, ok := all.Newest(t)
 		if !ok {
 			tc.Summary = "path " + describePath(path) + "; no segments stored on it yet"
 			continue
