@@ -272,12 +272,12 @@ func TestVerifyHealthy(t *testing.T) {
 func TestVerifyBreaks(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
-		deep  bool
+		name   string
+		deep   bool
 		break_ func(f *fixture)
-		want  []string // code object
-		ok    []string // checks still whole, "kind name"
-		notOK []string
+		want   []string // code object
+		ok     []string // checks still whole, "kind name"
+		notOK  []string
 	}{
 		{
 			name:   "segment missing between backup end and mark",
@@ -308,10 +308,12 @@ func TestVerifyBreaks(t *testing.T) {
 			notOK:  []string{"mark m7", "store records"},
 		},
 		{
-			name:   "object truncated",
-			break_: func(f *fixture) { f.rewrite(f.cat.WALKey(fxSeg(1, 11)), func(b []byte) []byte { return b[:len(b)-10] }) },
-			want:   []string{"size-mismatch src/wal/" + fxSeg(1, 11), "mark-unreachable m11"},
-			notOK:  []string{"mark m11"},
+			name: "object truncated",
+			break_: func(f *fixture) {
+				f.rewrite(f.cat.WALKey(fxSeg(1, 11)), func(b []byte) []byte { return b[:len(b)-10] })
+			},
+			want:  []string{"size-mismatch src/wal/" + fxSeg(1, 11), "mark-unreachable m11"},
+			notOK: []string{"mark m11"},
 		},
 		{
 			name: "flipped byte",
