@@ -38,6 +38,7 @@ Example:
 			markCommand(),
 			restoreCommand(),
 			catalogCommand(),
+			verifyCommand(),
 			versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and exits, once
