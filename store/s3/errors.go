@@ -76,7 +76,7 @@ func bucketError(cfg Config, endpoint string, err error) error {
 	}
 	var msg string
 	switch {
-	case code == "InvalidAccessKeyId":
+	case code == "InvalidAccessKeyId" || code == "XAdminUserNotFound":
 		msg = "the server does not know the AWS access key ID; check AWS_ACCESS_KEY_ID, AWS_PROFILE or the shared credentials file"
 	case code == "SignatureDoesNotMatch":
 		msg = "the AWS secret access key does not match the access key ID; check AWS_SECRET_ACCESS_KEY, AWS_PROFILE or the shared credentials file"

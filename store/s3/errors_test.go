@@ -98,24 +98,21 @@ func TestOpenBadConfig(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		head int    // status of HEAD bucket
-		list string // error code of the listing that follows a 403
+		head int    // status of HEAD bucket, and of the listing that follows
+		list string // error code of the listing
 		err  string
 	}{
 		{"unknown key", http.StatusForbidden, "InvalidAccessKeyId", "does not know the AWS access key ID"},
+		{"unknown key (versitygw)", http.StatusNotFound, "XAdminUserNotFound", "does not know the AWS access key ID"},
 		{"wrong secret", http.StatusForbidden, "SignatureDoesNotMatch", "secret access key does not match"},
 		{"denied", http.StatusForbidden, "AccessDenied", "denied"},
-		{"missing bucket", http.StatusNotFound, "", "does not exist"},
-		{"wrong region", http.StatusMovedPermanently, "", "another region"},
+		{"missing bucket", http.StatusNotFound, "NoSuchBucket", "does not exist"},
+		{"wrong region", http.StatusMovedPermanently, "PermanentRedirect", "another region"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, srv := newFake(t)
 			f.hook = func(w http.ResponseWriter, r *http.Request, key string, n int) bool {
-				if r.Method == http.MethodHead {
-					w.WriteHeader(tc.head)
-				} else {
-					s3Error(w, r, http.StatusForbidden, tc.list)
-				}
+				s3Error(w, r, tc.head, tc.list)
 				return true
 			}
 			_, err := s3.Open(context.Background(), f.config(srv))

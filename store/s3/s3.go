@@ -62,9 +62,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err == nil {
 		return s, nil
 	}
-	if _, status := errorCode(err); status == http.StatusForbidden || status == http.StatusBadRequest {
+	if _, status := errorCode(err); status == http.StatusForbidden || status == http.StatusBadRequest || status == http.StatusNotFound {
 		// HEAD answers carry no body, so a 403 cannot tell a wrong key
-		// from a missing permission; a listing's error body can.
+		// from a missing permission, nor a 404 a missing bucket from an
+		// unknown key (versitygw); a listing's error body can.
 		_, lerr := client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{
 			Bucket: aws.String(cfg.Bucket), Prefix: aws.String(s.prefix), MaxKeys: aws.Int32(1),
 		})

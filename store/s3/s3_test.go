@@ -233,3 +233,47 @@ func assertNoUploads(t *testing.T, srv server, prefix string) {
 		t.Errorf("multipart upload of %s left open", aws.ToString(u.Key))
 	}
 }
+
+// TestOpenRealErrors checks the configuration errors a real server leads
+// to, with the credentials and bucket a user could get wrong.
+func TestOpenRealErrors(t *testing.T) {
+	srv := testServer(t)
+	secret := os.Getenv("AWS_SECRET_ACCESS_KEY")
+	for _, tc := range []struct {
+		name, key, secret, bucket string
+		err                       string
+	}{
+		{"unknown key", "AKIDUNKNOWN", secret, srv.bucket, "does not know the AWS access key ID"},
+		{"wrong secret", os.Getenv("AWS_ACCESS_KEY_ID"), "wrong-secret-not-to-be-printed", srv.bucket, "secret access key does not match"},
+		{"missing bucket", os.Getenv("AWS_ACCESS_KEY_ID"), secret, "no-such-bucket-here", "does not exist"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("AWS_ACCESS_KEY_ID", tc.key)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", tc.secret)
+			cfg := srv.config(t)
+			cfg.Bucket = tc.bucket
+			_, err := s3.Open(context.Background(), cfg)
+			if !errors.Is(err, store.ErrConfig) || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("got %v, want ErrConfig with %q", err, tc.err)
+			}
+			if strings.Contains(err.Error(), tc.secret) {
+				t.Fatalf("error shows the secret: %v", err)
+			}
+		})
+	}
+}
+
+// TestEndpointFromEnvironment checks that the SDK's AWS_ENDPOINT_URL is
+// honoured, with path-style addressing for an IP endpoint.
+func TestEndpointFromEnvironment(t *testing.T) {
+	srv := testServer(t)
+	t.Setenv("AWS_ENDPOINT_URL", srv.endpoint)
+	cfg := srv.config(t)
+	cfg.Endpoint = ""
+	cfg.PathStyle = false
+	s := open(t, cfg)
+	storetest.Put(t, s, "k", []byte("v"))
+	if got := storetest.Get(t, s, "k"); string(got) != "v" {
+		t.Fatalf("got %q", got)
+	}
+}
