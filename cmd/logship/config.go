@@ -185,6 +185,9 @@ func readConfigFile(path string) (map[string]string, error) {
 	out := map[string]string{}
 	var unknown []string
 	for k, v := range raw {
+		if k == jobsKey {
+			continue // the daemon's section: see config_jobs.go
+		}
 		if !known[k] {
 			unknown = append(unknown, k)
 			continue

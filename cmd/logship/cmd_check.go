@@ -1,0 +1,81 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logship/logship/shipper"
+)
+
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "check",
+		Usage: "check that the source and the store are set up for shipping",
+		Description: `Checks, each as ok or FAILED with what to do: the connection to the source (--pg);
+wal_level (replica or logical); archive_mode; that archive_command runs logship wal-push
+with %p; that the archiver is not failing (pg_stat_archiver); that a replication
+connection works (the REPLICATION attribute, pg_hba.conf, max_wal_senders: backup needs
+it); that the store takes a write, a read back and a delete of a probe object under
+<source>/check/; and that the store's source and the cluster have one system identifier.
+
+Exit codes: 0 every check ok, 1 a check failed, 2 bad configuration.
+
+Example:
+   logship --pg "host=/var/run/postgresql user=postgres" check
+   logship check --json | jq '.[] | select(.ok | not)'`,
+		Flags: []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c); err != nil {
+				return err
+			}
+			rt, err := setup(c)
+			if err != nil {
+				return err
+			}
+			cat, err := rt.openCatalog(c.Context)
+			if err != nil {
+				return err
+			}
+			results := shipper.RunChecks(c.Context, cat, shipper.CheckOptions{
+				ConnString: rt.cfg.PG, ArchiveCommand: suggestedArchiveCommand(c, rt.cfg)})
+			if c.Bool("json") {
+				if err := printJSON(rt.stdout, results); err != nil {
+					return err
+				}
+			} else {
+				for _, r := range results {
+					verdict := "ok    "
+					if !r.OK {
+						verdict = "FAILED"
+					}
+					fmt.Fprintf(rt.stdout, "%s  %-17s  %s\n", verdict, r.Name, r.Detail)
+					if !r.OK && r.Fix != "" {
+						fmt.Fprintf(rt.stdout, "        %-17s  fix: %s\n", "", r.Fix)
+					}
+				}
+			}
+			if n := shipper.Failed(results); n > 0 {
+				return withCode(exitFailure, fmt.Errorf("%d of %d checks failed", n, len(results)))
+			}
+			return nil
+		},
+	}
+}
+
+// suggestedArchiveCommand is the archive_command that ships to this store
+// and source with this binary.
+func suggestedArchiveCommand(c *cli.Context, cfg Config) string {
+	bin, err := os.Executable()
+	if err != nil {
+		bin = "logship"
+	}
+	parts := []string{bin}
+	if f := c.String("config"); f != "" {
+		parts = append(parts, "--config", f)
+	}
+	parts = append(parts, "--store", cfg.Store, "--source", cfg.Source, "wal-push", "%p")
+	return strings.ReplaceAll(strings.Join(parts, " "), "'", "''")
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logship/logship/shipper"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show the RPO, the newest segment, backup and mark, and the source's archiver",
+		Description: `Reads the catalog: the newest shipped segment and its age (the RPO: what a loss of the
+source right now would cost at most), the newest backup and mark, and totals. With --pg
+(or LOGSHIP_PG, pg: in the config file) it also shows the source's pg_stat_archiver; an
+unreachable source is reported, not an error.
+
+Exit codes: 0 shown, 1 the store could not be read (the rest is still shown), 2 bad
+configuration.
+
+Example:
+   logship status
+   logship status --json | jq .rpo_seconds`,
+		Flags: []cli.Flag{jsonFlag},
+		Action: func(c *cli.Context) error {
+			if err := needArgs(c); err != nil {
+				return err
+			}
+			rt, err := setup(c)
+			if err != nil {
+				return err
+			}
+			cat, err := rt.openCatalog(c.Context)
+			if err != nil {
+				return err
+			}
+			st, serr := shipper.GetStatus(c.Context, cat, shipper.StatusOptions{ConnString: rt.cfg.PG})
+			if c.Bool("json") {
+				if err := printJSON(rt.stdout, st); err != nil {
+					return err
+				}
+			} else {
+				printStatus(rt.stdout, st)
+			}
+			if serr != nil {
+				return fmt.Errorf("store %s unreachable: %w", st.Store, serr)
+			}
+			return nil
+		},
+	}
+}
+
+func printStatus(w io.Writer, st shipper.Status) {
+	fmt.Fprintf(w, "source          %s  store %s", st.Source, st.Store)
+	if st.SystemID != 0 {
+		fmt.Fprintf(w, "  system %d", st.SystemID)
+	}
+	fmt.Fprintln(w)
+	if !st.StoreReachable {
+		fmt.Fprintf(w, "store           UNREACHABLE: %s\n", st.StoreError)
+	} else {
+		if s := st.NewestSegment; s != nil {
+			fmt.Fprintf(w, "RPO             %s (age of the newest segment)\n", ago(s.AgeSeconds))
+			fmt.Fprintf(w, "newest segment  %s (timeline %d, up to %s) shipped %s\n", s.Name, s.Timeline, s.EndLSN, s.ShippedAt.Format(time.RFC3339))
+		} else {
+			fmt.Fprintln(w, "RPO             unknown: no segment shipped yet")
+		}
+		if b := st.NewestBackup; b != nil {
+			fmt.Fprintf(w, "newest backup   %s (timeline %d, from %s, %s) finished %s, %s ago\n",
+				b.ID, b.Timeline, b.StartLSN, humanBytes(b.StoredSize), b.EndTime.Format(time.RFC3339), ago(b.AgeSeconds))
+		} else {
+			fmt.Fprintln(w, "newest backup   none: take one with logship backup")
+		}
+		if m := st.NewestMark; m != nil {
+			fmt.Fprintf(w, "newest mark     %s at %s (timeline %d) %s, %s ago\n", m.Name, m.LSN, m.Timeline, m.Time.Format(time.RFC3339), ago(m.AgeSeconds))
+		} else {
+			fmt.Fprintln(w, "newest mark     none")
+		}
+		fmt.Fprintf(w, "catalog         %d WAL files (%d segments, %s stored), %d backups, %d marks\n",
+			st.WALFiles, st.Segments, humanBytes(st.StoredBytes), st.Backups, st.Marks)
+	}
+	switch a := st.Archiver; {
+	case a != nil:
+		line := fmt.Sprintf("%d archived", a.ArchivedCount)
+		if a.LastArchivedTime != nil {
+			line += fmt.Sprintf(", last %s at %s", a.LastArchivedWAL, a.LastArchivedTime.UTC().Format(time.RFC3339))
+		}
+		line += fmt.Sprintf("; %d failed", a.FailedCount)
+		if a.Failing {
+			line += fmt.Sprintf(", FAILING since %s at %s: see the PostgreSQL log", a.LastFailedWAL, a.LastFailedTime.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintf(w, "archiver        %s\n", line)
+	case st.ArchiverError != "":
+		fmt.Fprintf(w, "archiver        unknown: %s\n", st.ArchiverError)
+	}
+}
+
+// ago renders an age in seconds the way people read it.
+func ago(seconds float64) string {
+	d := time.Duration(seconds * float64(time.Second))
+	switch {
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	case d < 48*time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return fmt.Sprintf("%.1f days", d.Hours()/24)
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/shipper"
+)
+
+// jobsKey is the config-file section of the schedule daemon and purge.
+const jobsKey = "jobs"
+
+// Defaults of the jobs section. Cron expressions use local time unless
+// prefixed with CRON_TZ=.
+const (
+	defaultMarkSchedule   = "*/15 * * * *" // bounds the RPO on a quiet database
+	defaultBackupSchedule = "0 1 * * *"
+	defaultPurgeSchedule  = "0 2 * * *" // only when a retention rule is set
+	defaultVerifySchedule = "30 2 * * *"
+	defaultMetricsListen  = "127.0.0.1:9847"
+	defaultOrphanGrace    = 24 * time.Hour
+)
+
+// JobsConfig is the jobs: section of the config file:
+//
+//	jobs:
+//	  backup: "0 1 * * *"        # cron, seconds optional; "off" disables
+//	  backup-fast: false         # immediate checkpoint for scheduled backups
+//	  mark: "*/15 * * * *"
+//	  purge: "0 2 * * *"
+//	  verify: "30 2 * * *"
+//	  verify-deep: false
+//	  keep-backups: 7
+//	  recovery-window-days: 14
+//	  orphan-grace: 24h
+//	  metrics-listen: "127.0.0.1:9847"   # "off" disables
+//	  stop-grace: 0s
+type JobsConfig struct {
+	Backup             *string `yaml:"backup"`
+	BackupFast         bool    `yaml:"backup-fast"`
+	Mark               *string `yaml:"mark"`
+	Purge              *string `yaml:"purge"`
+	Verify             *string `yaml:"verify"`
+	VerifyDeep         bool    `yaml:"verify-deep"`
+	KeepBackups        int     `yaml:"keep-backups"`
+	RecoveryWindowDays float64 `yaml:"recovery-window-days"`
+	OrphanGrace        *string `yaml:"orphan-grace"`
+	MetricsListen      *string `yaml:"metrics-listen"`
+	StopGrace          *string `yaml:"stop-grace"`
+
+	orphanGrace, stopGrace time.Duration // parsed from the strings above
+}
+
+// schedule returns a job's cron expression: the configured one, or def
+// when the key is absent; "" when the job is off.
+func schedule(v *string, def string) string {
+	switch {
+	case v == nil:
+		return def
+	case *v == "off" || *v == "":
+		return ""
+	}
+	return *v
+}
+
+func (j JobsConfig) backupSchedule() string { return schedule(j.Backup, defaultBackupSchedule) }
+func (j JobsConfig) markSchedule() string   { return schedule(j.Mark, defaultMarkSchedule) }
+func (j JobsConfig) verifySchedule() string { return schedule(j.Verify, defaultVerifySchedule) }
+func (j JobsConfig) purgeSchedule() string {
+	if j.KeepBackups == 0 && j.RecoveryWindowDays == 0 {
+		if j.Purge != nil && schedule(j.Purge, "") != "" {
+			return *j.Purge // validate reports the missing policy
+		}
+		return ""
+	}
+	return schedule(j.Purge, defaultPurgeSchedule)
+}
+
+func (j JobsConfig) metricsListen() string { return schedule(j.MetricsListen, defaultMetricsListen) }
+
+// policy is the retention policy of the section.
+func (j JobsConfig) policy() catalog.RetentionPolicy {
+	return catalog.RetentionPolicy{KeepBackups: j.KeepBackups, OrphanGrace: j.orphanGrace,
+		RecoveryWindow: time.Duration(j.RecoveryWindowDays * 24 * float64(time.Hour))}
+}
+
+func (j *JobsConfig) validate() error {
+	for _, s := range []struct{ key, spec string }{
+		{"backup", j.backupSchedule()}, {"mark", j.markSchedule()}, {"purge", j.purgeSchedule()}, {"verify", j.verifySchedule()},
+	} {
+		if s.spec == "" {
+			continue
+		}
+		if _, err := shipper.ParseSchedule(s.spec); err != nil {
+			return fmt.Errorf("jobs.%s: %w", s.key, err)
+		}
+	}
+	if j.KeepBackups < 0 {
+		return fmt.Errorf("jobs.keep-backups %d: want 1 or more (or leave it out)", j.KeepBackups)
+	}
+	if j.RecoveryWindowDays < 0 || math.IsNaN(j.RecoveryWindowDays) || math.IsInf(j.RecoveryWindowDays, 0) {
+		return fmt.Errorf("jobs.recovery-window-days %v: want a positive number of days", j.RecoveryWindowDays)
+	}
+	if j.Purge != nil && schedule(j.Purge, "") != "" && j.KeepBackups == 0 && j.RecoveryWindowDays == 0 {
+		return errors.New("jobs.purge is scheduled but no retention is set: add jobs.keep-backups and/or jobs.recovery-window-days")
+	}
+	var err error
+	if j.orphanGrace, err = parseDurationKey("orphan-grace", j.OrphanGrace, defaultOrphanGrace); err != nil {
+		return err
+	}
+	if j.stopGrace, err = parseDurationKey("stop-grace", j.StopGrace, 0); err != nil {
+		return err
+	}
+	return nil
+}
+
+func parseDurationKey(key string, v *string, def time.Duration) (time.Duration, error) {
+	if v == nil {
+		return def, nil
+	}
+	d, err := time.ParseDuration(*v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("jobs.%s %q: want a duration such as 30s, 10m or 24h", key, *v)
+	}
+	return d, nil
+}
+
+// loadJobsConfig reads the jobs section of the config file that c names
+// (or the default file when it exists); absent, every job has its default.
+func loadJobsConfig(c *cli.Context) (JobsConfig, error) {
+	var j JobsConfig
+	path := c.String("config")
+	explicit := path != ""
+	if !explicit {
+		path = defaultConfigFile
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		return j, j.validate()
+	case err != nil:
+		return j, fmt.Errorf("config file: %w", err)
+	}
+	var doc struct {
+		Jobs yaml.Node `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return j, fmt.Errorf("config file %s: %w", path, err)
+	}
+	if doc.Jobs.Kind != 0 {
+		// Re-encoded so that the strict decoder rejects unknown keys: a typo
+		// must not silently fall back to a default.
+		raw, err := yaml.Marshal(&doc.Jobs)
+		if err != nil {
+			return j, fmt.Errorf("config file %s: jobs: %w", path, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&j); err != nil {
+			return j, fmt.Errorf("config file %s: jobs: %w", path, err)
+		}
+	}
+	if err := j.validate(); err != nil {
+		return j, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return j, nil
+}
