@@ -38,6 +38,10 @@ type Options struct {
 	Standby bool
 	// Action is recovery_target_action: promote (default), pause or shutdown.
 	Action string
+	// NoArchive turns archiving off in the restored server, for drills: a
+	// drill that promotes must not ship a new timeline into the store, where
+	// later restores following the latest timeline would take it.
+	NoArchive bool
 	// RestoreCommand is restore_command; FetchCommand builds one.
 	RestoreCommand string
 	// Parallel is how many backup parts are fetched and decoded ahead of the
@@ -58,6 +62,7 @@ type Result struct {
 	RawBytes       int64         `json:"raw_bytes"`
 	Standby        bool          `json:"standby"`
 	Action         string        `json:"action"`
+	Archive        bool          `json:"archive"`
 	RestoreCommand string        `json:"restore_command"`
 	Duration       time.Duration `json:"duration_ns"`
 }
@@ -91,7 +96,7 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 	if opts.Action == "" {
 		opts.Action = "promote"
 	}
-	res := Result{Plan: plan, Standby: opts.Standby, Action: opts.Action, RestoreCommand: opts.RestoreCommand, Parts: len(plan.Backup.Parts)}
+	res := Result{Plan: plan, Standby: opts.Standby, Action: opts.Action, Archive: !opts.NoArchive, RestoreCommand: opts.RestoreCommand, Parts: len(plan.Backup.Parts)}
 	if opts.TargetDir == "" {
 		return res, errors.New("no target directory given")
 	}
@@ -138,6 +143,11 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 	// directory later.
 	if err := os.WriteFile(filepath.Join(dir, "backup_manifest"), manifest, 0o600); err != nil {
 		return res, incomplete(err)
+	}
+	if opts.NoArchive {
+		if err := appendConf(dir, "# written by logship restore --no-archive\narchive_mode = 'off'\n"); err != nil {
+			return res, incomplete(err)
+		}
 	}
 	if err := WriteRecoveryConfig(dir, settings); err != nil {
 		return res, incomplete(err)

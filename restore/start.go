@@ -391,9 +391,13 @@ func serverIdentity(dir, logFile string, conf recoveryConf) (*syscall.Credential
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
-	for _, p := range []string{dir, filepath.Dir(logFile)} {
-		if err := reachable(p, uid, gid); err != nil {
-			return nil, nil, err
+	// dir and what is inside it are handed over below; the way to them
+	// must already be open.
+	for _, p := range []string{filepath.Dir(dir), filepath.Dir(logFile)} {
+		if !strings.HasPrefix(p+"/", dir+"/") {
+			if err := reachable(p, uid, gid); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	if exe := firstShellWord(conf.restoreCommand); filepath.IsAbs(exe) {

@@ -37,6 +37,9 @@ Targets (at most one; none means everything in the store):
 --start starts PostgreSQL on the directory (as the postgres OS user when run as
 root), waits until the target is reached and prints the mark, LSN, timeline and
 the time it took (the RTO). Without --start it prints the command to start it.
+A promoted server archives with the source's archive_command, into the same store, on
+a new timeline; restores that follow the latest timeline then take it. For a drill,
+add --no-archive.
 
 Exit codes: 0 restored (with --start: the target was reached); 1 failed: no backup
 fits, a segment is missing, a part or the manifest does not match its checksum, the
@@ -57,6 +60,7 @@ Example:
 			&cli.BoolFlag{Name: "standby", Usage: "write standby.signal: keep replaying segments as they are shipped"},
 			&cli.BoolFlag{Name: "start", Usage: "start PostgreSQL and wait until the target is reached"},
 			&cli.BoolFlag{Name: "force", Usage: "delete what --target-dir holds first"},
+			&cli.BoolFlag{Name: "no-archive", Usage: "turn archiving off in the restored server (drills: a promoted drill must not ship a new timeline into the store)"},
 			&cli.StringFlag{Name: "pg-bin", Usage: "directory of pg_ctl, postgres and psql (default: PATH, pg_config, /usr/lib/postgresql)"},
 			&cli.IntFlag{Name: "port", Usage: "port of the restored server, with its socket in the data directory (default: the backup's)"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
@@ -121,7 +125,7 @@ func runRestore(c *cli.Context) error {
 	prog := newProgress("restore", rt.stderr, rt.log)
 	res, err := restore.Run(c.Context, cat, plan, restore.Options{
 		TargetDir: c.String("target-dir"), Force: c.Bool("force"), Standby: c.Bool("standby"),
-		Action: action, RestoreCommand: fetch, Parallel: c.Int("parallel"), Progress: prog.update, Logger: rt.log,
+		Action: action, NoArchive: c.Bool("no-archive"), RestoreCommand: fetch, Parallel: c.Int("parallel"), Progress: prog.update, Logger: rt.log,
 	})
 	prog.end()
 	if errors.Is(err, restore.ErrNotEmpty) {
