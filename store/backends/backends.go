@@ -10,10 +10,18 @@ import (
 
 	"github.com/logship/logship/store"
 	"github.com/logship/logship/store/file"
+	"github.com/logship/logship/store/s3"
 )
 
-// Options are the backend settings that do not fit in a URL.
-type Options struct{}
+// Options are the backend settings that do not fit in a URL. Credentials
+// are deliberately absent: S3 takes them from the standard AWS chain.
+type Options struct {
+	S3Endpoint    string
+	S3Region      string
+	S3PathStyle   bool
+	S3SSE         string
+	S3SSEKMSKeyID string
+}
 
 // Open returns the store named by rawURL: file:///path (or /path) or
 // s3://bucket/prefix.
@@ -27,6 +35,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 			return nil, err
 		}
 		return file.Open(root)
+	case strings.HasPrefix(strings.ToLower(rawURL), "s3:"):
+		cfg, err := s3.ParseURL(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Endpoint, cfg.Region, cfg.PathStyle = opts.S3Endpoint, opts.S3Region, opts.S3PathStyle
+		cfg.SSE, cfg.SSEKMSKeyID = opts.S3SSE, opts.S3SSEKMSKeyID
+		return s3.Open(ctx, cfg)
 	default:
 		return nil, fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, rawURL)
 	}
