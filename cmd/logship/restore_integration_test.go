@@ -1,8 +1,11 @@
 package main_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -17,7 +20,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/internal/pgtest"
+	"github.com/logship/logship/object"
+	"github.com/logship/logship/restore"
+	"github.com/logship/logship/store/file"
 )
 
 // restoreOut is what restore --json prints.
@@ -49,16 +56,16 @@ type restored struct {
 
 // backedUpSource starts an archiving cluster with a probe table and a small
 // pgbench database, and takes a backup of it.
-func backedUpSource(t *testing.T, source string) (*pgtest.Cluster, []string, []string) {
+func backedUpSource(t *testing.T, source string) (c *pgtest.Cluster, storeDir string, flags, pgFlags []string) {
 	t.Helper()
-	c, _, flags := archivingCluster(t, source)
-	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
+	c, storeDir, flags = archivingCluster(t, source)
+	pgFlags = append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	// The first archived segment creates the source record a backup needs.
 	waitArchived(t, c, switchWAL(t, c))
 	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
-	return c, flags, pgFlags
+	return c, storeDir, flags, pgFlags
 }
 
 func freeTCPPort(t *testing.T) int {
@@ -166,7 +173,7 @@ func stateOf(t *testing.T, query func(testing.TB, string, ...any) string) dataSt
 // the committed state of its target.
 func TestRestoreToMarks(t *testing.T) {
 	t.Parallel()
-	c, flags, pgFlags := backedUpSource(t, "marks")
+	c, _, flags, pgFlags := backedUpSource(t, "marks")
 	want := map[string]dataState{}
 	var atTime, atLSN string
 	for i := 1; i <= 3; i++ {
@@ -222,5 +229,325 @@ func TestRestoreToMarks(t *testing.T) {
 				t.Errorf("no RTO or LSN reported: %+v", out)
 			}
 		})
+	}
+}
+
+// A standby keeps applying segments shipped after it started.
+func TestRestoreStandby(t *testing.T) {
+	t.Parallel()
+	c, _, flags, _ := backedUpSource(t, "standby")
+	c.Exec(t, "INSERT INTO probe VALUES (1)")
+	waitArchived(t, c, switchWAL(t, c))
+	r, out := restoreAndStart(t, flags, "--standby")
+	if out.Reached.State != "standby" {
+		t.Fatalf("reached %+v, want a standby", *out.Reached)
+	}
+	waitProbes := func(want string) {
+		t.Helper()
+		pgtest.WaitFor(t, 40*time.Second, "standby to show probes "+want, func() bool {
+			got, err := r.tryQuery(probesSQL)
+			return err == nil && got == want
+		})
+	}
+	waitProbes("1")
+	c.Exec(t, "INSERT INTO probe VALUES (2)")
+	waitArchived(t, c, switchWAL(t, c))
+	waitProbes("1,2")
+	if got := r.query(t, "SELECT pg_is_in_recovery()::text"); got != "true" {
+		t.Errorf("standby left recovery: pg_is_in_recovery = %s", got)
+	}
+}
+
+// A restored, promoted server ships a new timeline into the same store; a
+// mark taken there restores, and so does a mark of the old timeline taken
+// after the branch point.
+func TestRestoreTimeline(t *testing.T) {
+	t.Parallel()
+	c, _, flags, pgFlags := backedUpSource(t, "tl")
+	c.Exec(t, "INSERT INTO probe VALUES (1)")
+	mustLogship(t, nil, append(pgFlags, "mark", "m2")...)
+	c.Exec(t, "INSERT INTO probe VALUES (2)")
+	mustLogship(t, nil, append(pgFlags, "mark", "m3")...)
+
+	// Archiving stays on: the promoted server ships timeline 2.
+	a, out := restoreAndStart(t, flags, "--mark", "m2")
+	if out.Reached.Timeline != 2 || a.query(t, probesSQL) != "1" {
+		t.Fatalf("restore to m2: %+v, probes %s", *out.Reached, a.query(t, probesSQL))
+	}
+	aFlags := append(append([]string{}, flags...), "--pg", a.connString())
+	mustSQL(t, a, "INSERT INTO probe VALUES (20)")
+	var m4 markRecord
+	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(aFlags, "mark", "m4", "--json")...)), &m4); err != nil || m4.Timeline != 2 {
+		t.Fatalf("mark m4 on the new timeline: %+v %v", m4, err)
+	}
+
+	tests := []struct {
+		name, mark, probes string
+		planTimeline       int
+	}{
+		{"mark on the new timeline", "m4", "1,20", 2},
+		{"old timeline past the branch", "m3", "1,2", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, out := restoreAndStart(t, flags, "--mark", tt.mark, "--no-archive")
+			if got := r.query(t, probesSQL); got != tt.probes || out.Restore.Plan.Timeline != tt.planTimeline {
+				t.Errorf("restore to %s: probes %s, plan timeline %d; want %s, %d", tt.mark, got, out.Restore.Plan.Timeline, tt.probes, tt.planTimeline)
+			}
+		})
+	}
+	t.Run("catalog lists both timelines", func(t *testing.T) {
+		var l listing
+		if err := json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)), &l); err != nil {
+			t.Fatal(err)
+		}
+		tlis := map[int]bool{}
+		for _, tl := range l.Timelines {
+			tlis[tl.Timeline] = true
+		}
+		if !tlis[1] || !tlis[2] {
+			t.Errorf("catalog list timelines %+v, want 1 and 2", l.Timelines)
+		}
+	})
+}
+
+func mustSQL(t *testing.T, r restored, sql string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, r.connString())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// A damaged chain never yields a server that silently stops short: a
+// segment missing from the catalog fails the plan before anything is
+// written, one that vanishes after planning stops the server, and a corrupt
+// one stops recovery through wal-fetch's exit 200.
+func TestRestoreBrokenChain(t *testing.T) {
+	t.Parallel()
+	c, storeDir, flags, pgFlags := backedUpSource(t, "broken")
+	for i := 1; i <= 3; i++ {
+		c.Exec(t, "INSERT INTO probe VALUES ($1)", i)
+		switchWAL(t, c)
+	}
+	mustLogship(t, nil, append(pgFlags, "mark", "m1")...)
+	var l struct {
+		Backups []backupRecord `json:"backups"`
+	}
+	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)), &l); err != nil || len(l.Backups) != 1 {
+		t.Fatalf("catalog list: %v %+v", err, l)
+	}
+	// The segment after the backup's end: recovery is consistent by then,
+	// so only the target check can catch its absence.
+	var tli, hi, lo uint32
+	fmt.Sscanf(l.Backups[0].EndWAL, "%08X%08X%08X", &tli, &hi, &lo)
+	victim := fmt.Sprintf("%08X%08X%08X", tli, hi, lo+1)
+	object := filepath.Join(storeDir, "broken", "wal", victim)
+
+	t.Run("shutdown at the mark", func(t *testing.T) {
+		_, out := restoreAndStart(t, flags, "--mark", "m1", "--action", "shutdown")
+		if out.Reached.State != "shut down" || out.Reached.LSN == "" || !strings.Contains(out.Reached.StopLine, `"m1"`) {
+			t.Errorf("reached %+v, want shut down at m1", *out.Reached)
+		}
+	})
+
+	// Prepared while the chain is whole; started once the segment is gone.
+	prepared := newTargetDir(t)
+	t.Cleanup(func() { stopServer(t, prepared) })
+	out := mustLogship(t, nil, append(flags, "restore", "--target-dir", prepared, "--mark", "m1")...)
+	if !strings.Contains(out, "pg_ctl") {
+		t.Errorf("restore without --start does not say how to start:\n%s", out)
+	}
+
+	t.Run("corrupt segment", func(t *testing.T) {
+		b, err := os.ReadFile(object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good := append([]byte{}, b...)
+		b[len(b)-100] ^= 0xff
+		if err := os.WriteFile(object, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(object, good, 0o644)
+		dir := newTargetDir(t)
+		t.Cleanup(func() { stopServer(t, dir) })
+		r := logship(t, nil, append(flags, "restore", "--target-dir", dir, "--mark", "m1", "--start",
+			"--port", strconv.Itoa(freeTCPPort(t)), "--start-timeout", "50s")...)
+		if r.code != 1 || !strings.Contains(r.stderr, "exit code 200") || !strings.Contains(r.stderr, victim) {
+			t.Fatalf("exit %d, want 1 quoting the server's FATAL about %s and exit code 200:\n%s", r.code, victim, r.stderr)
+		}
+	})
+
+	if err := os.Remove(object); err != nil {
+		t.Fatal(err)
+	}
+	records, _ := filepath.Glob(filepath.Join(storeDir, "broken", "catalog", "wal", victim+"~*"))
+	for _, rec := range records {
+		os.Remove(rec)
+	}
+	t.Run("missing segment fails the plan", func(t *testing.T) {
+		dir := newTargetDir(t)
+		r := logship(t, nil, append(flags, "restore", "--target-dir", dir, "--mark", "m1")...)
+		if r.code != 1 || !strings.Contains(r.stderr, victim+" is not in the store") {
+			t.Fatalf("exit %d, want 1 naming %s:\n%s", r.code, victim, r.stderr)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Error("the target dir was created for a failed plan")
+		}
+	})
+	t.Run("segment gone after planning", func(t *testing.T) {
+		_, err := restore.Start(context.Background(), prepared, restore.StartOptions{Port: freeTCPPort(t), Timeout: 50 * time.Second})
+		if !errors.Is(err, restore.ErrRecoveryFailed) || !strings.Contains(err.Error(), "recovery ended before configured recovery target was reached") {
+			t.Fatalf("got %v, want the server's FATAL about ending before the target", err)
+		}
+	})
+}
+
+// craftedStore records a backup whose one part holds tarBytes, a WAL chain
+// for it (records only) and a mark m1, without any PostgreSQL.
+func craftedStore(t *testing.T, tarBytes []byte) []string {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := file.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(st, "crafted")
+	if _, err := cat.ClaimSource(ctx, catalog.Source{SystemID: 42, SegmentSize: 16 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	for seg := 1; seg <= 3; seg++ {
+		r := catalog.WALRecord{Name: fmt.Sprintf("0000000100000000000000%02X", seg), RawSize: 16 << 20, SHA256: strings.Repeat("0", 64), StoredSize: 1}
+		if err := cat.AddWAL(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(key string, kind object.Kind, name string, body []byte) *object.Encoded {
+		obj, err := object.Encode(bytes.NewReader(body), kind, name, nil, object.EncodeOptions{Compression: object.Zstd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(ctx, key, obj.Reader(), obj.Size()); err != nil {
+			t.Fatal(err)
+		}
+		return obj
+	}
+	b := catalog.Backup{ID: "20261127T040000.000Z", Source: "crafted", SystemID: 42, Timeline: 1,
+		StartLSN: "0/2000028", StartLSNValue: 0x2000028, EndLSN: "0/2000100", EndLSNValue: 0x2000100,
+		StartWAL: "000000010000000000000002", EndWAL: "000000010000000000000002",
+		StartTime: time.Now().Add(-time.Hour), EndTime: time.Now().Add(-time.Hour)}
+	part := put(cat.BackupPrefix(b.ID)+"part-000001", object.KindBackupPart, "part-000001", tarBytes)
+	b.Parts = []catalog.BackupPart{{Key: cat.BackupPrefix(b.ID) + "part-000001", RawSize: part.Header.RawSize, SHA256: part.Header.ChecksumHex(), StoredSize: part.Size()}}
+	man := put(cat.BackupPrefix(b.ID)+"backup_manifest", object.KindMeta, "backup_manifest", []byte("{}\n{}\n"))
+	b.ManifestKey, b.ManifestSHA256 = cat.BackupPrefix(b.ID)+"backup_manifest", man.Header.ChecksumHex()
+	if err := cat.AddBackup(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.AddMark(ctx, catalog.Mark{Name: "m1", LSNValue: 0x3000500, Timeline: 1, Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--store", "file://" + dir, "--source", "crafted"}
+}
+
+func tarOf(t *testing.T, hdrs ...*tar.Header) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range hdrs {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			tw.Write(bytes.Repeat([]byte("x"), int(h.Size)))
+		}
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+// Bad input changes nothing: hostile tar entries write nothing outside the
+// target directory, and refused commands leave it as it was.
+func TestRestoreRefusals(t *testing.T) {
+	t.Parallel()
+	reg := func(name string) *tar.Header {
+		return &tar.Header{Name: name, Typeflag: tar.TypeReg, Size: 5, Mode: 0o600}
+	}
+	hostile := []struct {
+		name string
+		tar  []byte
+		says string
+	}{
+		{"dot-dot", tarOf(t, reg("PG_VERSION"), reg("base/../../escaped")), `".." refused`},
+		{"absolute", tarOf(t, reg("PG_VERSION"), reg("/tmp/escaped")), "absolute path refused"},
+		{"symlink out", tarOf(t, reg("PG_VERSION"), &tar.Header{Name: "pg_tblspc/1", Typeflag: tar.TypeSymlink, Linkname: "/tmp"}, reg("pg_tblspc/1/escaped")), "symlink"},
+	}
+	for _, tt := range hostile {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			flags := craftedStore(t, tt.tar)
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "data")
+			r := logship(t, nil, append(flags, "restore", "--target-dir", dir, "--mark", "m1")...)
+			if r.code != 1 || !strings.Contains(r.stderr, tt.says) || !strings.Contains(r.stderr, "--force") {
+				t.Fatalf("exit %d, want 1 saying %q and how to retry:\n%s", r.code, tt.says, r.stderr)
+			}
+			if files := storeFiles(t, parent); len(files) > 1 {
+				t.Errorf("files written: %v", files)
+			}
+			for _, p := range []string{filepath.Join(parent, "escaped"), "/tmp/escaped"} {
+				if _, err := os.Lstat(p); err == nil {
+					t.Errorf("%s was written", p)
+				}
+			}
+		})
+	}
+
+	flags := craftedStore(t, tarOf(t, reg("PG_VERSION")))
+	nonEmpty := t.TempDir()
+	keep := filepath.Join(nonEmpty, "postgresql.conf")
+	os.WriteFile(keep, []byte("keep me\n"), 0o600)
+	refusals := []struct {
+		name string
+		args []string
+		dir  string
+		says string
+	}{
+		{"non-empty dir", []string{"--mark", "m1"}, nonEmpty, "--force"},
+		{"unknown mark", []string{"--mark", "nope"}, "", `"nope"`},
+		{"two targets", []string{"--mark", "m1", "--immediate"}, "", "one target"},
+		{"bad time", []string{"--time", "yesterday"}, "", "RFC 3339"},
+		{"time without offset", []string{"--time", "2026-11-27 04:00:00"}, "", "UTC offset"},
+		{"bad lsn", []string{"--lsn", "12"}, "", "--lsn"},
+		{"bad action", []string{"--action", "explode"}, "", "promote, pause or shutdown"},
+		{"bad mark name", []string{"--mark", "a/b"}, "", "invalid mark name"},
+	}
+	for _, tt := range refusals {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := tt.dir
+			if dir == "" {
+				dir = filepath.Join(t.TempDir(), "data")
+			}
+			r := logship(t, nil, append(append(append([]string{}, flags...), "restore", "--target-dir", dir), tt.args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.says) {
+				t.Fatalf("exit %d, want 2 saying %q:\n%s", r.code, tt.says, r.stderr)
+			}
+			if tt.dir == "" {
+				if _, err := os.Stat(dir); err == nil {
+					t.Error("target dir created by a refused restore")
+				}
+			}
+		})
+	}
+	if b, _ := os.ReadFile(keep); string(b) != "keep me\n" || len(storeFiles(t, nonEmpty)) != 1 {
+		t.Errorf("non-empty target dir changed: %v", storeFiles(t, nonEmpty))
 	}
 }
