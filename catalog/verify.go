@@ -178,6 +178,8 @@ func (c *Catalog) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 		return nil, err
 	}
 	v.compareBackups(ch, objects)
+	v.storeCheck.Summary = fmt.Sprintf("%d WAL record(s), %d WAL object(s), %d backup object(s); system %d",
+		len(ch.WAL), len(v.walSizes), len(objects), ch.Source.SystemID)
 	objects = nil
 	if opts.Deep {
 		if err := v.deep(ctx, ch); err != nil {
