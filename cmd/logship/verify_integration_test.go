@@ -196,7 +196,8 @@ func TestVerifyRealStore(t *testing.T) {
 	c, storeDir, flags := archivingCluster(t, source)
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Pgbench(t, "-i", "-s", "1", "-q")
-	switchWAL(t, c)
+	// backup needs the source record, which the first archived segment makes.
+	waitArchived(t, c, switchWAL(t, c))
 	var b backupRecord
 	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(pgFlags, "backup", "--fast", "--json")...)), &b); err != nil {
 		t.Fatal(err)
