@@ -519,3 +519,32 @@ func (ch *Chain) NeededByMark(m Mark) (Backup, []string, error) {
 	}
 	return r.Backup, names, nil
 }
+
+// Keep is the set of WAL file names that purge must not delete so that the
+// given backups and marks stay restorable: each backup's own WAL, each
+// mark's WAL from the backup a restore would start from (the attempt from
+// the newest candidate when the mark is already unreachable, so that purge
+// never makes a repair harder), and every history file (a few bytes each,
+// and PostgreSQL probes them to find the latest timeline).
+func (ch *Chain) Keep(backups []Backup, marks []Mark) map[string]bool {
+	keep := map[string]bool{}
+	for _, r := range ch.WAL {
+		if f, err := pg.ParseWALFileName(r.Name, ch.SegmentSize); err == nil && f.Kind == pg.History {
+			keep[r.Name] = true
+		}
+	}
+	for _, b := range backups {
+		for _, n := range ch.NeededBy(b) {
+			keep[n] = true
+		}
+	}
+	for _, m := range marks {
+		r, _ := ch.ReachMark(m, nil)
+		for _, run := range r.Runs {
+			for _, n := range run.Names(ch.SegmentSize) {
+				keep[n] = true
+			}
+		}
+	}
+	return keep
+}

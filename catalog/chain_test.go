@@ -177,3 +177,15 @@ func TestBackupOnPath(t *testing.T) {
 		t.Fatalf("Candidates = %v, want %v", ids, want)
 	}
 }
+
+func TestKeep(t *testing.T) {
+	t.Parallel()
+	wal := append(walRecords(1, 1, 12, 11), catalog.WALRecord{Name: "00000002.history", SHA256: zeroSHA})
+	backups := []catalog.Backup{backup("b1", 1, 2, 3), backup("b2", 1, 8, 9)}
+	ch := catalog.NewChain(&catalog.Source{SegmentSize: segSize}, wal, backups, nil, nil)
+	keep := ch.Keep(backups[1:], []catalog.Mark{mark("m10", 1, 10), mark("m12", 1, 12)})
+	want := map[string]bool{"00000002.history": true, seg(1, 8): true, seg(1, 9): true, seg(1, 10): true, seg(1, 11): true, seg(1, 12): true}
+	if !reflect.DeepEqual(keep, want) {
+		t.Fatalf("Keep = %v, want %v", keep, want)
+	}
+}
