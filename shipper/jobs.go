@@ -37,6 +37,13 @@ func BackupJob(cat *catalog.Catalog, schedule string, opts BackupOptions) Job {
 	}}
 }
 
+// ErrNoBackupYet fails a scheduled mark while the source has no backup: no
+// restore could ever reach it.
+var ErrNoBackupYet = errors.New("no backup yet, so a mark could never be restored: take one (logship backup)")
+
+// markStopGrace is how long a running mark may go on after a stop.
+const markStopGrace = 10 * time.Second
+
 // MarkJob creates a mark named by MarkName on each run, switches WAL and
 // waits for it to be shipped: the RPO stays bounded by the schedule even
 // when the database is quiet. now is the clock (nil: time.Now).
@@ -44,7 +51,18 @@ func MarkJob(cat *catalog.Catalog, schedule string, opts MarkOptions, now func()
 	if now == nil {
 		now = time.Now
 	}
-	return Job{Name: JobMark, Schedule: schedule, Run: func(ctx context.Context, log *slog.Logger) error {
+	return Job{Name: JobMark, Schedule: schedule, Run: func(parent context.Context, log *slog.Logger) error {
+		// A mark is short, and one cut off between its restore point and
+		// the WAL switch would stay unshipped until the next switch: let it
+		// finish for a while after a stop.
+		ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+		defer cancel()
+		defer context.AfterFunc(parent, func() { time.AfterFunc(markStopGrace, cancel) })()
+		if bs, err := cat.Backups(ctx); err != nil {
+			return err
+		} else if len(bs) == 0 {
+			return ErrNoBackupYet
+		}
 		base := MarkName(now())
 		name := base
 		// A manual trigger in the same second as the schedule takes the

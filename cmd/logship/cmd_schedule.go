@@ -122,6 +122,14 @@ func runSchedule(c *cli.Context) error {
 		rt.log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	}
 	rt.log.Info("schedule started", "source", cat.SourceName(), "store", cat.Store().String(), "jobs", len(jobs))
+	// Like BizTalk's backup job, the first run takes a full backup when
+	// there is none: marks and WAL are of no use without one.
+	if jc.backupSchedule() != "" {
+		if bs, err := cat.Backups(c.Context); err == nil && len(bs) == 0 {
+			rt.log.Info("no backup in the catalog yet: taking one now")
+			_, _ = sched.Trigger(shipper.JobBackup)
+		}
+	}
 
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
