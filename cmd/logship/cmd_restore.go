@@ -62,7 +62,7 @@ Example:
 			&cli.BoolFlag{Name: "force", Usage: "delete what --target-dir holds first"},
 			&cli.BoolFlag{Name: "no-archive", Usage: "turn archiving off in the restored server (drills: a promoted drill must not ship a new timeline into the store)"},
 			&cli.StringFlag{Name: "pg-bin", Usage: "directory of pg_ctl, postgres and psql (default: PATH, pg_config, /usr/lib/postgresql)"},
-			&cli.IntFlag{Name: "port", Usage: "port of the restored server, with its socket in the data directory (default: the backup's)"},
+			&cli.IntFlag{Name: "port", DefaultText: "the backup's", Usage: "port of the restored server, with its socket in the data directory"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "backup parts fetched and decoded ahead of the extraction"},
 			jsonFlag,
@@ -283,6 +283,6 @@ func printRestored(w io.Writer, res restore.Result) {
 		kind = "standby.signal"
 	}
 	fmt.Fprintf(w, "restored backup %s into %s: %d files, %s, in %s\n", p.BackupID, res.TargetDir, res.Files, humanBytes(res.RawBytes), res.Duration.Round(time.Millisecond))
-	fmt.Fprintf(w, "target %s on timeline %d, WAL %s to %s (%d segments checked in the store), %s, action %s\n",
+	fmt.Fprintf(w, "target %s on timeline %d, WAL %s to %s (%d segment(s) checked in the store), %s, action %s\n",
 		p.Target, p.Timeline, p.FirstWAL, p.LastWAL, p.Segments, kind, res.Action)
 }
