@@ -103,6 +103,8 @@ func printStatus(w io.Writer, st shipper.Status) {
 func ago(seconds float64) string {
 	d := time.Duration(seconds * float64(time.Second))
 	switch {
+	case d < time.Second:
+		return d.Round(10 * time.Millisecond).String()
 	case d < time.Minute:
 		return d.Round(100 * time.Millisecond).String()
 	case d < 48*time.Hour:
