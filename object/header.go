@@ -55,6 +55,13 @@ type Header struct {
 // ChecksumHex is RawSHA256 in lowercase hex, as sha256sum prints it.
 func (h Header) ChecksumHex() string { return hex.EncodeToString(h.RawSHA256[:]) }
 
+// ObjectSize is the size of the whole stored object this header starts:
+// the header itself plus the body.
+func (h Header) ObjectSize() int64 {
+	n, _ := h.encodedSize()
+	return int64(n) + h.BodySize
+}
+
 // encodedSize checks that name and meta fit the format and returns the size
 // of the whole header.
 func (h *Header) encodedSize() (int, error) {

@@ -1,6 +1,9 @@
 package shipper
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +46,11 @@ type PushResult struct {
 // file belongs to the source's cluster, compresses and checksums it, stores
 // it create-only, then records it in the catalog. It returns nil only when
 // both are durable.
+//
+// The file is read into memory once (one segment at most). Store round
+// trips (the source record, whether the name is already stored) run while
+// it is read; a retry of an already stored file costs a hash, not a
+// compression.
 func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOptions) (PushResult, error) {
 	start := time.Now()
 	name := filepath.Base(path)
@@ -60,58 +68,80 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 		return PushResult{}, err
 	}
 
-	// The source check is a store round trip; run it while we compress.
 	srcErr := make(chan error, 1)
 	go func() { srcErr <- checkSource(ctx, cat, wf, hdr) }()
+	stored := make(chan bool, 1)
+	go func() {
+		_, err := cat.Store().Stat(ctx, cat.WALKey(name))
+		stored <- err == nil // on doubt, encode and let the create-only Put decide
+	}()
 
-	meta := map[string]string{"timeline": strconv.FormatUint(uint64(wf.Timeline), 10)}
-	if hdr != nil {
-		meta[catalog.MetaSystemID] = strconv.FormatUint(hdr.SystemID, 10)
-		meta[catalog.MetaSegmentSize] = strconv.FormatUint(uint64(hdr.SegmentSize), 10)
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return PushResult{}, fmt.Errorf("read %s: %w", name, err)
 	}
-	enc, encErr := object.Encode(io.LimitReader(f, fi.Size()), kindOf(wf.Kind), name, meta, opts.Encode)
 	if err := <-srcErr; err != nil {
 		return PushResult{}, err
 	}
-	if encErr != nil {
-		return PushResult{}, fmt.Errorf("compress %s: %w", name, encErr)
-	}
-	if enc.Header.RawSize != fi.Size() {
-		return PushResult{}, fmt.Errorf("%s changed size while being read (%d then %d bytes)", name, fi.Size(), enc.Header.RawSize)
-	}
-
-	rec := catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size()}
-	res := PushResult{Record: rec}
-	err = cat.Store().Put(ctx, cat.WALKey(name), enc.Reader(), enc.Size())
-	if errors.Is(err, store.ErrExist) {
-		stored, serr := storedHeader(ctx, cat, name)
-		if serr != nil {
-			return res, fmt.Errorf("%s is already stored and could not be compared: %w", name, serr)
-		}
-		if stored.RawSHA256 != enc.Header.RawSHA256 || stored.RawSize != enc.Header.RawSize {
-			return res, fmt.Errorf("%w: %s is stored with sha256 %s (%d bytes) but this file has sha256 %s (%d bytes); "+
-				"the stored file was kept. Check that only one cluster archives to source %q",
-				ErrConflict, name, stored.ChecksumHex(), stored.RawSize, enc.Header.ChecksumHex(), enc.Header.RawSize, cat.SourceName())
+	res := PushResult{}
+	if <-stored {
+		sum := sha256.Sum256(data)
+		res.Record = catalog.WALRecord{Name: name, RawSize: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+		if res.Record.StoredSize, err = compareStored(ctx, cat, name, sum, int64(len(data))); err != nil {
+			return res, err
 		}
 		res.AlreadyStored = true
-		// The stored object may be smaller or larger than ours (another
-		// compression level); the record must describe the stored one.
-		if oi, serr := cat.Store().Stat(ctx, cat.WALKey(name)); serr == nil {
-			rec.StoredSize = oi.Size
-			res.Record = rec
+	} else {
+		meta := map[string]string{"timeline": strconv.FormatUint(uint64(wf.Timeline), 10)}
+		if hdr != nil {
+			meta[catalog.MetaSystemID] = strconv.FormatUint(hdr.SystemID, 10)
+			meta[catalog.MetaSegmentSize] = strconv.FormatUint(uint64(hdr.SegmentSize), 10)
 		}
-	} else if err != nil {
-		return res, fmt.Errorf("store %s: %w", name, err)
+		enc, err := object.Encode(bytes.NewReader(data), kindOf(wf.Kind), name, meta, opts.Encode)
+		if err != nil {
+			return res, fmt.Errorf("compress %s: %w", name, err)
+		}
+		res.Record = catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size()}
+		err = cat.Store().Put(ctx, cat.WALKey(name), enc.Reader(), enc.Size())
+		if errors.Is(err, store.ErrExist) { // another push won the race
+			if res.Record.StoredSize, err = compareStored(ctx, cat, name, enc.Header.RawSHA256, enc.Header.RawSize); err != nil {
+				return res, err
+			}
+			res.AlreadyStored = true
+		} else if err != nil {
+			return res, fmt.Errorf("store %s: %w", name, err)
+		}
 	}
-	if err := cat.AddWAL(ctx, rec); err != nil {
+	if err := cat.AddWAL(ctx, res.Record); err != nil {
 		return res, err
 	}
 	res.Duration = time.Since(start)
 	if opts.Logger != nil {
-		opts.Logger.Debug("pushed WAL file", "name", name, "raw_bytes", rec.RawSize,
-			"stored_bytes", rec.StoredSize, "already_stored", res.AlreadyStored, "duration", res.Duration)
+		opts.Logger.Debug("pushed WAL file", "name", name, "raw_bytes", res.Record.RawSize,
+			"stored_bytes", res.Record.StoredSize, "already_stored", res.AlreadyStored, "duration", res.Duration)
 	}
 	return res, nil
+}
+
+// compareStored checks that the stored object of name holds exactly the
+// file with this checksum and size, and returns the stored object's size
+// (which the record must describe, whatever compression stored it).
+func compareStored(ctx context.Context, cat *catalog.Catalog, name string, sum [32]byte, size int64) (int64, error) {
+	rc, err := cat.Store().Get(ctx, cat.WALKey(name))
+	if err != nil {
+		return 0, fmt.Errorf("%s is already stored and could not be compared: %w", name, err)
+	}
+	defer rc.Close()
+	h, err := object.ReadHeader(rc)
+	if err != nil {
+		return 0, fmt.Errorf("%s is already stored and could not be compared: %w", name, err)
+	}
+	if h.RawSHA256 != sum || h.RawSize != size {
+		return 0, fmt.Errorf("%w: %s is stored with sha256 %s (%d bytes) but this file has sha256 %s (%d bytes); "+
+			"the stored file was kept. Check that only one cluster archives to source %q",
+			ErrConflict, name, h.ChecksumHex(), h.RawSize, hex.EncodeToString(sum[:]), size, cat.SourceName())
+	}
+	return h.ObjectSize(), nil
 }
 
 // inspectWAL validates the name, and for segments reads the long page header.
@@ -187,13 +217,4 @@ func checkSource(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *
 		return nil
 	}
 	return src.Check(hdr.SystemID)
-}
-
-func storedHeader(ctx context.Context, cat *catalog.Catalog, name string) (object.Header, error) {
-	rc, err := cat.Store().Get(ctx, cat.WALKey(name))
-	if err != nil {
-		return object.Header{}, err
-	}
-	defer rc.Close()
-	return object.ReadHeader(rc)
 }
