@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -391,5 +392,64 @@ func TestScheduleBadConfig(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, tt.want)
 			}
 		})
+	}
+}
+
+// A failing job shows on /healthz (503) and in the failure counter, and the
+// daemon keeps running until SIGTERM. Scheduled marks fail while the store
+// has no backup, which needs no PostgreSQL to show.
+func TestScheduleHealthzReportsFailures(t *testing.T) {
+	t.Parallel()
+	storeDir, _ := newStoreDir(t)
+	cfg := writeConfig(t, fmt.Sprintf(`store: file://%s
+source: hz
+log-format: json
+jobs:
+  mark: "* * * * * *"
+  backup: "off"
+  verify: "off"
+  metrics-listen: "127.0.0.1:0"
+`, storeDir))
+	d := startDaemon(t, "--config", cfg, "schedule")
+	var url string
+	pgtest.WaitFor(t, 30*time.Second, "the metrics listener", func() bool {
+		if r := d.find("serving /metrics and /healthz"); r != nil {
+			url = fmt.Sprintf("http://%s", r["addr"])
+			return true
+		}
+		return false
+	})
+	var body string
+	pgtest.WaitFor(t, 30*time.Second, "healthz to report the failing mark job", func() bool {
+		var code int
+		body, code, _ = scrapeURL(url + "/healthz")
+		return code == http.StatusServiceUnavailable
+	})
+	if !strings.Contains(body, `"status":"failing"`) || !strings.Contains(body, "no backup yet") {
+		t.Errorf("healthz body: %s", body)
+	}
+	metrics, _, err := scrapeURL(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := metricValue(metrics, `logship_job_failures_total{job="mark"}`); v < 1 {
+		t.Errorf("mark failures %v, want >= 1", v)
+	}
+	if v, _ := metricValue(metrics, "logship_rpo_seconds"); !math.IsInf(v, 1) {
+		t.Errorf("RPO with nothing shipped: %v, want +Inf", v)
+	}
+	if r := d.find("job failed"); r == nil || r["job"] != "mark" {
+		t.Errorf("no JSON log line for the failed run: %v", r)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("daemon exited with %v after SIGINT", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("daemon still running 15 s after SIGINT")
 	}
 }
