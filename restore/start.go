@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -514,8 +515,8 @@ func queryState(ctx context.Context, binDir, dir string, cred *syscall.Credentia
 	cmd := exec.CommandContext(qctx, filepath.Join(binDir, "psql"), "-X", "-A", "-t", "-q", "-F", "|",
 		"-v", "ON_ERROR_STOP=1", "-c", stateQuery)
 	cmd.Dir = dir
-	cmd.Env = append(env, "PGHOST="+host, "PGPORT="+strconv.Itoa(st.port), "PGDATABASE=postgres",
-		"PGCONNECT_TIMEOUT=5", "PGAPPNAME=logship restore")
+	cmd.Env = slices.Concat(env, []string{"PGHOST=" + host, "PGPORT=" + strconv.Itoa(st.port), "PGDATABASE=postgres",
+		"PGCONNECT_TIMEOUT=5", "PGAPPNAME=logship restore"})
 	if dbUser != "" {
 		cmd.Env = append(cmd.Env, "PGUSER="+dbUser)
 	}
@@ -539,7 +540,7 @@ func queryState(ctx context.Context, binDir, dir string, cred *syscall.Credentia
 // to, from pg_controldata.
 func controlRecoveryEnd(ctx context.Context, binDir, dir string, cred *syscall.Credential, env []string) (string, uint32) {
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "pg_controldata"), "-D", dir)
-	cmd.Env = append(env, "LC_ALL=C")
+	cmd.Env = slices.Concat(env, []string{"LC_ALL=C"})
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	out, err := cmd.Output()
 	if err != nil {

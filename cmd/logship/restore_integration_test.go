@@ -169,6 +169,16 @@ func stateOf(t *testing.T, query func(testing.TB, string, ...any) string) dataSt
 	return dataState{probes: query(t, probesSQL), history: query(t, historySQL)}
 }
 
+// rfc3339 rewrites PostgreSQL's timestamptz output as RFC 3339.
+func rfc3339(t *testing.T, pgTime string) string {
+	t.Helper()
+	tm, err := time.Parse("2006-01-02 15:04:05.999999-07", pgTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm.Format(time.RFC3339Nano)
+}
+
 // Interleaved probe rows, pgbench and marks: every restore lands on exactly
 // the committed state of its target.
 func TestRestoreToMarks(t *testing.T) {
@@ -186,6 +196,7 @@ func TestRestoreToMarks(t *testing.T) {
 			// Nothing commits between m2 and this time but autovacuum.
 			atTime = c.QueryString(t, "SELECT clock_timestamp()::text")
 			want["time"] = want[name]
+			want["time rfc3339"] = want[name]
 		}
 	}
 	c.Exec(t, "INSERT INTO probe VALUES (4)")
@@ -210,6 +221,7 @@ func TestRestoreToMarks(t *testing.T) {
 		{"m3", []string{"--mark", "m3", "--action", "pause"}, "paused", `restore point "m3"`},
 		{"latest", []string{"--mark", "latest", "--no-archive"}, "promoted", `restore point "m3"`},
 		{"time", []string{"--time", atTime, "--action", "pause"}, "paused", "before commit"},
+		{"time rfc3339", []string{"--time", rfc3339(t, atTime), "--action", "pause"}, "paused", "before commit"},
 		{"lsn", []string{"--lsn", atLSN, "--no-archive"}, "promoted", "after WAL location"},
 	}
 	for _, tt := range tests {
