@@ -234,6 +234,10 @@ func TestNewPlanTimelines(t *testing.T) {
 	s.backup("B6", 1, 6, 6) // after the switch on TLI 1: not on TLI 2's path
 	s.mark("m3", 1, 7)
 	s.mark("m4", 2, 9)
+	// Made after m4, at a lower LSN than m3: "latest" must not pick m3.
+	if err := s.cat.AddMark(context.Background(), catalog.Mark{Name: "m5", LSNValue: segLSN(6, 0x900), Timeline: 2, Time: planEpoch.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name     string
@@ -244,6 +248,7 @@ func TestNewPlanTimelines(t *testing.T) {
 		segments int
 	}{
 		{"mark on the new timeline", restore.Target{Mark: "m4"}, "B1", 2, "000000020000000000000009", 8},
+		{"latest mark is the one made last, on the new timeline", restore.Target{Mark: "latest"}, "B1", 2, "000000020000000000000006", 5},
 		{"mark on the old timeline after the switch", restore.Target{Mark: "m3"}, "B6", 1, "000000010000000000000007", 2},
 		{"end of archive follows the newest timeline", restore.Target{}, "B1", 2, "000000020000000000000009", 8},
 	}

@@ -29,7 +29,7 @@ with the same store and source (never a secret), the target, and recovery.signal
 (or standby.signal with --standby).
 
 Targets (at most one; none means everything in the store):
-   --mark NAME|latest   a mark; latest is the newest one
+   --mark NAME|latest   a mark; latest is the one made last
    --time T             the last commit at or before T (RFC 3339, or "2006-01-02 15:04:05-07")
    --lsn L              a WAL position, e.g. 0/3000148
    --immediate          the end of the backup: the earliest consistent state
