@@ -57,9 +57,26 @@ func (c *Catalog) backupRecordPrefix() string { return c.key("catalog/backups/")
 // BackupPrefix is where the objects of backup id live.
 func (c *Catalog) BackupPrefix(id string) string { return c.key("backups/" + id + "/") }
 
-// AddBackup records a complete backup (create-only).
+// BackupDocName is the object, beside a backup's parts, that keeps a copy of
+// its record, so that catalog rebuild can restore the record from the
+// backup's own objects. It is written only once the backup is complete.
+const BackupDocName = "backup.json"
+
+// AddBackup records a complete backup (create-only): first the copy beside
+// its parts, then the catalog record.
 func (c *Catalog) AddBackup(ctx context.Context, b Backup) error {
-	return c.putJSON(ctx, c.backupRecordPrefix()+b.ID+".json", b)
+	if err := c.putDoc(ctx, c.BackupPrefix(b.ID)+BackupDocName, BackupDocName, b); err != nil {
+		return fmt.Errorf("store %s of backup %s: %w", BackupDocName, b.ID, err)
+	}
+	return c.addBackupRecord(ctx, b)
+}
+
+func (c *Catalog) addBackupRecord(ctx context.Context, b Backup) error {
+	err := c.putJSON(ctx, c.backupRecordPrefix()+b.ID+".json", b)
+	if errors.Is(err, store.ErrExist) {
+		return nil // same id, same facts: a retried or rebuilt record
+	}
+	return err
 }
 
 // Backups lists the complete backups, oldest first.

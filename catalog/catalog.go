@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/logship/logship/object"
 	"github.com/logship/logship/store"
 )
 
@@ -119,6 +120,45 @@ func (c *Catalog) putJSON(ctx context.Context, key string, v any) error {
 	}
 	b = append(b, '\n')
 	return c.st.Put(ctx, key, bytes.NewReader(b), int64(len(b)))
+}
+
+// putDoc stores v as JSON in an object-format object (kind meta), so that
+// it carries its checksum like everything else logship stores.
+func (c *Catalog) putDoc(ctx context.Context, key, name string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	enc, err := object.Encode(bytes.NewReader(b), object.KindMeta, name, nil, object.EncodeOptions{Compression: object.Zstd})
+	if err != nil {
+		return err
+	}
+	return c.st.Put(ctx, key, enc.Reader(), enc.Size())
+}
+
+// getDoc reads what putDoc stored, verified.
+func (c *Catalog) getDoc(ctx context.Context, key string, v any, limit int64) error {
+	rc, err := c.st.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	or, err := object.NewReader(rc)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	defer or.Close()
+	if or.Header().RawSize > limit {
+		return fmt.Errorf("read %s: document of %d bytes is larger than %d", key, or.Header().RawSize, limit)
+	}
+	b, err := io.ReadAll(or)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	return nil
 }
 
 func (c *Catalog) getJSON(ctx context.Context, key string, v any, limit int64) error {

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,8 @@ type RebuildResult struct {
 	Objects int  `json:"objects"`
 	Added   int  `json:"added"`
 	Source  bool `json:"source_restored"`
+	Backups int  `json:"backups_restored"`
+	Marks   int  `json:"marks_restored"`
 }
 
 // rebuildWorkers bounds the header reads in flight; each holds one open object.
@@ -113,7 +116,84 @@ func (c *Catalog) Rebuild(ctx context.Context) (RebuildResult, error) {
 		}
 		res.Source = true
 	}
+	if res.Backups, err = c.rebuildBackups(ctx); err != nil {
+		return res, err
+	}
+	if res.Marks, err = c.rebuildMarks(ctx); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// rebuildBackups restores the record of every backup whose copy (written
+// only once the backup was complete) is stored beside its parts.
+func (c *Catalog) rebuildBackups(ctx context.Context) (int, error) {
+	have := map[string]bool{}
+	if err := c.st.List(ctx, c.backupRecordPrefix(), func(oi store.ObjectInfo) error {
+		have[strings.TrimSuffix(strings.TrimPrefix(oi.Key, c.backupRecordPrefix()), ".json")] = true
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	var docs []string
+	prefix := c.key("backups/")
+	if err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
+		id, rest, _ := strings.Cut(strings.TrimPrefix(oi.Key, prefix), "/")
+		if rest == BackupDocName && !have[id] {
+			docs = append(docs, oi.Key)
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, key := range docs {
+		var b Backup
+		if err := c.getDoc(ctx, key, &b, maxBackupRecord); err != nil {
+			return 0, err
+		}
+		if err := c.addBackupRecord(ctx, b); err != nil {
+			return 0, err
+		}
+	}
+	return len(docs), nil
+}
+
+// rebuildMarks restores the record (and the name reservation) of every
+// mark object.
+func (c *Catalog) rebuildMarks(ctx context.Context) (int, error) {
+	have := map[string]bool{}
+	if err := c.st.List(ctx, c.markPrefix(), func(oi store.ObjectInfo) error {
+		name, _, _ := strings.Cut(strings.TrimPrefix(oi.Key, c.markPrefix()), recordSep)
+		have[name] = true
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	var keys []string
+	prefix := c.key("marks/")
+	if err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
+		if !have[strings.TrimPrefix(oi.Key, prefix)] {
+			keys = append(keys, oi.Key)
+		}
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, key := range keys {
+		var d markDoc
+		if err := c.getDoc(ctx, key, &d, maxSourceRecord); err != nil {
+			return 0, err
+		}
+		m := d.Mark
+		m.LSNValue = d.LSNValue
+		if err := c.st.Put(ctx, c.markNameKey(m.Name), bytes.NewReader(nil), 0); err != nil && !errors.Is(err, store.ErrExist) {
+			return 0, err
+		}
+		if err := c.addMarkRecord(ctx, m); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
 }
 
 func (c *Catalog) readHeader(ctx context.Context, key string) (object.Header, error) {

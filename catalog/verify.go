@@ -422,6 +422,7 @@ func (v *verifier) compareBackups(ch *Chain, objs map[string]store.ObjectInfo) {
 			}
 		}
 		claimed[b.ManifestKey] = true
+		claimed[c.BackupPrefix(b.ID)+BackupDocName] = true
 		if _, ok := objs[b.ManifestKey]; !ok || b.ManifestKey == "" {
 			v.badBackup[b.ID] = true
 			v.add(bc, Problem{Severity: SevError, Code: CodeMissingManifest, Object: b.ManifestKey,
