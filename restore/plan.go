@@ -136,7 +136,7 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 	}
 	var first []catalog.MissingRange
 	for i, b := range cands {
-		runs, err := replayRuns(ch, path, pg.LSN(b.StartLSNValue), max(to, pg.LSN(b.EndLSNValue)))
+		runs, err := replayRuns(ch, path, pg.LSN(b.StartLSNValue), max(to, pg.LSN(b.EndLSNValue), pg.LSN(b.StartLSNValue)+1))
 		if err != nil {
 			return p, err
 		}
