@@ -35,9 +35,9 @@ Example:
    logship purge --keep-backups 2 --dry-run
    logship purge --recovery-window-days 14 --json`,
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "keep-backups", Usage: "keep the newest N backups (default: jobs.keep-backups)"},
-			&cli.Float64Flag{Name: "recovery-window-days", Usage: "keep what restores to any moment of the last D days need (default: jobs.recovery-window-days)"},
-			&cli.DurationFlag{Name: "orphan-grace", Usage: "age at which objects of unrecorded backups go (default: jobs.orphan-grace, else 24h)"},
+			&cli.IntFlag{Name: "keep-backups", EnvVars: []string{"LOGSHIP_KEEP_BACKUPS"}, Usage: "keep the newest N backups (default: jobs.keep-backups)"},
+			&cli.Float64Flag{Name: "recovery-window-days", EnvVars: []string{"LOGSHIP_RECOVERY_WINDOW_DAYS"}, Usage: "keep what restores to any moment of the last D days need (default: jobs.recovery-window-days)"},
+			&cli.DurationFlag{Name: "orphan-grace", EnvVars: []string{"LOGSHIP_ORPHAN_GRACE"}, Usage: "age at which objects of unrecorded backups go (default: jobs.orphan-grace, else 24h)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the plan and change nothing"},
 			jsonFlag,
 		},
