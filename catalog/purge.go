@@ -451,11 +451,12 @@ type PurgeResult struct {
 	Objects int         `json:"objects"`
 }
 
-// Purge carries out a plan. Each thing goes record first, then its objects,
-// and in an order that keeps the catalog whole at every step: marks, then
-// backups (record, then parts), then WAL from the oldest (record, then
-// object, so what stays is contiguous), then orphans. Cut short anywhere, it
-// leaves a store in which every record still points at what it needs, and
+// Purge carries out a plan, in an order that keeps the catalog whole at
+// every step: marks (their object, then their record), then backups
+// (record, then the copy of the record, then parts), then WAL from the
+// oldest (record, then object, so what stays is contiguous), then orphans.
+// Cut short anywhere, it leaves a store in which every record still points
+// at what it needs and from which catalog rebuild revives nothing broken;
 // running it again finishes the job.
 func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) {
 	var res PurgeResult
@@ -473,6 +474,11 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		if m.Action != ActionDelete {
 			continue
 		}
+		// The mark's own object goes first: left behind by a crash, it
+		// would let catalog rebuild bring back a mark whose WAL is gone.
+		if err := del(c.MarkObjectKey(m.Name)); err != nil {
+			return res, err
+		}
 		var keys []string
 		if err := c.st.List(ctx, c.markPrefix()+m.Name+recordSep, func(oi store.ObjectInfo) error {
 			keys = append(keys, oi.Key)
@@ -488,12 +494,21 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		res.Deleted.Marks++
 	}
 	for _, b := range p.delBackups {
+		// Record, then the copy rebuild would restore it from, then the
+		// parts: a rebuild after a crash never revives a backup with parts
+		// missing.
+		doc := c.BackupPrefix(b.ID) + BackupDocName
 		if err := del(c.backupRecordPrefix() + b.ID + ".json"); err != nil {
+			return res, err
+		}
+		if err := del(doc); err != nil {
 			return res, err
 		}
 		var keys []string
 		if err := c.st.List(ctx, c.BackupPrefix(b.ID), func(oi store.ObjectInfo) error {
-			keys = append(keys, oi.Key)
+			if oi.Key != doc {
+				keys = append(keys, oi.Key)
+			}
 			return nil
 		}); err != nil {
 			return res, fmt.Errorf("list backup %s: %w", b.ID, err)

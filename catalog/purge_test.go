@@ -48,12 +48,18 @@ func (ps *purgeStore) put(key string, data []byte) {
 	}
 }
 
-// wal stores WAL files: an object, then its record.
+// wal stores WAL files: a real object (catalog rebuild reads its header),
+// then its record.
 func (ps *purgeStore) wal(names ...string) {
 	ps.t.Helper()
 	for _, name := range names {
-		ps.put(ps.cat.WALKey(name), []byte("wal "+name))
-		if err := ps.cat.AddWAL(context.Background(), catalog.WALRecord{Name: name, RawSize: 10, SHA256: zeroSHA, StoredSize: 10}); err != nil {
+		enc, err := object.Encode(strings.NewReader("wal "+name), object.KindWAL, name, nil, object.EncodeOptions{})
+		if err != nil {
+			ps.t.Fatal(err)
+		}
+		ps.put(ps.cat.WALKey(name), enc.Bytes())
+		r := catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size()}
+		if err := ps.cat.AddWAL(context.Background(), r); err != nil {
 			ps.t.Fatal(err)
 		}
 	}
@@ -353,7 +359,8 @@ func TestPurgeDeletesExactlyThePlan(t *testing.T) {
 	}
 	for _, k := range before {
 		gone := strings.Contains(k, "/b1/") || strings.Contains(k, "/b2/") || strings.HasSuffix(k, "b1.json") ||
-			strings.HasSuffix(k, "b2.json") || strings.Contains(k, "marks/m1~") || strings.Contains(k, "marks/m2~")
+			strings.HasSuffix(k, "b2.json") || strings.Contains(k, "marks/m1~") || strings.Contains(k, "marks/m2~") ||
+			k == "p/marks/m1" || k == "p/marks/m2"
 		for s := uint64(1); s <= 7; s++ {
 			gone = gone || strings.Contains(k, seg(1, s))
 		}
@@ -363,6 +370,9 @@ func TestPurgeDeletesExactlyThePlan(t *testing.T) {
 	}
 	if err := ps.whole(); err != nil {
 		t.Fatal(err)
+	}
+	if rr, err := ps.cat.Rebuild(ctx); err != nil || rr.Added+rr.Backups+rr.Marks != 0 {
+		t.Fatalf("rebuild after purge revived %+v (%v)", rr, err)
 	}
 	again, err := ps.cat.PlanPurge(ctx, catalog.RetentionPolicy{KeepBackups: 2}, ps.at(20))
 	if err != nil {
@@ -419,6 +429,13 @@ func TestPurgeKilledMidway(t *testing.T) {
 			}
 			if err := ps.whole(); err != nil {
 				t.Fatalf("store broken after %d deletions: %v", n, err)
+			}
+			// Nor does a rebuild of the catalog from the objects break it.
+			if _, err := ps.cat.Rebuild(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if err := ps.whole(); err != nil {
+				t.Fatalf("store broken by a rebuild after %d deletions: %v", n, err)
 			}
 			p, err = ps.cat.PlanPurge(context.Background(), catalog.RetentionPolicy{KeepBackups: 2}, ps.at(20))
 			if err != nil {

@@ -199,6 +199,11 @@ func TestPurgeEndToEnd(t *testing.T) {
 			if rep := verifyJSON(t, copyFlags, 0); !rep.OK {
 				t.Fatalf("verify after a purge killed after %d deletions: %s", n, rep.codes())
 			}
+			// Rebuilding the catalog from the objects revives nothing broken.
+			mustLogship(t, nil, append(copyFlags, "catalog", "rebuild")...)
+			if rep := verifyJSON(t, copyFlags, 0); !rep.OK {
+				t.Fatalf("verify after rebuilding a store whose purge was killed after %d deletions: %s", n, rep.codes())
+			}
 			purgeJSON(t, copyFlags, "--keep-backups", "2", "--orphan-grace", "0s")
 			if rep := verifyJSON(t, copyFlags, 0); !rep.OK || rep.Warnings != 0 {
 				t.Fatalf("verify after the second purge: %s", rep.codes())
@@ -222,6 +227,9 @@ func TestPurgeEndToEnd(t *testing.T) {
 			t.Errorf("backup %s still has %v", id, left)
 		}
 	}
+	if left := storeFiles(t, filepath.Join(storeDir, "purge", "marks")); !reflect.DeepEqual(left, []string{"m3", "m4"}) {
+		t.Errorf("mark objects after purge: %v, want m3 and m4", left)
+	}
 	for _, f := range storeFiles(t, filepath.Join(storeDir, "purge", "catalog")) {
 		if strings.Contains(f, "marks/m1~") || strings.Contains(f, "marks/m2~") || strings.Contains(f, ids[0]) || strings.Contains(f, ids[1]) {
 			t.Errorf("record %s still there after purge", f)
@@ -229,6 +237,10 @@ func TestPurgeEndToEnd(t *testing.T) {
 	}
 	if again := purgeJSON(t, flags, "--keep-backups", "2"); again.Result != nil {
 		t.Errorf("a second purge deleted more: %+v", again.Result)
+	}
+	if out := mustLogship(t, nil, append(flags, "catalog", "rebuild", "--json")...); !strings.Contains(out, `"backups_restored": 0`) ||
+		!strings.Contains(out, `"marks_restored": 0`) {
+		t.Errorf("catalog rebuild after purge revived records: %s", out)
 	}
 	if rep := verifyJSON(t, flags, 0); !rep.OK || rep.Backups != 2 || rep.Marks != 2 {
 		t.Fatalf("verify after purge: ok %v, %d backups, %d marks: %s", rep.OK, rep.Backups, rep.Marks, rep.codes())
