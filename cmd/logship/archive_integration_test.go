@@ -20,11 +20,18 @@ func archivingCluster(t *testing.T, source string, conf ...string) (*pgtest.Clus
 	pgtest.Require(t)
 	storeDir := pgtest.TempDir(t, "logship-store-")
 	flags := []string{"--store", "file://" + storeDir, "--source", source}
+	return archivingClusterOn(t, flags, nil, conf...), storeDir, flags
+}
+
+// archivingClusterOn starts a real cluster archiving with logship into the
+// store named by flags; env reaches the archiver (e.g. AWS credentials).
+func archivingClusterOn(t *testing.T, flags, env []string, conf ...string) *pgtest.Cluster {
+	t.Helper()
+	pgtest.Require(t)
 	archive := fmt.Sprintf("archive_command = '%s %s wal-push %%p'", logshipBin, strings.Join(flags, " "))
-	c := pgtest.Start(t, pgtest.Options{Conf: append([]string{
+	return pgtest.Start(t, pgtest.Options{Env: env, Conf: append([]string{
 		"archive_mode = on", archive, "wal_keep_size = '2GB'",
 	}, conf...)})
-	return c, storeDir, flags
 }
 
 // switchWAL makes sure there is WAL to switch, switches, and returns the

@@ -81,3 +81,35 @@ func TestS3BadConfig(t *testing.T) {
 		t.Fatalf("a refused push wrote to the store: %s", out)
 	}
 }
+
+// The whole DR loop on S3: PostgreSQL archives to versitygw, a backup and a
+// mark go there, and a restore to the mark has exactly the mark's data.
+func TestS3RestoreToMark(t *testing.T) {
+	t.Parallel()
+	flags := s3Flags(t)
+	var awsEnv []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "AWS_") {
+			awsEnv = append(awsEnv, kv)
+		}
+	}
+	c := archivingClusterOn(t, flags, awsEnv)
+	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
+	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
+	c.Pgbench(t, "-i", "-s", "1", "-q")
+	waitArchived(t, c, switchWAL(t, c))
+	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
+	c.Exec(t, "INSERT INTO probe VALUES (1)")
+	c.Pgbench(t, "-n", "-t", "100", "-c", "2")
+	want := stateOf(t, c.QueryString)
+	mustLogship(t, nil, append(pgFlags, "mark", "m1")...)
+	c.Exec(t, "INSERT INTO probe VALUES (2)")
+	c.Pgbench(t, "-n", "-t", "50", "-c", "1")
+	waitArchived(t, c, switchWAL(t, c))
+
+	mustLogship(t, nil, append(flags, "verify", "--deep")...)
+	r, out := restoreAndStart(t, flags, "--mark", "m1", "--no-archive")
+	if got := stateOf(t, r.query); got != want {
+		t.Fatalf("restored from S3: %+v, want %+v (reached %+v)", got, want, out.Reached)
+	}
+}
