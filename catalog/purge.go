@@ -380,6 +380,11 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 		return fmt.Errorf("list backup objects: %w", err)
 	}
 	for _, id := range ids {
+		if hasDoc(dirs[id].objs, c.BackupPrefix(id)+BackupDocName) {
+			// A complete backup whose record was lost: never an orphan.
+			p.Warnings = append(p.Warnings, fmt.Sprintf("backup %s is complete but has no catalog record: run logship catalog rebuild", id))
+			continue
+		}
 		if d := dirs[id]; d.old {
 			for _, oi := range d.objs {
 				p.Orphans = append(p.Orphans, PlannedOrphan{Key: oi.Key, Size: oi.Size,
@@ -541,4 +546,13 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		res.Deleted.StoredBytes += o.Size
 	}
 	return res, nil
+}
+
+func hasDoc(objs []store.ObjectInfo, key string) bool {
+	for _, oi := range objs {
+		if oi.Key == key {
+			return true
+		}
+	}
+	return false
 }

@@ -471,3 +471,26 @@ func TestPurgeOrphanBackupObjects(t *testing.T) {
 		}
 	}
 }
+
+// A complete backup whose catalog record was lost is not an orphan: its
+// copy of the record is there, and catalog rebuild brings it back.
+func TestPurgeKeepsBackupWithLostRecord(t *testing.T) {
+	t.Parallel()
+	ps := fourBackups(t)
+	lost := ps.backup("b9-lost-record", 1, 30, 31)
+	if err := ps.cat.DeleteBackupRecord(context.Background(), lost.ID); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ps.cat.PlanPurge(context.Background(), catalog.RetentionPolicy{KeepBackups: 4, OrphanGrace: 0}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range p.Orphans {
+		if strings.HasPrefix(o.Key, ps.cat.BackupPrefix(lost.ID)) {
+			t.Fatalf("purge plans to delete %s of a complete backup whose record was lost", o.Key)
+		}
+	}
+	if len(p.Warnings) == 0 || !strings.Contains(strings.Join(p.Warnings, " "), "catalog rebuild") {
+		t.Fatalf("no warning to rebuild the catalog: %v", p.Warnings)
+	}
+}
