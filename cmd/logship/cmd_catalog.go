@@ -18,6 +18,10 @@ func catalogCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "catalog",
 		Usage: "list, show or rebuild the backup history kept in the store",
+		Description: `Example:
+   logship --store file:///var/lib/logship catalog list
+   logship catalog show 000000010000000000000003 --json
+   logship catalog rebuild`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "list",
