@@ -1,7 +1,6 @@
 package shipper
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -76,10 +75,11 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 		stored <- err == nil // on doubt, encode and let the create-only Put decide
 	}()
 
-	data := make([]byte, fi.Size())
-	if _, err := io.ReadFull(f, data); err != nil {
+	data, release, err := readWAL(f, fi.Size())
+	if err != nil {
 		return PushResult{}, fmt.Errorf("read %s: %w", name, err)
 	}
+	defer release()
 	if err := <-srcErr; err != nil {
 		return PushResult{}, err
 	}
@@ -97,7 +97,7 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 			meta[catalog.MetaSystemID] = strconv.FormatUint(hdr.SystemID, 10)
 			meta[catalog.MetaSegmentSize] = strconv.FormatUint(uint64(hdr.SegmentSize), 10)
 		}
-		enc, err := object.Encode(bytes.NewReader(data), kindOf(wf.Kind), name, meta, opts.Encode)
+		enc, err := object.EncodeBytes(data, kindOf(wf.Kind), name, meta, opts.Encode)
 		if err != nil {
 			return res, fmt.Errorf("compress %s: %w", name, err)
 		}
