@@ -217,9 +217,7 @@ func (w *partWriter) setErr(err error) {
 
 func (w *partWriter) store(idx int, raw []byte) (catalog.BackupPart, error) {
 	name := fmt.Sprintf("part-%06d", idx+1)
-	enc := w.opts.Encode
-	enc.Concurrency = 1 // parts run in parallel already
-	obj, err := object.Encode(bytes.NewReader(raw), object.KindBackupPart, name, nil, enc)
+	obj, err := object.EncodeBytes(raw, object.KindBackupPart, name, nil, w.opts.Encode)
 	if err != nil {
 		return catalog.BackupPart{}, err
 	}
