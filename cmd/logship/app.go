@@ -78,6 +78,20 @@ func setup(c *cli.Context) (*runtime, error) {
 	return &runtime{cfg: cfg, log: newLogger(c.App.ErrWriter, cfg), stdout: c.App.Writer, stderr: c.App.ErrWriter}, nil
 }
 
+// setupCatalog is setup followed by opening the source's catalog, which
+// most commands need first.
+func setupCatalog(c *cli.Context) (*runtime, *catalog.Catalog, error) {
+	rt, err := setup(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat, err := rt.openCatalog(c.Context)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rt, cat, nil
+}
+
 func newLogger(w io.Writer, cfg Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))

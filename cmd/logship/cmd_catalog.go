@@ -69,11 +69,7 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func catalogList(c *cli.Context) error {
-	rt, err := setup(c)
-	if err != nil {
-		return err
-	}
-	cat, err := rt.openCatalog(c.Context)
+	rt, cat, err := setupCatalog(c)
 	if err != nil {
 		return err
 	}
@@ -141,11 +137,7 @@ func catalogShow(c *cli.Context) error {
 	if err := needArgs(c, "NAME"); err != nil {
 		return err
 	}
-	rt, err := setup(c)
-	if err != nil {
-		return err
-	}
-	cat, err := rt.openCatalog(c.Context)
+	rt, cat, err := setupCatalog(c)
 	if err != nil {
 		return err
 	}
@@ -170,11 +162,7 @@ func catalogShow(c *cli.Context) error {
 }
 
 func catalogRebuild(c *cli.Context) error {
-	rt, err := setup(c)
-	if err != nil {
-		return err
-	}
-	cat, err := rt.openCatalog(c.Context)
+	rt, cat, err := setupCatalog(c)
 	if err != nil {
 		return err
 	}

@@ -35,11 +35,7 @@ Example:
 			if err := needArgs(c, "NAME"); err != nil {
 				return err
 			}
-			rt, err := setup(c)
-			if err != nil {
-				return err
-			}
-			cat, err := rt.openCatalog(c.Context)
+			rt, cat, err := setupCatalog(c)
 			if err != nil {
 				return err
 			}

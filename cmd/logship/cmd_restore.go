@@ -100,11 +100,7 @@ func runRestore(c *cli.Context) error {
 	if c.Int("parallel") < 1 {
 		return usageErr(errors.New("--parallel: want at least 1"))
 	}
-	rt, err := setup(c)
-	if err != nil {
-		return err
-	}
-	cat, err := rt.openCatalog(c.Context)
+	rt, cat, err := setupCatalog(c)
 	if err != nil {
 		return err
 	}

@@ -30,11 +30,7 @@ Example:
 			if err := needArgs(c); err != nil {
 				return err
 			}
-			rt, err := setup(c)
-			if err != nil {
-				return err
-			}
-			cat, err := rt.openCatalog(c.Context)
+			rt, cat, err := setupCatalog(c)
 			if err != nil {
 				return err
 			}

@@ -29,11 +29,7 @@ Example (postgresql.conf):
 			if err := needArgs(c, "PATH"); err != nil {
 				return err
 			}
-			rt, err := setup(c)
-			if err != nil {
-				return err
-			}
-			cat, err := rt.openCatalog(c.Context)
+			rt, cat, err := setupCatalog(c)
 			if err != nil {
 				return err
 			}
