@@ -112,4 +112,17 @@ func TestS3RestoreToMark(t *testing.T) {
 	if got := stateOf(t, r.query); got != want {
 		t.Fatalf("restored from S3: %+v, want %+v (reached %+v)", got, want, out.Reached)
 	}
+
+	// No secret reaches a file of the restored data directory: its
+	// restore_command gets credentials from the server's environment.
+	secret := os.Getenv("AWS_SECRET_ACCESS_KEY")
+	filepath.WalkDir(r.dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.Contains(p, "/base/") {
+			return nil
+		}
+		if b, _ := os.ReadFile(p); secret != "" && strings.Contains(string(b), secret) {
+			t.Errorf("%s holds the S3 secret key", p)
+		}
+		return nil
+	})
 }
