@@ -6,9 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -290,7 +288,7 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 	defer pr.close()
 	tr := tar.NewReader(pr)
 	crc := crc32.New(castagnoli)
-	seen := make(map[string]bool, len(man))
+	seen := make(map[string]bool, len(man.Files))
 	var mismatches []string
 	count := 0
 	mismatch := func(format string, args ...any) {
@@ -330,16 +328,16 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 			return streamErr(err)
 		}
 		seen[name] = true
-		mf, ok := man[name]
+		mf, ok := man.File(name)
 		switch {
 		case !ok:
-			if !manifestIgnored(name) {
+			if !pg.ManifestIgnored(name) {
 				mismatch("%s is in the backup but not in its manifest", name)
 			}
-		case n != mf.size:
-			mismatch("%s has %d bytes, manifest says %d", name, n, mf.size)
-		case mf.crc != "" && !crcMatches(mf.crc, crc.Sum32()):
-			mismatch("%s has CRC-32C %08x, manifest says %s", name, crc.Sum32(), mf.crc)
+		case n != mf.Size:
+			mismatch("%s has %d bytes, manifest says %d", name, n, mf.Size)
+		case !mf.MatchesCRC32C(crc.Sum32()):
+			mismatch("%s has CRC-32C %s, manifest says %s", name, pg.ManifestCRC32CText(crc.Sum32()), mf.Checksum)
 		}
 	}
 	// The tar end marker may come before the end of the last part: read
@@ -350,9 +348,9 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 	if pr.next != len(b.Parts) {
 		return bad(CodeCorrupt, b.Parts[pr.next-1].Key, fmt.Sprintf("backup %s: its tar stream ends before part %d of %d", b.ID, pr.next+1, len(b.Parts)), retake)
 	}
-	for p := range man {
-		if !seen[p] && !manifestIgnored(p) {
-			mismatch("%s is in the manifest but not in the backup", p)
+	for _, mf := range man.Files {
+		if !seen[mf.Path] && !pg.ManifestIgnored(mf.Path) {
+			mismatch("%s is in the manifest but not in the backup", mf.Path)
 		}
 	}
 	if count > 0 {
@@ -452,15 +450,10 @@ func (p *partsReader) close() {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-type manifestEntry struct {
-	size int64
-	crc  string // hex as the manifest writes it; "" when not CRC32C
-}
-
 // readManifest downloads and decodes a backup's backup_manifest and checks
 // it against the record and its own checksum. Problems with the object come
 // back as *partError.
-func (v *verifier) readManifest(ctx context.Context, b Backup) (map[string]manifestEntry, error) {
+func (v *verifier) readManifest(ctx context.Context, b Backup) (*pg.Manifest, error) {
 	key := b.ManifestKey
 	rc, err := v.get(ctx, key)
 	if err != nil {
@@ -485,87 +478,11 @@ func (v *verifier) readManifest(ctx context.Context, b Backup) (map[string]manif
 	if len(raw) > maxManifestObject {
 		return nil, &partError{key: key, code: CodeCorrupt, err: fmt.Errorf("manifest larger than %d bytes", maxManifestObject)}
 	}
-	m, err := parseManifest(raw)
+	m, err := pg.ParseManifest(raw)
 	if err != nil {
 		return nil, &partError{key: key, code: CodeCorrupt, err: err}
 	}
 	return m, nil
-}
-
-// parseManifest reads PostgreSQL's backup_manifest (version 1) after
-// checking its own SHA-256, which covers everything up to the newline
-// before the Manifest-Checksum line.
-func parseManifest(raw []byte) (map[string]manifestEntry, error) {
-	var doc struct {
-		Version *int `json:"PostgreSQL-Backup-Manifest-Version"`
-		Files   []struct {
-			Path        string
-			EncodedPath string `json:"Encoded-Path"`
-			Size        *int64
-			Algorithm   string `json:"Checksum-Algorithm"`
-			Checksum    string
-		}
-		Checksum string `json:"Manifest-Checksum"`
-	}
-	if len(raw) == 0 || raw[len(raw)-1] != '\n' {
-		return nil, errors.New("backup manifest: last line not newline-terminated")
-	}
-	cut := bytes.LastIndexByte(raw[:len(raw)-1], '\n')
-	if cut < 0 {
-		return nil, errors.New("backup manifest: fewer than 2 lines")
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("backup manifest: %w", err)
-	}
-	if doc.Version == nil || *doc.Version != 1 {
-		return nil, errors.New("backup manifest: PostgreSQL-Backup-Manifest-Version is not 1")
-	}
-	if sum := sha256.Sum256(raw[:cut+1]); !strings.EqualFold(doc.Checksum, hex.EncodeToString(sum[:])) {
-		return nil, fmt.Errorf("backup manifest: checksum %s does not match its content (sha256 %x)", doc.Checksum, sum)
-	}
-	out := make(map[string]manifestEntry, len(doc.Files))
-	for i, f := range doc.Files {
-		p := f.Path
-		if f.EncodedPath != "" {
-			dec, err := hex.DecodeString(f.EncodedPath)
-			if err != nil {
-				return nil, fmt.Errorf("backup manifest: file %d: bad Encoded-Path: %w", i, err)
-			}
-			p = string(dec)
-		}
-		if p == "" || f.Size == nil {
-			return nil, fmt.Errorf("backup manifest: file %d: missing path or size", i)
-		}
-		e := manifestEntry{size: *f.Size}
-		switch strings.ToUpper(f.Algorithm) {
-		case "", "NONE":
-		case "CRC32C":
-			e.crc = f.Checksum
-		default:
-			return nil, fmt.Errorf("backup manifest: %s: checksum algorithm %s not supported (want CRC32C)", p, f.Algorithm)
-		}
-		out[path.Clean(p)] = e
-	}
-	return out, nil
-}
-
-// manifestIgnored are the files pg_verifybackup ignores: they may differ
-// between the manifest and the backup's tar.
-func manifestIgnored(p string) bool {
-	switch p {
-	case "backup_manifest", "postgresql.auto.conf", "recovery.signal", "standby.signal":
-		return true
-	}
-	return p == "pg_wal" || strings.HasPrefix(p, "pg_wal/")
-}
-
-// crcMatches compares a manifest CRC-32C (the server's native byte order,
-// hex) with a computed one; both byte orders are accepted.
-func crcMatches(text string, crc uint32) bool {
-	var le, be [4]byte
-	binary.LittleEndian.PutUint32(le[:], crc)
-	binary.BigEndian.PutUint32(be[:], crc)
-	return strings.EqualFold(text, hex.EncodeToString(le[:])) || strings.EqualFold(text, hex.EncodeToString(be[:]))
 }
 
 // Progress records. A deep run records, in one create-only object under
