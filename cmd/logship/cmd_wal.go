@@ -18,7 +18,9 @@ func walPushCommand() *cli.Command {
 		Description: `Compresses and checksums the WAL file at PATH, stores it create-only and records it
 in the catalog. Exits 0 only when both are durable. Pushing a file that is already
 stored with the same content succeeds (a retry); a different content under the same
-name fails and keeps the stored file.
+name fails and keeps the stored file. With --push-parallel N (default 4), it also stores
+up to N-1 of the next files PostgreSQL has marked ready, at the same time, so that the
+archiver's later calls for them return at once (markers in pg_wal/logship-pushed/).
 
 Exit codes: 0 stored, 1 failed (PostgreSQL retries later), 2 bad input or configuration.
 
@@ -33,7 +35,8 @@ Example (postgresql.conf):
 			if err != nil {
 				return err
 			}
-			_, err = shipper.PushWAL(c.Context, cat, c.Args().First(), shipper.PushOptions{Encode: rt.encodeOptions(), Logger: rt.log})
+			_, err = shipper.PushWALAhead(c.Context, cat, c.Args().First(), rt.cfg.PushParallel,
+				shipper.PushOptions{Encode: rt.encodeOptions(), Logger: rt.log})
 			if errors.Is(err, pg.ErrInvalidWALFileName) || errors.Is(err, shipper.ErrNotWALFile) {
 				return usageErr(err)
 			}

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,4 +276,67 @@ func maps(a, b map[string]string) bool {
 	return true
 }
 
-var _ = slices.Sort[[]string]
+// wal-push stores the next ready files along with the one it is asked for;
+// the archiver's later calls for them find them done; nothing is pushed
+// twice or lost.
+func TestPushAhead(t *testing.T) {
+	t.Parallel()
+	dir, flags := newStoreDir(t)
+	pgwal := filepath.Join(t.TempDir(), "pg_wal")
+	os.MkdirAll(filepath.Join(pgwal, "archive_status"), 0o755)
+	var names []string
+	for i := 1; i <= 5; i++ {
+		n := fmt.Sprintf("0000000100000000000000%02X", i)
+		names = append(names, n)
+		syntheticSegment(t, pgwal, n, 42, byte(i))
+		os.WriteFile(filepath.Join(pgwal, "archive_status", n+".ready"), nil, 0o644)
+	}
+	stored := func() []string {
+		var got []string
+		for _, f := range storeFiles(t, dir) {
+			if n, ok := strings.CutPrefix(f, "t/wal/"); ok {
+				got = append(got, n)
+			}
+		}
+		return got
+	}
+	push := func(n string) {
+		t.Helper()
+		mustLogship(t, nil, append(flags, "--push-parallel", "3", "wal-push", filepath.Join(pgwal, n))...)
+		// As the archiver does once archive_command succeeded.
+		os.Rename(filepath.Join(pgwal, "archive_status", n+".ready"), filepath.Join(pgwal, "archive_status", n+".done"))
+	}
+
+	push(names[0])
+	if got := stored(); !slices.Equal(got, names[:3]) {
+		t.Fatalf("after pushing %s with --push-parallel 3 the store has %v, want %v", names[0], got, names[:3])
+	}
+	push(names[1]) // pushed ahead: only its marker is consumed
+	push(names[2])
+	if got := stored(); !slices.Equal(got, names[:3]) {
+		t.Fatalf("calls for files pushed ahead changed the store: %v", got)
+	}
+	if m, _ := os.ReadDir(filepath.Join(pgwal, "logship-pushed")); len(m) != 0 {
+		t.Fatalf("markers left after the archiver asked for their files: %v", m)
+	}
+	push(names[3])
+	push(names[4])
+	if got := stored(); !slices.Equal(got, names) {
+		t.Fatalf("store has %v, want %v", got, names)
+	}
+	for _, n := range names {
+		dest := filepath.Join(t.TempDir(), n)
+		mustLogship(t, nil, append(flags, "wal-fetch", n, dest)...)
+		if !sameFile(t, filepath.Join(pgwal, n), dest) {
+			t.Fatalf("%s pushed ahead does not round-trip", n)
+		}
+	}
+
+	// A marker whose record is gone (a store reset, say) is not trusted.
+	os.MkdirAll(filepath.Join(pgwal, "logship-pushed"), 0o755)
+	os.WriteFile(filepath.Join(pgwal, "logship-pushed", names[4]), nil, 0o644)
+	_, flags2 := newStoreDir(t)
+	mustLogship(t, nil, append(flags2, "wal-push", filepath.Join(pgwal, names[4]))...)
+	dest := filepath.Join(t.TempDir(), "x")
+	mustLogship(t, nil, append(flags2, "wal-fetch", names[4], dest)...)
+}

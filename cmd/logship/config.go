@@ -28,6 +28,7 @@ type Config struct {
 	LogLevel         string
 	Compression      object.Compression
 	CompressionLevel int
+	PushParallel     int
 	PG               string // libpq connection string of the source
 	S3               S3Config
 }
@@ -56,6 +57,7 @@ var settings = []setting{
 	{name: "log-level", def: "info", usage: "log level: debug, info, warn, error"},
 	{name: "compression", def: "zstd", usage: "compression of stored objects: zstd or none"},
 	{name: "compression-level", def: "3", usage: "zstd level, 1 (fastest) to 19"},
+	{name: "push-parallel", def: "4", usage: "WAL files wal-push stores at once: the one asked for and the next ones PostgreSQL has ready (1 = only the one asked for)"},
 	{name: "pg", def: "", usage: "libpq connection string of the source (PG* variables also apply)"},
 	{name: "s3-endpoint", def: "", usage: "S3 endpoint URL for S3-compatible servers (AWS_ENDPOINT_URL also works)"},
 	{name: "s3-region", def: "", usage: "S3 region (default: from the AWS configuration, else us-east-1)"},
@@ -132,6 +134,9 @@ func loadConfig(c *cli.Context) (Config, error) {
 		return Config{}, fmt.Errorf("compression-level %q: want a number from 1 to 19", get("compression-level"))
 	}
 	cfg.CompressionLevel = level
+	if cfg.PushParallel, err = strconv.Atoi(get("push-parallel")); err != nil || cfg.PushParallel < 1 || cfg.PushParallel > 64 {
+		return Config{}, fmt.Errorf("push-parallel %q: want a number from 1 to 64", get("push-parallel"))
+	}
 	if err := catalog.ValidSourceName(cfg.Source); err != nil {
 		return Config{}, err
 	}
