@@ -51,7 +51,9 @@ func walFetchCommand() *cli.Command {
 		Usage:     "restore one WAL file (PostgreSQL's restore_command)",
 		ArgsUsage: "NAME DEST",
 		Description: `Fetches the WAL file NAME from the store into DEST, checking its size and SHA-256
-before it appears at DEST.
+before it appears at DEST. With --fetch-ahead N (default 4) it also fetches the next N
+segments in parallel into pg_wal/logship-prefetch/, verified the same way, so that
+PostgreSQL's next requests are answered at once.
 
 Exit codes: 0 fetched; 1 the store says NAME is absent (PostgreSQL reads this as the
 end of the archive); 2 bad arguments; 200 the object is corrupt or the store or
@@ -73,7 +75,7 @@ Example (postgresql.conf of the restored server):
 			if err != nil {
 				return withCode(exitFetchFatal, err)
 			}
-			_, err = restore.FetchWAL(c.Context, cat, c.Args().Get(0), c.Args().Get(1))
+			err = restore.FetchWALAhead(c.Context, cat, c.Args().Get(0), c.Args().Get(1), rt.cfg.FetchAhead)
 			switch {
 			case err == nil:
 				return nil

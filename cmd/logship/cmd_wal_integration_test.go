@@ -340,3 +340,52 @@ func TestPushAhead(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "x")
 	mustLogship(t, nil, append(flags2, "wal-fetch", names[4], dest)...)
 }
+
+// wal-fetch fetches the next segments along with the one asked for; they
+// are verified before they are kept, and PostgreSQL's next requests are
+// answered from them.
+func TestFetchAhead(t *testing.T) {
+	t.Parallel()
+	dir, flags := newStoreDir(t)
+	src := t.TempDir()
+	var names []string
+	for i := 1; i <= 5; i++ {
+		n := fmt.Sprintf("0000000100000000000000%02X", i)
+		names = append(names, n)
+		mustLogship(t, nil, append(flags, "wal-push", syntheticSegment(t, src, n, 42, byte(i)))...)
+	}
+	// Segment 3 is damaged in the store: it must not be prefetched.
+	obj := filepath.Join(dir, "t", "wal", names[2])
+	b, _ := os.ReadFile(obj)
+	b[len(b)/2] ^= 1
+	os.WriteFile(obj, b, 0o644)
+
+	pgwal := filepath.Join(t.TempDir(), "pg_wal")
+	os.MkdirAll(pgwal, 0o755)
+	dest := filepath.Join(pgwal, "RECOVERYXLOG")
+	fetch := func(n string) result {
+		return logship(t, nil, append(flags, "--fetch-ahead", "3", "wal-fetch", n, dest)...)
+	}
+	if r := fetch(names[0]); r.code != 0 || !sameFile(t, filepath.Join(src, names[0]), dest) {
+		t.Fatalf("fetch %s: exit %d %s", names[0], r.code, r.stderr)
+	}
+	var pre []string
+	entries, _ := os.ReadDir(filepath.Join(pgwal, "logship-prefetch"))
+	for _, e := range entries {
+		pre = append(pre, e.Name())
+	}
+	if want := []string{names[1], names[3]}; !slices.Equal(pre, want) {
+		t.Fatalf("prefetched %v, want %v (the damaged %s left out)", pre, want, names[2])
+	}
+	// Served from the prefetch folder: remove it from the store to prove it.
+	os.Remove(filepath.Join(dir, "t", "wal", names[1]))
+	if r := fetch(names[1]); r.code != 0 || !sameFile(t, filepath.Join(src, names[1]), dest) {
+		t.Fatalf("fetch of a prefetched segment: exit %d %s", r.code, r.stderr)
+	}
+	if r := fetch(names[2]); r.code <= 125 {
+		t.Fatalf("fetch of the damaged segment: exit %d, want > 125", r.code)
+	}
+	if r := fetch(names[3]); r.code != 0 || !sameFile(t, filepath.Join(src, names[3]), dest) {
+		t.Fatalf("fetch %s: exit %d %s", names[3], r.code, r.stderr)
+	}
+}

@@ -29,6 +29,7 @@ type Config struct {
 	Compression      object.Compression
 	CompressionLevel int
 	PushParallel     int
+	FetchAhead       int
 	PG               string // libpq connection string of the source
 	S3               S3Config
 }
@@ -58,6 +59,7 @@ var settings = []setting{
 	{name: "compression", def: "zstd", usage: "compression of stored objects: zstd or none"},
 	{name: "compression-level", def: "3", usage: "zstd level, 1 (fastest) to 19"},
 	{name: "push-parallel", def: "4", usage: "WAL files wal-push stores at once: the one asked for and the next ones PostgreSQL has ready (1 = only the one asked for)"},
+	{name: "fetch-ahead", def: "4", usage: "segments wal-fetch fetches ahead of the one asked for, in parallel (0 = none)"},
 	{name: "pg", def: "", usage: "libpq connection string of the source (PG* variables also apply)"},
 	{name: "s3-endpoint", def: "", usage: "S3 endpoint URL for S3-compatible servers (AWS_ENDPOINT_URL also works)"},
 	{name: "s3-region", def: "", usage: "S3 region (default: from the AWS configuration, else us-east-1)"},
@@ -136,6 +138,9 @@ func loadConfig(c *cli.Context) (Config, error) {
 	cfg.CompressionLevel = level
 	if cfg.PushParallel, err = strconv.Atoi(get("push-parallel")); err != nil || cfg.PushParallel < 1 || cfg.PushParallel > 64 {
 		return Config{}, fmt.Errorf("push-parallel %q: want a number from 1 to 64", get("push-parallel"))
+	}
+	if cfg.FetchAhead, err = strconv.Atoi(get("fetch-ahead")); err != nil || cfg.FetchAhead < 0 || cfg.FetchAhead > 64 {
+		return Config{}, fmt.Errorf("fetch-ahead %q: want a number from 0 to 64", get("fetch-ahead"))
 	}
 	if err := catalog.ValidSourceName(cfg.Source); err != nil {
 		return Config{}, err
