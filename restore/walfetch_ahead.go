@@ -90,4 +90,3 @@ func cleanPrefetched(dir string, keep []string) {
 		}
 	}
 }
-
