@@ -1,0 +1,52 @@
+package layers_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/logship/logship/"
+
+// forbidden maps a package (or a package prefix ending in "/") to the
+// module packages it must never import, directly or not.
+var forbidden = map[string][]string{
+	"object":   {"store", "catalog", "shipper", "restore", "pg", "cmd"},
+	"pg":       {"store", "catalog", "shipper", "restore", "object", "cmd"},
+	"store":    {"catalog", "shipper", "restore", "pg", "object", "cmd"},
+	"catalog":  {"shipper", "restore", "cmd"},
+	"shipper":  {"restore", "cmd"},
+	"restore":  {"shipper", "cmd"},
+	"internal": {"cmd"},
+}
+
+func TestDependenciesPointOneWay(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, module+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	checked := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(fields[0], module)
+		rules, ok := forbidden[strings.SplitN(pkg, "/", 2)[0]]
+		if !ok {
+			continue
+		}
+		checked++
+		for _, dep := range fields[1:] {
+			d, ok := strings.CutPrefix(dep, module)
+			if !ok {
+				continue
+			}
+			for _, bad := range rules {
+				if d == bad || strings.HasPrefix(d, bad+"/") {
+					t.Errorf("%s depends on %s: dependencies must point cmd → shipper, restore → catalog → store, with pg and object as leaves", pkg, d)
+				}
+			}
+		}
+	}
+	if checked < 8 {
+		t.Fatalf("checked only %d packages; is go list working?", checked)
+	}
+}
