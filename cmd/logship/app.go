@@ -105,7 +105,7 @@ func newLogger(w io.Writer, cfg Config) *slog.Logger {
 func (r *runtime) openStore(ctx context.Context) (store.Store, error) {
 	st, err := backends.Open(ctx, r.cfg.Store, backends.Options{
 		S3Endpoint: r.cfg.S3.Endpoint, S3Region: r.cfg.S3.Region, S3PathStyle: r.cfg.S3.PathStyle,
-		S3SSE: r.cfg.S3.SSE, S3SSEKMSKeyID: r.cfg.S3.SSEKMSKeyID,
+		S3SSE: r.cfg.S3.SSE, S3SSEKMSKeyID: r.cfg.S3.SSEKMSKeyID, S3RequestTimeout: r.cfg.S3.RequestTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -254,6 +254,9 @@ func (r *runtime) fetchCommand(cat *catalog.Catalog) (string, error) {
 	if r.cfg.S3.PathStyle {
 		argv = append(argv, "--s3-path-style")
 	}
+	if strings.HasPrefix(cat.Store().String(), "s3:") && r.cfg.S3.RequestTimeout != 30*time.Second {
+		argv = append(argv, "--s3-request-timeout", r.cfg.S3.RequestTimeout.String())
+	}
 	return restore.FetchCommand(argv...), nil
 }
 

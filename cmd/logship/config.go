@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
@@ -37,11 +38,12 @@ type Config struct {
 // S3Config holds S3 settings that do not fit in the store URL. Credentials
 // are deliberately absent: they come only from the standard AWS chain.
 type S3Config struct {
-	Endpoint    string
-	Region      string
-	PathStyle   bool
-	SSE         string
-	SSEKMSKeyID string
+	Endpoint       string
+	Region         string
+	PathStyle      bool
+	SSE            string
+	SSEKMSKeyID    string
+	RequestTimeout time.Duration
 }
 
 // setting is one global option: its flag name is also its config-file key,
@@ -64,6 +66,7 @@ var settings = []setting{
 	{name: "s3-endpoint", def: "", usage: "S3 endpoint URL for S3-compatible servers (AWS_ENDPOINT_URL also works)"},
 	{name: "s3-region", def: "", usage: "S3 region (default: from the AWS configuration, else us-east-1)"},
 	{name: "s3-path-style", isBool: true, usage: "use path-style S3 addressing (most S3-compatible servers need it)"},
+	{name: "s3-request-timeout", def: "30s", usage: "deadline of each S3 request attempt (5 attempts with backoff)"},
 	{name: "s3-sse", def: "", usage: "S3 server-side encryption: AES256 or aws:kms"},
 	{name: "s3-sse-kms-key-id", def: "", usage: "KMS key id for --s3-sse aws:kms"},
 }
@@ -124,6 +127,9 @@ func loadConfig(c *cli.Context) (Config, error) {
 			SSE:         get("s3-sse"),
 			SSEKMSKeyID: get("s3-sse-kms-key-id"),
 		},
+	}
+	if cfg.S3.RequestTimeout, err = time.ParseDuration(get("s3-request-timeout")); err != nil || cfg.S3.RequestTimeout <= 0 {
+		return Config{}, fmt.Errorf("s3-request-timeout %q: want a duration such as 30s", get("s3-request-timeout"))
 	}
 	if cfg.S3.PathStyle, err = parseBool("s3-path-style", get("s3-path-style")); err != nil {
 		return Config{}, err

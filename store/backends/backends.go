@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/logship/logship/store"
 	"github.com/logship/logship/store/file"
@@ -21,6 +22,9 @@ type Options struct {
 	S3PathStyle   bool
 	S3SSE         string
 	S3SSEKMSKeyID string
+	// S3RequestTimeout bounds each attempt of each request; 0 = the
+	// backend's default.
+	S3RequestTimeout time.Duration
 }
 
 // Open returns the store named by rawURL: file:///path (or /path) or
@@ -42,6 +46,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 		}
 		cfg.Endpoint, cfg.Region, cfg.PathStyle = opts.S3Endpoint, opts.S3Region, opts.S3PathStyle
 		cfg.SSE, cfg.SSEKMSKeyID = opts.S3SSE, opts.S3SSEKMSKeyID
+		cfg.RequestTimeout = opts.S3RequestTimeout
 		return s3.Open(ctx, cfg)
 	default:
 		return nil, fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, rawURL)
