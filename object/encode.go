@@ -250,6 +250,9 @@ func newEncoder(level zstd.EncoderLevel, concurrency int) (*zstd.Encoder, error)
 		zstd.WithEncoderConcurrency(concurrency),
 		zstd.WithConcurrentBlocks(concurrency > 1),
 		zstd.WithWindowSize(encoderWindow),
+		// The header's SHA-256 and body CRC-32C already cover every byte;
+		// zstd's own xxhash would be a third pass over the raw input.
+		zstd.WithEncoderCRC(false),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("zstd: %w", err)
