@@ -201,8 +201,8 @@ func readConfigFile(path string) (map[string]string, error) {
 	out := map[string]string{}
 	var unknown []string
 	for k, v := range raw {
-		if k == jobsKey {
-			continue // the daemon's section: see config_jobs.go
+		if k == jobsKey || k == groupsKey {
+			continue // sections of their own: see config_jobs.go, config_groups.go
 		}
 		if !known[k] {
 			unknown = append(unknown, k)

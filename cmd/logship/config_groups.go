@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/logship/logship/shipper"
+)
+
+// groupsKey is the config-file section that names the groups:
+//
+//	groups:
+//	  billing:
+//	    - source: orders
+//	      pg: "host=db1 user=logship"
+//	    - source: payments
+//	      pg: "host=db2 user=logship"
+const groupsKey = "groups"
+
+type groupMemberConfig struct {
+	Source string `yaml:"source"`
+	PG     string `yaml:"pg"`
+}
+
+// loadGroupsConfig reads the groups section of the config file that c
+// names (or the default file when it exists).
+func loadGroupsConfig(c *cli.Context) (map[string][]shipper.GroupMember, error) {
+	path := c.String("config")
+	explicit := path != ""
+	if !explicit {
+		path = defaultConfigFile
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var doc struct {
+		Groups yaml.Node `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	if doc.Groups.Kind == 0 {
+		return nil, nil
+	}
+	// Re-encoded so that the strict decoder rejects unknown keys, as in the
+	// jobs section.
+	raw, err := yaml.Marshal(&doc.Groups)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: groups: %w", path, err)
+	}
+	var groups map[string][]groupMemberConfig
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&groups); err != nil {
+		return nil, fmt.Errorf("config file %s: groups: %w", path, err)
+	}
+	out := map[string][]shipper.GroupMember{}
+	for name, members := range groups {
+		for i, m := range members {
+			if m.Source == "" || m.PG == "" {
+				return nil, fmt.Errorf("config file %s: groups.%s[%d]: want both source and pg", path, name, i)
+			}
+			out[name] = append(out[name], shipper.GroupMember{Source: m.Source, ConnString: m.PG})
+		}
+	}
+	return out, nil
+}
+
+// memberFlags is the repeatable --member SOURCE=CONNSTRING. It does its
+// own parsing because urfave/cli's slice flags split values at commas,
+// which connection strings (several hosts) may contain.
+type memberFlags []shipper.GroupMember
+
+func (f *memberFlags) Set(v string) error {
+	source, conn, ok := strings.Cut(v, "=")
+	if !ok || source == "" || conn == "" {
+		return fmt.Errorf("--member %q: want SOURCE=CONNSTRING", v)
+	}
+	*f = append(*f, shipper.GroupMember{Source: source, ConnString: conn})
+	return nil
+}
+
+// String names the sources only: connection strings may hold secrets.
+func (f *memberFlags) String() string {
+	var names []string
+	for _, m := range *f {
+		names = append(names, m.Source)
+	}
+	return strings.Join(names, ",")
+}
+
+// groupMembers is the group's members from the file, each replaced by the
+// --member of the same source, plus the --members the file does not have.
+func groupMembers(file, flags []shipper.GroupMember) []shipper.GroupMember {
+	out := append([]shipper.GroupMember{}, file...)
+	for _, f := range flags {
+		replaced := false
+		for i := range out {
+			if out[i].Source == f.Source {
+				out[i], replaced = f, true
+			}
+		}
+		if !replaced {
+			out = append(out, f)
+		}
+	}
+	return out
+}
