@@ -78,8 +78,8 @@ func Encode(src io.Reader, kind Kind, name string, meta map[string]string, opts 
 // or a backup part. The SHA-256 runs on its own goroutine while zstd
 // compresses the whole input in one call, so an object costs about the
 // longer of the two rather than their sum, and nothing is copied twice.
-// opts.Concurrency is ignored: callers run several EncodeBytes at once
-// when they have several inputs.
+// It compresses one zstd frame per core (opts.Concurrency cores when set),
+// so a caller that encodes several inputs at once sets Concurrency to 1.
 func EncodeBytes(raw []byte, kind Kind, name string, meta map[string]string, opts EncodeOptions) (*Encoded, error) {
 	h, hsize, level, err := newHeader(kind, name, meta, opts)
 	if err != nil {
@@ -94,7 +94,7 @@ func EncodeBytes(raw []byte, kind Kind, name string, meta map[string]string, opt
 	if opts.Compression == None {
 		b = append(make([]byte, hsize, hsize+len(raw)), raw...)
 	} else {
-		b, err = compressFrames(raw, make([]byte, hsize, hsize+len(raw)/8+512), level)
+		b, err = compressFrames(raw, make([]byte, hsize, hsize+len(raw)/8+512), level, opts.Concurrency)
 		if err != nil {
 			<-sumc
 			return nil, fmt.Errorf("encode %s: %w", name, err)
@@ -111,8 +111,11 @@ const frameMin = 4 << 20
 // at once; zstd readers decode concatenated frames as one stream. On WAL that
 // compresses poorly (bulk loads, full-page images) this nearly halves the
 // time on two cores; the frames lose little, as the window is 2 MiB anyway.
-func compressFrames(raw, dst []byte, level zstd.EncoderLevel) ([]byte, error) {
-	n := max(1, min(runtime.GOMAXPROCS(0), len(raw)/frameMin))
+func compressFrames(raw, dst []byte, level zstd.EncoderLevel, cores int) ([]byte, error) {
+	if cores == 0 {
+		cores = runtime.GOMAXPROCS(0)
+	}
+	n := max(1, min(cores, len(raw)/frameMin))
 	outs := make([][]byte, n)
 	errs := make([]error, n)
 	chunk := (len(raw) + n - 1) / n

@@ -114,15 +114,18 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 // ErrArchiveTimeout means PostgreSQL did not ship a segment in time.
 var ErrArchiveTimeout = errors.New("WAL not archived in time")
 
-// WaitForWAL polls the catalog until the WAL file name is recorded.
+// WaitForWAL polls the store until the WAL file name is stored and
+// recorded. It polls the object (one cheap request) and reads the record
+// once the object is there: wal-push writes the record right after it.
 func WaitForWAL(ctx context.Context, cat *catalog.Catalog, name string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		_, err := cat.LookupWAL(ctx, name)
-		if err == nil {
-			return nil
+		if _, err := cat.Store().Stat(ctx, cat.WALKey(name)); err == nil {
+			if _, err := cat.LookupWAL(ctx, name); err == nil {
+				return nil
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%w: %s is not in the store after %s: check archive_command and pg_stat_archiver on the source", ErrArchiveTimeout, name, timeout)
@@ -217,7 +220,9 @@ func (w *partWriter) setErr(err error) {
 
 func (w *partWriter) store(idx int, raw []byte) (catalog.BackupPart, error) {
 	name := fmt.Sprintf("part-%06d", idx+1)
-	obj, err := object.EncodeBytes(raw, object.KindBackupPart, name, nil, w.opts.Encode)
+	enc := w.opts.Encode
+	enc.Concurrency = 1 // parts are encoded in parallel already
+	obj, err := object.EncodeBytes(raw, object.KindBackupPart, name, nil, enc)
 	if err != nil {
 		return catalog.BackupPart{}, err
 	}

@@ -34,16 +34,20 @@ func PushWALAhead(ctx context.Context, cat *catalog.Catalog, path string, parall
 	walDir, name := filepath.Dir(path), filepath.Base(path)
 	markers := filepath.Join(walDir, aheadDir)
 	if _, err := os.Stat(filepath.Join(markers, name)); err == nil {
-		if rec, err := cat.LookupWAL(ctx, name); err == nil {
-			// Pushed ahead by an earlier call; the record proves it is durable.
+		// Pushed ahead by an earlier call, which wrote the marker only after
+		// the object and then its record were durable; the object is still
+		// there, so the record is too (purge removes records first).
+		if _, err := cat.Store().Stat(ctx, cat.WALKey(name)); err == nil {
 			_ = os.Remove(filepath.Join(markers, name))
-			return PushResult{Record: rec, AlreadyStored: true}, nil
+			return PushResult{AlreadyStored: true}, nil
 		}
 	}
 	next := readyAfter(walDir, name, parallel-1)
 	if len(next) == 0 {
 		return PushWAL(ctx, cat, path, opts)
 	}
+	// Several files at once already keep the cores busy: one zstd frame each.
+	opts.Encode.Concurrency = 1
 	var wg sync.WaitGroup
 	for _, n := range next {
 		wg.Add(1)
