@@ -75,6 +75,7 @@ func (c *Catalog) Rebuild(ctx context.Context) (RebuildResult, error) {
 					continue
 				}
 				r := WALRecord{Name: name, RawSize: h.RawSize, SHA256: h.ChecksumHex(), StoredSize: oi.Size}
+				r.SystemID, _ = strconv.ParseUint(h.Meta[MetaSystemID], 10, 64)
 				if err := c.AddWAL(ctx, r); err != nil {
 					fail(err)
 					continue

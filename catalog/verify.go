@@ -338,6 +338,12 @@ func (v *verifier) compareWAL(ctx context.Context, ch *Chain) error {
 				Fix:     fmt.Sprintf("run logship verify --deep to find which one the object matches, then delete the other record under %s", c.walRecordPrefix())})
 		}
 		for _, r := range matched {
+			if r.SystemID != 0 && ch.SourceKnown && r.SystemID != ch.Source.SystemID {
+				v.badWAL[name] = true
+				v.add(v.storeCheck, Problem{Severity: SevError, Code: CodeWrongSystem, Object: oi.Key,
+					Message: fmt.Sprintf("%s comes from PostgreSQL system %d, but source %q is system %d", name, r.SystemID, c.source, ch.Source.SystemID),
+					Fix:     fmt.Sprintf("another cluster's WAL was put into source %q: delete %s and its record, and give each cluster its own --source", c.source, oi.Key)})
+			}
 			if r.StoredSize != oi.Size {
 				v.badWAL[name] = true
 				v.add(v.storeCheck, Problem{Severity: SevError, Code: CodeSizeMismatch, Object: oi.Key,

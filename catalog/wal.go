@@ -18,6 +18,10 @@ type WALRecord struct {
 	RawSize    int64  `json:"raw_size"`
 	SHA256     string `json:"sha256"`
 	StoredSize int64  `json:"stored_size"`
+	// SystemID is the PostgreSQL system a segment's page header names; 0
+	// for history and backup files, which carry none. In the key, so that a
+	// shallow verify sees another cluster's segment without a download.
+	SystemID uint64 `json:"system_id,string,omitempty"`
 }
 
 // recordSep cannot appear in a WAL file name, so a key splits unambiguously.
@@ -27,21 +31,22 @@ func (c *Catalog) walRecordPrefix() string { return c.key("catalog/wal/") }
 
 func (c *Catalog) walRecordKey(r WALRecord) string {
 	return c.walRecordPrefix() + strings.Join([]string{
-		r.Name, strconv.FormatInt(r.RawSize, 10), r.SHA256, strconv.FormatInt(r.StoredSize, 10),
+		r.Name, strconv.FormatInt(r.RawSize, 10), r.SHA256, strconv.FormatInt(r.StoredSize, 10), strconv.FormatUint(r.SystemID, 10),
 	}, recordSep)
 }
 
 func parseWALRecordKey(key, prefix string) (WALRecord, error) {
 	f := strings.Split(strings.TrimPrefix(key, prefix), recordSep)
-	if len(f) != 4 {
+	if len(f) != 5 {
 		return WALRecord{}, fmt.Errorf("malformed WAL record key %q", key)
 	}
 	raw, err1 := strconv.ParseInt(f[1], 10, 64)
 	stored, err2 := strconv.ParseInt(f[3], 10, 64)
-	if err1 != nil || err2 != nil || len(f[2]) != 64 {
+	sysid, err3 := strconv.ParseUint(f[4], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || len(f[2]) != 64 {
 		return WALRecord{}, fmt.Errorf("malformed WAL record key %q", key)
 	}
-	return WALRecord{Name: f[0], RawSize: raw, SHA256: f[2], StoredSize: stored}, nil
+	return WALRecord{Name: f[0], RawSize: raw, SHA256: f[2], StoredSize: stored, SystemID: sysid}, nil
 }
 
 // AddWAL records r. The record is create-only and its key holds every fact,

@@ -84,9 +84,13 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 		return PushResult{}, err
 	}
 	res := PushResult{}
+	var sysid uint64
+	if hdr != nil {
+		sysid = hdr.SystemID
+	}
 	if <-stored {
 		sum := sha256.Sum256(data)
-		res.Record = catalog.WALRecord{Name: name, RawSize: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+		res.Record = catalog.WALRecord{Name: name, RawSize: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), SystemID: sysid}
 		if res.Record.StoredSize, err = compareStored(ctx, cat, name, sum, int64(len(data))); err != nil {
 			return res, err
 		}
@@ -101,7 +105,7 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 		if err != nil {
 			return res, fmt.Errorf("compress %s: %w", name, err)
 		}
-		res.Record = catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size()}
+		res.Record = catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size(), SystemID: sysid}
 		err = cat.Store().Put(ctx, cat.WALKey(name), enc.Reader(), enc.Size())
 		if errors.Is(err, store.ErrExist) { // another push won the race
 			if res.Record.StoredSize, err = compareStored(ctx, cat, name, enc.Header.RawSHA256, enc.Header.RawSize); err != nil {
