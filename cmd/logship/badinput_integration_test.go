@@ -23,6 +23,10 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(shortSeg, []byte("too short"), 0o644)
 	cfgUnknown := filepath.Join(t.TempDir(), "c.yaml")
 	os.WriteFile(cfgUnknown, []byte("stor: file:///tmp\n"), 0o644)
+	cfgJobTypo := filepath.Join(t.TempDir(), "jobs.yaml")
+	os.WriteFile(cfgJobTypo, []byte("jobs:\n  bakup: \"0 1 * * *\"\n"), 0o644)
+	cfgGroupTypo := filepath.Join(t.TempDir(), "groups.yaml")
+	os.WriteFile(cfgGroupTypo, []byte("groups:\n  g:\n    - source: a\n      conn: x\n"), 0o644)
 	before := snapshot(t, dir)
 
 	tests := []struct {
@@ -38,6 +42,8 @@ func TestBadInput(t *testing.T) {
 		{"missing store folder", []string{"--store", "file://" + filepath.Join(dir, "nope"), "catalog", "list"}, "does not exist"},
 		{"missing config file", append(flags, "--config", "/nonexistent/logship.yaml", "catalog", "list"), "/nonexistent/logship.yaml"},
 		{"unknown config key", append(flags, "--config", cfgUnknown, "catalog", "list"), `unknown key "stor"`},
+		{"unknown key in jobs", append(flags, "--config", cfgJobTypo, "purge", "--dry-run"), "bakup"},
+		{"unknown key in groups", append(flags, "--config", cfgGroupTypo, "mark", "m9", "--group", "g"), "conn"},
 		{"bad source name", []string{"--store", "file://" + dir, "--source", "a/b", "catalog", "list"}, "invalid source name"},
 		{"bad compression", append(flags, "--compression", "lzma", "wal-push", seg), "compression"},
 		{"bad level", append(flags, "--compression-level", "99", "wal-push", seg), "compression-level"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -179,16 +180,9 @@ func parseBool(name, v string) (bool, error) {
 // exists) into flat key → value strings. Unknown keys are errors, so that
 // a typo never silently falls back to a default.
 func readConfigFile(path string) (map[string]string, error) {
-	explicit := path != ""
-	if !explicit {
-		path = defaultConfigFile
-	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && !explicit {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("config file: %w", err)
+	b, path, err := configBytes(path)
+	if b == nil || err != nil {
+		return nil, err
 	}
 	var raw map[string]any
 	if err := yaml.Unmarshal(b, &raw); err != nil {
@@ -219,4 +213,54 @@ func readConfigFile(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("config file %s: unknown key %q (known keys are the global flag names, e.g. store, source, pg)", path, unknown[0])
 	}
 	return out, nil
+}
+
+// configBytes reads the config file at path, or the default one; a missing
+// default file is no error (nil bytes), a missing explicit one is.
+func configBytes(path string) ([]byte, string, error) {
+	explicit := path != ""
+	if !explicit {
+		path = defaultConfigFile
+	}
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !explicit:
+		return nil, path, nil
+	case err != nil:
+		return nil, path, fmt.Errorf("config file: %w", err)
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, path, nil
+}
+
+// configSection decodes the section key of the config file (jobs:,
+// groups:) into v, strictly: an unknown key inside it is an error, so a
+// typo never falls back to a default. It reports whether the section is
+// there, and the file's path for error messages.
+func configSection(c *cli.Context, key string, v any) (bool, string, error) {
+	b, path, err := configBytes(c.String("config"))
+	if b == nil || err != nil {
+		return false, path, err
+	}
+	var doc map[string]yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return false, path, fmt.Errorf("config file %s: %w", path, err)
+	}
+	node, ok := doc[key]
+	if !ok || node.Kind == 0 {
+		return false, path, nil
+	}
+	// Re-encoded because only a yaml.Decoder rejects unknown fields.
+	raw, err := yaml.Marshal(&node)
+	if err != nil {
+		return false, path, fmt.Errorf("config file %s: %s: %w", path, key, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return false, path, fmt.Errorf("config file %s: %s: %w", path, key, err)
+	}
+	return true, path, nil
 }

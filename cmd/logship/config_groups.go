@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
 
 	"github.com/logship/logship/shipper"
 )
@@ -32,38 +27,10 @@ type groupMemberConfig struct {
 // loadGroupsConfig reads the groups section of the config file that c
 // names (or the default file when it exists).
 func loadGroupsConfig(c *cli.Context) (map[string][]shipper.GroupMember, error) {
-	path := c.String("config")
-	explicit := path != ""
-	if !explicit {
-		path = defaultConfigFile
-	}
-	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && !explicit:
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("config file: %w", err)
-	}
-	var doc struct {
-		Groups yaml.Node `yaml:"groups"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
-	}
-	if doc.Groups.Kind == 0 {
-		return nil, nil
-	}
-	// Re-encoded so that the strict decoder rejects unknown keys, as in the
-	// jobs section.
-	raw, err := yaml.Marshal(&doc.Groups)
-	if err != nil {
-		return nil, fmt.Errorf("config file %s: groups: %w", path, err)
-	}
 	var groups map[string][]groupMemberConfig
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&groups); err != nil {
-		return nil, fmt.Errorf("config file %s: groups: %w", path, err)
+	found, path, err := configSection(c, groupsKey, &groups)
+	if err != nil || !found {
+		return nil, err
 	}
 	out := map[string][]shipper.GroupMember{}
 	for name, members := range groups {

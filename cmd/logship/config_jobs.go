@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"gopkg.in/yaml.v3"
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/shipper"
@@ -138,39 +134,15 @@ func parseDurationKey(key string, v *string, def time.Duration) (time.Duration, 
 // (or the default file when it exists); absent, every job has its default.
 func loadJobsConfig(c *cli.Context) (JobsConfig, error) {
 	var j JobsConfig
-	path := c.String("config")
-	explicit := path != ""
-	if !explicit {
-		path = defaultConfigFile
-	}
-	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && !explicit:
-		return j, j.validate()
-	case err != nil:
-		return j, fmt.Errorf("config file: %w", err)
-	}
-	var doc struct {
-		Jobs yaml.Node `yaml:"jobs"`
-	}
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return j, fmt.Errorf("config file %s: %w", path, err)
-	}
-	if doc.Jobs.Kind != 0 {
-		// Re-encoded so that the strict decoder rejects unknown keys: a typo
-		// must not silently fall back to a default.
-		raw, err := yaml.Marshal(&doc.Jobs)
-		if err != nil {
-			return j, fmt.Errorf("config file %s: jobs: %w", path, err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(raw))
-		dec.KnownFields(true)
-		if err := dec.Decode(&j); err != nil {
-			return j, fmt.Errorf("config file %s: jobs: %w", path, err)
-		}
+	found, path, err := configSection(c, "jobs", &j)
+	if err != nil {
+		return j, err
 	}
 	if err := j.validate(); err != nil {
-		return j, fmt.Errorf("config file %s: %w", path, err)
+		if found {
+			return j, fmt.Errorf("config file %s: %w", path, err)
+		}
+		return j, err
 	}
 	return j, nil
 }
