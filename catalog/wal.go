@@ -91,8 +91,3 @@ func (c *Catalog) LookupWAL(ctx context.Context, name string) (WALRecord, error)
 	}
 	return *found, nil
 }
-
-// deleteWALRecord removes the record of r (used by rebuild and purge).
-func (c *Catalog) deleteWALRecord(ctx context.Context, r WALRecord) error {
-	return c.st.Delete(ctx, c.walRecordKey(r))
-}

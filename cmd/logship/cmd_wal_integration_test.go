@@ -332,7 +332,8 @@ func TestPushAhead(t *testing.T) {
 		}
 	}
 
-	// A marker whose record is gone (a store reset, say) is not trusted.
+	// A marker whose object is not in the store (another store, a reset)
+	// is not trusted: the file is pushed for real.
 	os.MkdirAll(filepath.Join(pgwal, "logship-pushed"), 0o755)
 	os.WriteFile(filepath.Join(pgwal, "logship-pushed", names[4]), nil, 0o644)
 	_, flags2 := newStoreDir(t)

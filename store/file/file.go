@@ -134,18 +134,15 @@ func writeTemp(ctx context.Context, dir, base string, body io.Reader, size int64
 		return "", err
 	}
 	err = func() error {
-		var n int64
 		if holdInPut != "" {
-			// Crash tests stop the process here, with half the bytes written.
-			half, err := io.CopyN(f, body, size/2)
-			if err != nil {
+			// Crash tests kill the process here, with half the bytes written;
+			// hold never returns.
+			if _, err := io.CopyN(f, body, size/2); err != nil {
 				return err
 			}
-			n = half
 			hold()
 		}
-		rest, err := io.Copy(f, io.LimitReader(ctxReader{ctx, body}, size+1-n))
-		n += rest
+		n, err := io.Copy(f, io.LimitReader(ctxReader{ctx, body}, size+1))
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,7 @@ import (
 // so that the test can kill the process at that exact point.
 var holdInPut = os.Getenv("LOGSHIP_TEST_HOLD_IN_PUT")
 
-func hold() {
+func hold() { // never returns
 	_ = os.WriteFile(holdInPut, nil, 0o644)
 	select {}
 }
