@@ -118,24 +118,21 @@ func (c *Catalog) Marks(ctx context.Context) ([]Mark, error) {
 	return marks, err
 }
 
-// FindMark returns the mark called name, or "latest" for the newest one.
-func (c *Catalog) FindMark(ctx context.Context, name string) (Mark, error) {
-	marks, err := c.Marks(ctx)
-	if err != nil {
-		return Mark{}, err
+// LatestMark is the mark made last: by time, not LSN, because after a
+// failover the newest mark lies on the new timeline, whose LSNs may be
+// below those of marks on the old one. Restore's --mark latest, status and
+// the daemon all mean this one.
+func LatestMark(marks []Mark) (Mark, bool) {
+	if len(marks) == 0 {
+		return Mark{}, false
 	}
-	if name == "latest" {
-		if len(marks) == 0 {
-			return Mark{}, fmt.Errorf("source %q has no marks yet: create one with logship mark NAME", c.source)
-		}
-		return marks[len(marks)-1], nil
-	}
-	for _, m := range marks {
-		if m.Name == name {
-			return m, nil
+	latest := marks[0]
+	for _, m := range marks[1:] {
+		if m.Time.After(latest.Time) || (m.Time.Equal(latest.Time) && m.LSNValue > latest.LSNValue) {
+			latest = m
 		}
 	}
-	return Mark{}, fmt.Errorf("no mark %q in source %q: see logship catalog list: %w", name, c.source, store.ErrNotExist)
+	return latest, true
 }
 
 func formatLSN(v uint64) string { return fmt.Sprintf("%X/%X", v>>32, uint32(v)) }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/logship/logship/pg"
+	"github.com/logship/logship/store"
 )
 
 // WALEntry is a WAL record with what its name tells.
@@ -135,4 +138,31 @@ func summarize(entries []WALEntry, segSize uint64) []TimelineSummary {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Timeline < out[j].Timeline })
 	return out
+}
+
+// replacedBy says whether a segment stored at t under name is newer than
+// n, the newest so far (nil: none yet). Newest means shipped last, names
+// breaking ties; the RPO is the age of that segment, so status, verify and
+// the metrics agree on it.
+func (n *NewestSegment) replacedBy(name string, t time.Time) bool {
+	return n == nil || t.After(n.Time) || (t.Equal(n.Time) && name > n.Name)
+}
+
+// NewestSegment lists the stored WAL objects and returns the segment (or
+// partial segment) shipped last, or nil when there is none.
+func (c *Catalog) NewestSegment(ctx context.Context, segSize uint64) (*NewestSegment, error) {
+	var newest *NewestSegment
+	prefix := c.key("wal/")
+	err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
+		name := strings.TrimPrefix(oi.Key, prefix)
+		f, err := pg.ParseWALFileName(name, segSize)
+		if err != nil || (f.Kind != pg.Segment && f.Kind != pg.Partial) {
+			return nil
+		}
+		if newest.replacedBy(name, oi.ModTime) {
+			newest = &NewestSegment{Name: name, Time: oi.ModTime.UTC()}
+		}
+		return nil
+	})
+	return newest, err
 }

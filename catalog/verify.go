@@ -374,7 +374,7 @@ func (v *verifier) noteNewest(ch *Chain, name string, oi store.ObjectInfo) {
 		return
 	}
 	v.rep.Segments++
-	if v.newest == nil || oi.ModTime.After(v.newest.Time) || (oi.ModTime.Equal(v.newest.Time) && name > v.newest.Name) {
+	if v.newest.replacedBy(name, oi.ModTime) {
 		v.newest = &NewestSegment{Name: name, Time: oi.ModTime.UTC()}
 	}
 }

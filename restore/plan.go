@@ -180,18 +180,12 @@ func missingCount(m []catalog.MissingRange) uint64 {
 	return n
 }
 
-// findMark resolves a mark name, or "latest" for the mark made last. Last
-// by time, not LSN: after a failover the newest mark lies on the new
-// timeline, whose LSNs may be below those of old-timeline marks.
+// findMark resolves a mark name, or "latest" (catalog.LatestMark).
 func findMark(marks []catalog.Mark, name, source string) (catalog.Mark, error) {
-	if name == "latest" && len(marks) > 0 {
-		latest := marks[0]
-		for _, m := range marks[1:] {
-			if m.Time.After(latest.Time) || (m.Time.Equal(latest.Time) && m.LSNValue > latest.LSNValue) {
-				latest = m
-			}
+	if name == "latest" {
+		if m, ok := catalog.LatestMark(marks); ok {
+			return m, nil
 		}
-		return latest, nil
 	}
 	for _, m := range marks {
 		if m.Name == name {

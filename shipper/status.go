@@ -122,25 +122,26 @@ func fillCatalogStatus(ctx context.Context, cat *catalog.Catalog, st *Status, no
 	}
 	st.WALFiles, st.RawBytes, st.StoredBytes = l.Files, l.RawBytes, l.StoredBytes
 	st.Backups, st.Marks = len(l.Backups), len(l.Marks)
-	var newest *catalog.WALEntry
-	for i, e := range l.WAL {
-		if e.Kind != pg.Segment.String() {
-			continue
-		}
-		st.Segments++
-		// Names sort by timeline, then position: the greatest is the newest.
-		if newest == nil || e.Name > newest.Name {
-			newest = &l.WAL[i]
+	segSize := uint64(pg.DefaultSegmentSize)
+	if l.Source != nil && pg.ValidSegmentSize(l.Source.SegmentSize) {
+		segSize = l.Source.SegmentSize
+	}
+	for _, e := range l.WAL {
+		if e.Kind == pg.Segment.String() {
+			st.Segments++
 		}
 	}
+	newest, err := cat.NewestSegment(ctx, segSize)
+	if err != nil {
+		return err
+	}
 	if newest != nil {
-		oi, err := cat.Store().Stat(ctx, cat.WALKey(newest.Name))
-		if err != nil {
-			return fmt.Errorf("stat newest segment %s: %w", newest.Name, err)
+		age := now().Sub(newest.Time).Seconds()
+		seg := &SegmentStatus{Name: newest.Name, ShippedAt: newest.Time, AgeSeconds: age}
+		if f, err := pg.ParseWALFileName(newest.Name, segSize); err == nil {
+			seg.Timeline, seg.EndLSN = uint32(f.Timeline), pg.SegmentStart(f.SegNo+1, segSize).String()
 		}
-		age := now().Sub(oi.ModTime).Seconds()
-		st.NewestSegment = &SegmentStatus{Name: newest.Name, Timeline: newest.Timeline, EndLSN: newest.EndLSN,
-			ShippedAt: oi.ModTime.UTC(), AgeSeconds: age}
+		st.NewestSegment = seg
 		st.RPOSeconds = &age
 	}
 	if n := len(l.Backups); n > 0 {
@@ -148,8 +149,7 @@ func fillCatalogStatus(ctx context.Context, cat *catalog.Catalog, st *Status, no
 		st.NewestBackup = &BackupStatus{ID: b.ID, Timeline: b.Timeline, StartLSN: b.StartLSN, EndTime: b.EndTime,
 			AgeSeconds: now().Sub(b.EndTime).Seconds(), StoredSize: b.StoredSize}
 	}
-	if n := len(l.Marks); n > 0 {
-		m := l.Marks[n-1]
+	if m, ok := catalog.LatestMark(l.Marks); ok {
 		st.NewestMark = &MarkStatus{Name: m.Name, LSN: m.LSN, Timeline: m.Timeline, Time: m.Time,
 			AgeSeconds: now().Sub(m.Time).Seconds()}
 	}
