@@ -1,17 +1,13 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/schedule"
 	"github.com/logship/logship/shipper"
 )
 
@@ -70,7 +66,7 @@ func runSchedule(c *cli.Context) error {
 	}
 	listen := jc.metricsListen()
 	if c.IsSet("metrics-listen") {
-		listen = schedule(ptr(c.String("metrics-listen")), "")
+		listen = jobSetting(ptr(c.String("metrics-listen")), "")
 	}
 	grace := jc.stopGrace
 	if c.IsSet("stop-grace") {
@@ -80,103 +76,41 @@ func runSchedule(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var jobs []shipper.Job
-	if s := jc.backupSchedule(); s != "" {
-		jobs = append(jobs, shipper.BackupJob(cat, s, shipper.BackupOptions{
-			ConnString: rt.cfg.PG, FastCheckpoint: jc.BackupFast, Encode: rt.encodeOptions()}))
-	}
-	if s := jc.markSchedule(); s != "" {
-		jobs = append(jobs, shipper.MarkJob(cat, s, shipper.MarkOptions{ConnString: rt.cfg.PG}, nil))
-	}
-	if s := jc.purgeSchedule(); s != "" {
-		jobs = append(jobs, shipper.PurgeJob(cat, s, jc.policy(), nil))
-	}
-	if s := jc.verifySchedule(); s != "" {
-		jobs = append(jobs, shipper.VerifyJob(cat, s, catalog.VerifyOptions{Deep: jc.VerifyDeep}))
-	}
+	jobs := scheduledJobs(rt, jc, cat)
 	if len(jobs) == 0 {
 		return usageErr(errors.New("every job is off: nothing to schedule"))
 	}
-	metrics := shipper.NewMetrics(nil)
-	sched, err := shipper.NewScheduler(jobs, shipper.SchedulerOptions{
-		Logger: rt.log, Metrics: metrics, StopGrace: grace, StopTimeout: c.Duration("stop-timeout"),
-		Refresh: func(ctx context.Context) error {
-			st, err := shipper.GetStatus(ctx, cat, shipper.StatusOptions{})
-			metrics.Update(st)
-			return err
-		},
-	})
+	d, err := schedule.NewDaemon(cat, jobs, schedule.DaemonOptions{
+		Logger: rt.log, StopGrace: grace, StopTimeout: c.Duration("stop-timeout")})
 	if err != nil {
 		return usageErr(err)
 	}
-
-	var srv *http.Server
-	serveErr := make(chan error, 1)
 	if listen != "" {
-		ln, err := net.Listen("tcp", listen)
-		if err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
+		if err := d.Listen(listen); err != nil {
+			return err
 		}
-		srv = &http.Server{Handler: daemonMux(sched, metrics), ReadHeaderTimeout: 10 * time.Second}
-		go func() { serveErr <- srv.Serve(ln) }()
-		rt.log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	}
 	rt.log.Info("schedule started", "source", cat.SourceName(), "store", cat.Store().String(), "jobs", len(jobs))
-	// Like BizTalk's backup job, the first run takes a full backup when
-	// there is none: marks and WAL are of no use without one.
-	if jc.backupSchedule() != "" {
-		if bs, err := cat.Backups(c.Context); err == nil && len(bs) == 0 {
-			rt.log.Info("no backup in the catalog yet: taking one now")
-			_, _ = sched.Trigger(shipper.JobBackup)
-		}
-	}
+	return d.Run(c.Context)
+}
 
-	ctx, cancel := context.WithCancel(c.Context)
-	defer cancel()
-	var listenErr error
-	listenDone := make(chan struct{})
-	if srv != nil {
-		go func() {
-			defer close(listenDone)
-			// A dead listener means nobody sees the metrics: stop rather
-			// than run unobserved.
-			if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
-				listenErr = fmt.Errorf("metrics listener: %w", err)
-				rt.log.Error("metrics listener failed; stopping", "err", err.Error())
-				cancel()
-			}
-		}()
+// scheduledJobs are the jobs of the config section that are not off.
+func scheduledJobs(rt *runtime, jc JobsConfig, cat *catalog.Catalog) []schedule.Job {
+	var jobs []schedule.Job
+	if s := jc.backupSchedule(); s != "" {
+		jobs = append(jobs, schedule.BackupJob(cat, s, shipper.BackupOptions{
+			ConnString: rt.cfg.PG, FastCheckpoint: jc.BackupFast, Encode: rt.encodeOptions()}))
 	}
-	runErr := sched.Run(ctx)
-	if srv != nil {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = srv.Shutdown(sctx)
-		scancel()
-		<-listenDone
+	if s := jc.markSchedule(); s != "" {
+		jobs = append(jobs, schedule.MarkJob(cat, s, shipper.MarkOptions{ConnString: rt.cfg.PG}, nil))
 	}
-	return errors.Join(runErr, listenErr)
+	if s := jc.purgeSchedule(); s != "" {
+		jobs = append(jobs, schedule.PurgeJob(cat, s, jc.policy(), nil))
+	}
+	if s := jc.verifySchedule(); s != "" {
+		jobs = append(jobs, schedule.VerifyJob(cat, s, catalog.VerifyOptions{Deep: jc.VerifyDeep}))
+	}
+	return jobs
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// daemonMux serves /metrics and /healthz.
-func daemonMux(s *shipper.Scheduler, m *shipper.Metrics) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", m.Handler())
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		jobs := s.Jobs()
-		status, code := "ok", http.StatusOK
-		for _, j := range jobs {
-			if j.LastError != "" {
-				status, code = "failing", http.StatusServiceUnavailable
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(code)
-		_ = json.NewEncoder(w).Encode(struct {
-			Status string              `json:"status"`
-			Jobs   []shipper.JobStatus `json:"jobs"`
-		}{status, jobs})
-	})
-	return mux
-}

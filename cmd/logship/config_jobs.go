@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
-	"github.com/logship/logship/shipper"
+	"github.com/logship/logship/schedule"
 )
 
 // jobsKey is the config-file section of the schedule daemon and purge.
@@ -56,9 +56,9 @@ type JobsConfig struct {
 	orphanGrace, stopGrace time.Duration // parsed from the strings above
 }
 
-// schedule returns a job's cron expression: the configured one, or def
-// when the key is absent; "" when the job is off.
-func schedule(v *string, def string) string {
+// jobSetting returns a job's cron expression or the metrics address: the
+// configured one, or def when the key is absent; "" when it is off.
+func jobSetting(v *string, def string) string {
 	switch {
 	case v == nil:
 		return def
@@ -68,20 +68,20 @@ func schedule(v *string, def string) string {
 	return *v
 }
 
-func (j JobsConfig) backupSchedule() string { return schedule(j.Backup, defaultBackupSchedule) }
-func (j JobsConfig) markSchedule() string   { return schedule(j.Mark, defaultMarkSchedule) }
-func (j JobsConfig) verifySchedule() string { return schedule(j.Verify, defaultVerifySchedule) }
+func (j JobsConfig) backupSchedule() string { return jobSetting(j.Backup, defaultBackupSchedule) }
+func (j JobsConfig) markSchedule() string   { return jobSetting(j.Mark, defaultMarkSchedule) }
+func (j JobsConfig) verifySchedule() string { return jobSetting(j.Verify, defaultVerifySchedule) }
 func (j JobsConfig) purgeSchedule() string {
 	if j.KeepBackups == 0 && j.RecoveryWindowDays == 0 {
-		if j.Purge != nil && schedule(j.Purge, "") != "" {
+		if j.Purge != nil && jobSetting(j.Purge, "") != "" {
 			return *j.Purge // validate reports the missing policy
 		}
 		return ""
 	}
-	return schedule(j.Purge, defaultPurgeSchedule)
+	return jobSetting(j.Purge, defaultPurgeSchedule)
 }
 
-func (j JobsConfig) metricsListen() string { return schedule(j.MetricsListen, defaultMetricsListen) }
+func (j JobsConfig) metricsListen() string { return jobSetting(j.MetricsListen, defaultMetricsListen) }
 
 // policy is the retention policy of the section.
 func (j JobsConfig) policy() catalog.RetentionPolicy {
@@ -96,7 +96,7 @@ func (j *JobsConfig) validate() error {
 		if s.spec == "" {
 			continue
 		}
-		if _, err := shipper.ParseSchedule(s.spec); err != nil {
+		if _, err := schedule.ParseSchedule(s.spec); err != nil {
 			return fmt.Errorf("jobs.%s: %w", s.key, err)
 		}
 	}
@@ -106,7 +106,7 @@ func (j *JobsConfig) validate() error {
 	if j.RecoveryWindowDays < 0 || math.IsNaN(j.RecoveryWindowDays) || math.IsInf(j.RecoveryWindowDays, 0) {
 		return fmt.Errorf("jobs.recovery-window-days %v: want a positive number of days", j.RecoveryWindowDays)
 	}
-	if j.Purge != nil && schedule(j.Purge, "") != "" && j.KeepBackups == 0 && j.RecoveryWindowDays == 0 {
+	if j.Purge != nil && jobSetting(j.Purge, "") != "" && j.KeepBackups == 0 && j.RecoveryWindowDays == 0 {
 		return errors.New("jobs.purge is scheduled but no retention is set: add jobs.keep-backups and/or jobs.recovery-window-days")
 	}
 	var err error

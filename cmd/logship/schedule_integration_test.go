@@ -25,6 +25,7 @@ import (
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/internal/pgtest"
+	"github.com/logship/logship/schedule"
 	"github.com/logship/logship/shipper"
 	"github.com/logship/logship/store/file"
 )
@@ -60,8 +61,8 @@ func TestScheduleInProcess(t *testing.T) {
 	waitArchived(t, c, switchWAL(t, c))
 	cat := openCatalog(t, storeDir, "sched")
 	// Scheduled marks refuse to run before the first backup.
-	mark := shipper.MarkJob(cat, "* * * * * *", shipper.MarkOptions{ConnString: c.ConnString()}, nil)
-	if err := mark.Run(context.Background(), slog.New(slog.DiscardHandler)); !errors.Is(err, shipper.ErrNoBackupYet) {
+	mark := schedule.MarkJob(cat, "* * * * * *", shipper.MarkOptions{ConnString: c.ConnString()}, nil)
+	if err := mark.Run(context.Background(), slog.New(slog.DiscardHandler)); !errors.Is(err, schedule.ErrNoBackupYet) {
 		t.Fatalf("mark before any backup: %v, want ErrNoBackupYet", err)
 	}
 	if _, err := shipper.Backup(context.Background(), cat, shipper.BackupOptions{ConnString: c.ConnString(), FastCheckpoint: true}); err != nil {
@@ -70,7 +71,7 @@ func TestScheduleInProcess(t *testing.T) {
 
 	// Count concurrent runs of the backup job around the real one.
 	var inFlight, maxInFlight atomic.Int32
-	backup := shipper.BackupJob(cat, "* * * * * *", shipper.BackupOptions{ConnString: c.ConnString(), FastCheckpoint: true})
+	backup := schedule.BackupJob(cat, "* * * * * *", shipper.BackupOptions{ConnString: c.ConnString(), FastCheckpoint: true})
 	realRun := backup.Run
 	backup.Run = func(ctx context.Context, log *slog.Logger) error {
 		n := inFlight.Add(1)
@@ -90,11 +91,11 @@ func TestScheduleInProcess(t *testing.T) {
 		}
 		return err
 	}
-	metrics := shipper.NewMetrics(nil)
-	sched, err := shipper.NewScheduler([]shipper.Job{
+	metrics := schedule.NewMetrics(nil)
+	sched, err := schedule.NewScheduler([]schedule.Job{
 		backup,
 		mark,
-	}, shipper.SchedulerOptions{Metrics: metrics, RefreshEvery: 200 * time.Millisecond,
+	}, schedule.SchedulerOptions{Metrics: metrics, RefreshEvery: 200 * time.Millisecond,
 		Refresh: func(ctx context.Context) error {
 			st, err := shipper.GetStatus(ctx, cat, shipper.StatusOptions{})
 			metrics.Update(st)
@@ -113,9 +114,9 @@ func TestScheduleInProcess(t *testing.T) {
 		var backups, marks int
 		for _, j := range sched.Jobs() {
 			switch j.Name {
-			case shipper.JobBackup:
+			case schedule.JobBackup:
 				backups = j.Runs - j.Failures
-			case shipper.JobMark:
+			case schedule.JobMark:
 				marks = j.Runs - j.Failures
 			}
 		}
@@ -129,7 +130,7 @@ func TestScheduleInProcess(t *testing.T) {
 	for _, j := range sched.Jobs() {
 		t.Logf("job %s: %d runs, %d failures, %d skipped, last error %q", j.Name, j.Runs, j.Failures, j.Skipped, j.LastError)
 		// A backup cut short by the stop counts as failed; marks finish.
-		if j.Failures > 0 && j.Name != shipper.JobBackup {
+		if j.Failures > 0 && j.Name != schedule.JobBackup {
 			t.Errorf("job %s failed: %s", j.Name, j.LastError)
 		}
 	}
@@ -137,7 +138,7 @@ func TestScheduleInProcess(t *testing.T) {
 		t.Fatalf("the backup job ran %d times at once", n)
 	}
 	for _, j := range sched.Jobs() {
-		if j.Name == shipper.JobBackup && j.Skipped == 0 {
+		if j.Name == schedule.JobBackup && j.Skipped == 0 {
 			t.Errorf("a backup held longer than its 1 s schedule was never skipped: %+v", j)
 		}
 	}
@@ -161,7 +162,7 @@ func TestScheduleInProcess(t *testing.T) {
 
 	// The verify job passes on what the daemon left, a cancelled backup
 	// included.
-	if err := shipper.VerifyJob(cat, "", catalog.VerifyOptions{}).Run(context.Background(), slog.New(slog.DiscardHandler)); err != nil {
+	if err := schedule.VerifyJob(cat, "", catalog.VerifyOptions{}).Run(context.Background(), slog.New(slog.DiscardHandler)); err != nil {
 		rep, _ := cat.Verify(context.Background(), catalog.VerifyOptions{})
 		t.Fatalf("verify after the daemon: %v\n%+v", err, rep.Problems)
 	}

@@ -1,4 +1,4 @@
-package shipper
+package schedule
 
 import (
 	"math"
@@ -9,6 +9,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/logship/logship/shipper"
 )
 
 // Metrics are the daemon's Prometheus metrics: per job runs, failures,
@@ -141,7 +143,7 @@ func (m *Metrics) jobFinished(name string, d time.Duration, err error, end time.
 
 // Update sets the catalog figures from a status; a status whose store was
 // unreachable only flags the catalog as down and keeps the last figures.
-func (m *Metrics) Update(st Status) {
+func (m *Metrics) Update(st shipper.Status) {
 	if m == nil {
 		return
 	}

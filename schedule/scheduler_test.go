@@ -1,4 +1,4 @@
-package shipper_test
+package schedule_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logship/logship/shipper"
+	"github.com/logship/logship/schedule"
 )
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -27,8 +27,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // blockingJob runs until release is closed or its context ends.
-func blockingJob(name string, started *atomic.Int32, release <-chan struct{}) shipper.Job {
-	return shipper.Job{Name: name, Run: func(ctx context.Context, _ *slog.Logger) error {
+func blockingJob(name string, started *atomic.Int32, release <-chan struct{}) schedule.Job {
+	return schedule.Job{Name: name, Run: func(ctx context.Context, _ *slog.Logger) error {
 		started.Add(1)
 		select {
 		case <-release:
@@ -39,16 +39,16 @@ func blockingJob(name string, started *atomic.Int32, release <-chan struct{}) sh
 	}}
 }
 
-func jobStatus(s *shipper.Scheduler, name string) shipper.JobStatus {
+func jobStatus(s *schedule.Scheduler, name string) schedule.JobStatus {
 	for _, j := range s.Jobs() {
 		if j.Name == name {
 			return j
 		}
 	}
-	return shipper.JobStatus{}
+	return schedule.JobStatus{}
 }
 
-func scrape(t *testing.T, m *shipper.Metrics) string {
+func scrape(t *testing.T, m *schedule.Metrics) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -60,8 +60,8 @@ func TestSchedulerNeverOverlapsAJob(t *testing.T) {
 	t.Parallel()
 	var started atomic.Int32
 	release := make(chan struct{})
-	m := shipper.NewMetrics(nil)
-	s, err := shipper.NewScheduler([]shipper.Job{blockingJob("slow", &started, release)}, shipper.SchedulerOptions{Metrics: m})
+	m := schedule.NewMetrics(nil)
+	s, err := schedule.NewScheduler([]schedule.Job{blockingJob("slow", &started, release)}, schedule.SchedulerOptions{Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestSchedulerNeverOverlapsAJob(t *testing.T) {
 	}
 	waitFor(t, "first run to start", func() bool { return started.Load() == 1 })
 	for range 3 {
-		if _, err := s.Trigger("slow"); !errors.Is(err, shipper.ErrJobRunning) {
+		if _, err := s.Trigger("slow"); !errors.Is(err, schedule.ErrJobRunning) {
 			t.Fatalf("second trigger: %v, want ErrJobRunning", err)
 		}
 	}
@@ -105,12 +105,12 @@ func TestSchedulerNeverOverlapsAJob(t *testing.T) {
 func TestSchedulerJobsAreIndependent(t *testing.T) {
 	t.Parallel()
 	var good atomic.Int32
-	m := shipper.NewMetrics(nil)
-	s, err := shipper.NewScheduler([]shipper.Job{
+	m := schedule.NewMetrics(nil)
+	s, err := schedule.NewScheduler([]schedule.Job{
 		{Name: "bad", Run: func(context.Context, *slog.Logger) error { return errors.New("boom") }},
 		{Name: "panics", Run: func(context.Context, *slog.Logger) error { panic("oops") }},
 		{Name: "good", Run: func(context.Context, *slog.Logger) error { good.Add(1); return nil }},
-	}, shipper.SchedulerOptions{Metrics: m})
+	}, schedule.SchedulerOptions{Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,8 +148,8 @@ func TestSchedulerJobsAreIndependent(t *testing.T) {
 func TestSchedulerRunsOnSchedule(t *testing.T) {
 	t.Parallel()
 	var runs atomic.Int32
-	s, err := shipper.NewScheduler([]shipper.Job{{Name: "tick", Schedule: "* * * * * *",
-		Run: func(context.Context, *slog.Logger) error { runs.Add(1); return nil }}}, shipper.SchedulerOptions{})
+	s, err := schedule.NewScheduler([]schedule.Job{{Name: "tick", Schedule: "* * * * * *",
+		Run: func(context.Context, *slog.Logger) error { runs.Add(1); return nil }}}, schedule.SchedulerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +180,8 @@ func TestSchedulerStop(t *testing.T) {
 			t.Parallel()
 			var started atomic.Int32
 			release := make(chan struct{})
-			s, err := shipper.NewScheduler([]shipper.Job{blockingJob("long", &started, release)},
-				shipper.SchedulerOptions{StopGrace: tt.grace, StopTimeout: 5 * time.Second})
+			s, err := schedule.NewScheduler([]schedule.Job{blockingJob("long", &started, release)},
+				schedule.SchedulerOptions{StopGrace: tt.grace, StopTimeout: 5 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,10 +215,10 @@ func TestSchedulerStopTimeout(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
 	defer close(release)
-	s, err := shipper.NewScheduler([]shipper.Job{{Name: "stubborn", Run: func(context.Context, *slog.Logger) error {
+	s, err := schedule.NewScheduler([]schedule.Job{{Name: "stubborn", Run: func(context.Context, *slog.Logger) error {
 		<-release
 		return nil
-	}}}, shipper.SchedulerOptions{StopTimeout: 50 * time.Millisecond})
+	}}}, schedule.SchedulerOptions{StopTimeout: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,16 +239,16 @@ func TestNewSchedulerRejectsBadJobs(t *testing.T) {
 	run := func(context.Context, *slog.Logger) error { return nil }
 	tests := []struct {
 		name string
-		jobs []shipper.Job
+		jobs []schedule.Job
 	}{
-		{"bad cron", []shipper.Job{{Name: "a", Schedule: "every minute", Run: run}}},
-		{"too many fields", []shipper.Job{{Name: "a", Schedule: "* * * * * * *", Run: run}}},
-		{"duplicate", []shipper.Job{{Name: "a", Run: run}, {Name: "a", Run: run}}},
-		{"no function", []shipper.Job{{Name: "a"}}},
+		{"bad cron", []schedule.Job{{Name: "a", Schedule: "every minute", Run: run}}},
+		{"too many fields", []schedule.Job{{Name: "a", Schedule: "* * * * * * *", Run: run}}},
+		{"duplicate", []schedule.Job{{Name: "a", Run: run}, {Name: "a", Run: run}}},
+		{"no function", []schedule.Job{{Name: "a"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := shipper.NewScheduler(tt.jobs, shipper.SchedulerOptions{}); err == nil {
+			if _, err := schedule.NewScheduler(tt.jobs, schedule.SchedulerOptions{}); err == nil {
 				t.Fatal("accepted")
 			}
 		})
@@ -269,7 +269,7 @@ func TestParseSchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
-			s, err := shipper.ParseSchedule(tt.spec)
+			s, err := schedule.ParseSchedule(tt.spec)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +283,7 @@ func TestParseSchedule(t *testing.T) {
 func TestMarkName(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 27, 5, 33, 0, 0, time.FixedZone("CET", 3600))
-	if got := shipper.MarkName(at); got != "ls_20261127T043300Z" {
+	if got := schedule.MarkName(at); got != "ls_20261127T043300Z" {
 		t.Fatalf("MarkName = %s", got)
 	}
 }

@@ -1,4 +1,4 @@
-package shipper
+package schedule
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/shipper"
 )
 
 // Job names, as the config file, logs and metrics call them.
@@ -23,11 +24,11 @@ const (
 func MarkName(t time.Time) string { return "ls_" + t.UTC().Format("20060102T150405Z") }
 
 // BackupJob takes a full base backup on each run.
-func BackupJob(cat *catalog.Catalog, schedule string, opts BackupOptions) Job {
+func BackupJob(cat *catalog.Catalog, schedule string, opts shipper.BackupOptions) Job {
 	return Job{Name: JobBackup, Schedule: schedule, Run: func(ctx context.Context, log *slog.Logger) error {
 		o := opts
 		o.Logger = log
-		b, err := Backup(ctx, cat, o)
+		b, err := shipper.Backup(ctx, cat, o)
 		if err != nil {
 			return err
 		}
@@ -47,7 +48,7 @@ const markStopGrace = 10 * time.Second
 // MarkJob creates a mark named by MarkName on each run, switches WAL and
 // waits for it to be shipped: the RPO stays bounded by the schedule even
 // when the database is quiet. now is the clock (nil: time.Now).
-func MarkJob(cat *catalog.Catalog, schedule string, opts MarkOptions, now func() time.Time) Job {
+func MarkJob(cat *catalog.Catalog, schedule string, opts shipper.MarkOptions, now func() time.Time) Job {
 	if now == nil {
 		now = time.Now
 	}
@@ -68,7 +69,7 @@ func MarkJob(cat *catalog.Catalog, schedule string, opts MarkOptions, now func()
 		// A manual trigger in the same second as the schedule takes the
 		// name first; a suffix keeps the names sortable.
 		for i := 2; ; i++ {
-			m, err := Mark(ctx, cat, name, opts)
+			m, err := shipper.Mark(ctx, cat, name, opts)
 			if errors.Is(err, catalog.ErrDuplicateMark) && i <= 5 {
 				name = fmt.Sprintf("%s_%d", base, i)
 				continue
