@@ -11,12 +11,13 @@ const module = "github.com/logship/logship/"
 // forbidden maps a package (or a package prefix ending in "/") to the
 // module packages it must never import, directly or not.
 var forbidden = map[string][]string{
-	"object":   {"store", "catalog", "shipper", "restore", "pg", "cmd"},
-	"pg":       {"store", "catalog", "shipper", "restore", "object", "cmd"},
-	"store":    {"catalog", "shipper", "restore", "pg", "object", "cmd"},
-	"catalog":  {"shipper", "restore", "cmd"},
-	"shipper":  {"restore", "cmd"},
-	"restore":  {"shipper", "cmd"},
+	"object":   {"store", "catalog", "shipper", "restore", "pg", "cmd", "schedule"},
+	"pg":       {"store", "catalog", "shipper", "restore", "object", "cmd", "schedule"},
+	"store":    {"catalog", "shipper", "restore", "pg", "object", "cmd", "schedule"},
+	"catalog":  {"shipper", "restore", "cmd", "schedule"},
+	"shipper":  {"restore", "cmd", "schedule"},
+	"restore":  {"shipper", "cmd", "schedule"},
+	"schedule": {"cmd"},
 	"internal": {"cmd"},
 }
 
