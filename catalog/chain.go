@@ -369,11 +369,11 @@ func (ch *Chain) missing(tli pg.TimelineID, first, last uint64) MissingRange {
 // holding its start to the one holding the byte before its end, on its own
 // timeline (a backup cannot span a timeline switch).
 func (ch *Chain) BackupWAL(b Backup) []SegmentRun {
-	if b.EndLSNValue <= b.StartLSNValue {
-		return []SegmentRun{{Timeline: pg.TimelineID(b.Timeline), First: pg.SegmentOf(pg.LSN(b.StartLSNValue), ch.SegmentSize),
-			Last: pg.SegmentOf(pg.LSN(b.StartLSNValue), ch.SegmentSize)}}
+	if b.EndLSN <= b.StartLSN {
+		return []SegmentRun{{Timeline: pg.TimelineID(b.Timeline), First: pg.SegmentOf(b.StartLSN, ch.SegmentSize),
+			Last: pg.SegmentOf(b.StartLSN, ch.SegmentSize)}}
 	}
-	return replayPath([]pg.TimelineRange{{Timeline: pg.TimelineID(b.Timeline)}}, pg.LSN(b.StartLSNValue), pg.LSN(b.EndLSNValue), ch.SegmentSize)
+	return replayPath([]pg.TimelineRange{{Timeline: pg.TimelineID(b.Timeline)}}, b.StartLSN, b.EndLSN, ch.SegmentSize)
 }
 
 // OnPath reports whether backup b can be rolled forward along tli's path:
@@ -382,10 +382,10 @@ func (ch *Chain) BackupWAL(b Backup) []SegmentRun {
 // recovery point lies past the switch).
 func OnPath(b Backup, path []pg.TimelineRange) bool {
 	for _, r := range path {
-		if uint32(r.Timeline) != b.Timeline {
+		if r.Timeline != b.Timeline {
 			continue
 		}
-		return pg.LSN(b.StartLSNValue) >= r.Begin && (r.End == 0 || pg.LSN(b.EndLSNValue) <= r.End)
+		return b.StartLSN >= r.Begin && (r.End == 0 || b.EndLSN <= r.End)
 	}
 	return false
 }
@@ -399,13 +399,13 @@ func (ch *Chain) Candidates(tli pg.TimelineID, target pg.LSN) ([]Backup, error) 
 	}
 	var out []Backup
 	for _, b := range ch.Backups {
-		if OnPath(b, path) && pg.LSN(b.EndLSNValue) <= target {
+		if OnPath(b, path) && b.EndLSN <= target {
 			out = append(out, b)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].EndLSNValue != out[j].EndLSNValue {
-			return out[i].EndLSNValue > out[j].EndLSNValue
+		if out[i].EndLSN != out[j].EndLSN {
+			return out[i].EndLSN > out[j].EndLSN
 		}
 		return out[i].ID > out[j].ID
 	})
@@ -444,7 +444,7 @@ func (ch *Chain) ReachTarget(tli pg.TimelineID, target pg.LSN, usable func(Backu
 	}
 	var first Reach
 	for i, b := range cands {
-		runs, err := ch.Replay(tli, pg.LSN(b.StartLSNValue), target)
+		runs, err := ch.Replay(tli, b.StartLSN, target)
 		if err != nil {
 			return Reach{}, err
 		}
@@ -466,7 +466,7 @@ func (ch *Chain) ReachTarget(tli pg.TimelineID, target pg.LSN, usable func(Backu
 
 // MarkTarget is the LSN a restore to m must replay up to: the restore
 // point's record ends there.
-func MarkTarget(m Mark) pg.LSN { return pg.LSN(m.LSNValue) }
+func MarkTarget(m Mark) pg.LSN { return m.LSN }
 
 // ReachMark is ReachTarget for a mark.
 func (ch *Chain) ReachMark(m Mark, usable func(Backup) bool) (Reach, error) {

@@ -40,12 +40,12 @@ func contains(list []uint64, v uint64) bool {
 
 func backup(id string, tli uint32, startSeg, endSeg uint64) catalog.Backup {
 	start, end := lsn(startSeg, 0x28), lsn(endSeg, 0x100)
-	return catalog.Backup{ID: id, Timeline: tli, StartLSNValue: start, EndLSNValue: end,
+	return catalog.Backup{ID: id, Timeline: pg.TimelineID(tli), StartLSN: pg.LSN(start), EndLSN: pg.LSN(end),
 		StartWAL: seg(pg.TimelineID(tli), startSeg), EndWAL: seg(pg.TimelineID(tli), endSeg)}
 }
 
 func mark(name string, tli uint32, segNo uint64) catalog.Mark {
-	return catalog.Mark{Name: name, Timeline: tli, LSNValue: lsn(segNo, 0x200)}
+	return catalog.Mark{Name: name, Timeline: pg.TimelineID(tli), LSN: pg.LSN(lsn(segNo, 0x200))}
 }
 
 // Timeline 2 branches off timeline 1 in the middle of segment 6.

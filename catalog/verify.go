@@ -532,7 +532,7 @@ func (v *verifier) checkTimelines(ch, all *Chain) {
 		end := pg.SegmentStart(newest+1, ch.SegmentSize)
 		var oldest *Backup
 		for i, b := range ch.Backups {
-			if OnPath(b, path) && pg.LSN(b.EndLSNValue) <= end && (oldest == nil || b.StartLSNValue < oldest.StartLSNValue) {
+			if OnPath(b, path) && b.EndLSN <= end && (oldest == nil || b.StartLSN < oldest.StartLSN) {
 				oldest = &ch.Backups[i]
 			}
 		}
@@ -553,7 +553,7 @@ func (v *verifier) checkTimelines(ch, all *Chain) {
 			tc.Summary = "path " + describePath(path) + "; no backup on it"
 			continue
 		}
-		runs := replayPath(path, pg.LSN(oldest.StartLSNValue), end, ch.SegmentSize)
+		runs := replayPath(path, oldest.StartLSN, end, ch.SegmentSize)
 		var n uint64
 		for _, r := range runs {
 			n += r.Len()

@@ -136,7 +136,7 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 	}
 	var first []catalog.MissingRange
 	for i, b := range cands {
-		runs, err := replayRuns(ch, path, pg.LSN(b.StartLSNValue), max(to, pg.LSN(b.EndLSNValue), pg.LSN(b.StartLSNValue)+1))
+		runs, err := replayRuns(ch, path, b.StartLSN, max(to, b.EndLSN, b.StartLSN+1))
 		if err != nil {
 			return p, err
 		}
@@ -246,11 +246,11 @@ func candidates(ch *catalog.Chain, path []pg.TimelineRange, t Target, mark *cata
 		var before bool
 		switch {
 		case mark != nil:
-			before = b.EndLSNValue <= mark.LSNValue
+			before = b.EndLSN <= mark.LSN
 		case !t.Time.IsZero():
 			before = b.EndTime.Before(t.Time)
 		case t.LSN != 0:
-			before = pg.LSN(b.EndLSNValue) <= t.LSN
+			before = b.EndLSN <= t.LSN
 		default:
 			before = true
 		}
@@ -259,8 +259,8 @@ func candidates(ch *catalog.Chain, path []pg.TimelineRange, t Target, mark *cata
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].EndLSNValue != out[j].EndLSNValue {
-			return out[i].EndLSNValue > out[j].EndLSNValue
+		if out[i].EndLSN != out[j].EndLSN {
+			return out[i].EndLSN > out[j].EndLSN
 		}
 		return out[i].ID > out[j].ID
 	})
@@ -269,7 +269,7 @@ func candidates(ch *catalog.Chain, path []pg.TimelineRange, t Target, mark *cata
 	}
 	oldest := onTLI[0]
 	for _, b := range onTLI {
-		if b.EndLSNValue < oldest.EndLSNValue {
+		if b.EndLSN < oldest.EndLSN {
 			oldest = b
 		}
 	}
