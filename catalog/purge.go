@@ -130,9 +130,10 @@ func (p *PurgePlan) Empty() bool {
 }
 
 // PlanPurge decides what the policy deletes, as of now. It never deletes
-// what a kept backup or a kept mark needs (Chain.NeededBy, NeededByMark),
-// nor any timeline history file, nor any WAL at or after the start of the
-// oldest kept backup (so restores to any moment since stay possible).
+// what a kept backup or a kept mark needs (Chain.NeededBy; Chain.Needs of
+// the mark's Chain.Reach), nor any timeline history file, nor any WAL at or
+// after the start of the oldest kept backup (so restores to any moment
+// since stay possible).
 // Marks before that start go: no kept backup can reach them.
 func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.Time) (*PurgePlan, error) {
 	if err := pol.Validate(); err != nil {
@@ -283,14 +284,9 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]stri
 			continue
 		}
 		p.Marks = append(p.Marks, plannedMark(m, ActionKeep, "restorable from kept backup "+r.ID, r.ID))
-		if m.Timeline > 1 {
-			needs[pg.HistoryFileName(pg.TimelineID(m.Timeline))] = "mark " + m.Name
-		}
-		for _, run := range r.Runs {
-			for _, name := range run.Names(ch.SegmentSize) {
-				if _, ok := needs[name]; !ok {
-					needs[name] = "mark " + m.Name
-				}
+		for _, name := range ch.Needs(r) {
+			if _, ok := needs[name]; !ok {
+				needs[name] = "mark " + m.Name
 			}
 		}
 	}

@@ -588,7 +588,7 @@ func (v *verifier) checkMarks(ch *Chain) {
 		if err == nil {
 			v.rep.Reachable++
 			mc.Summary = fmt.Sprintf("%s: restorable from backup %s, %d segment(s)", at, r.ID, r.Segments())
-			if cands, _ := ch.Candidates(pg.TimelineID(m.Timeline), MarkTarget(m)); len(cands) > 0 && cands[0].ID != r.ID {
+			if cands, _ := ch.Candidates(pg.TimelineID(m.Timeline), m.LSN); len(cands) > 0 && cands[0].ID != r.ID {
 				mc.Summary += fmt.Sprintf(" (the newer backup %s is not restorable)", cands[0].ID)
 			}
 			continue
