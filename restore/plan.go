@@ -200,9 +200,9 @@ func recoveryTargetOf(t Target, p Plan) RecoveryTarget {
 	case p.Mark != nil:
 		rt.Name = p.Mark.Name
 	case !t.Time.IsZero():
-		rt.Time = FormatRecoveryTime(t.Time)
+		rt.Time = t.Time
 	case t.LSN != 0:
-		rt.LSN = t.LSN.String()
+		rt.LSN = t.LSN
 	case t.Immediate:
 		rt.Immediate = true
 	}
