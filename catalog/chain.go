@@ -294,13 +294,6 @@ func replayPath(path []pg.TimelineRange, from, to pg.LSN, segSize uint64) []Segm
 	return runs
 }
 
-// Has reports whether segment segNo of timeline tli is recorded.
-func (ch *Chain) Has(tli pg.TimelineID, segNo uint64) bool {
-	s := ch.segs[tli]
-	i := sort.Search(len(s), func(i int) bool { return s[i] >= segNo })
-	return i < len(s) && s[i] == segNo
-}
-
 // Newest is the highest recorded segment number of tli.
 func (ch *Chain) Newest(tli pg.TimelineID) (uint64, bool) {
 	s := ch.segs[tli]
@@ -308,15 +301,6 @@ func (ch *Chain) Newest(tli pg.TimelineID) (uint64, bool) {
 		return 0, false
 	}
 	return s[len(s)-1], true
-}
-
-// Oldest is the lowest recorded segment number of tli.
-func (ch *Chain) Oldest(tli pg.TimelineID) (uint64, bool) {
-	s := ch.segs[tli]
-	if len(s) == 0 {
-		return 0, false
-	}
-	return s[0], true
 }
 
 // MissingRange is a run of consecutive segments that a chain needs and the
