@@ -8,33 +8,33 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logship/logship/pg"
 	"github.com/logship/logship/store"
 )
 
 // Backup is the record of one full base backup. It is written once, at the
 // end, after every part and the WAL up to EndLSN are stored: a backup
-// without a record is incomplete and is never used by restore.
+// without a record is incomplete and is never used by restore. Its JSON
+// form (backupJSON) also carries each LSN as a number.
 type Backup struct {
-	ID             string       `json:"id"` // sortable: 20261127T043300Z
-	Label          string       `json:"label"`
-	Source         string       `json:"source"`
-	SystemID       uint64       `json:"system_id,string"`
-	ServerVersion  int          `json:"server_version"`
-	Timeline       uint32       `json:"timeline"`
-	StartLSN       string       `json:"start_lsn"`
-	EndLSN         string       `json:"end_lsn"`
-	StartLSNValue  uint64       `json:"start_lsn_value"`
-	EndLSNValue    uint64       `json:"end_lsn_value"`
-	StartWAL       string       `json:"start_wal"` // first segment the backup needs
-	EndWAL         string       `json:"end_wal"`   // last segment the backup needs
-	StartTime      time.Time    `json:"start_time"`
-	EndTime        time.Time    `json:"end_time"`
-	RawSize        int64        `json:"raw_size"`
-	StoredSize     int64        `json:"stored_size"`
-	Compression    string       `json:"compression"`
-	Parts          []BackupPart `json:"parts"`
-	ManifestKey    string       `json:"manifest_key"`
-	ManifestSHA256 string       `json:"manifest_sha256"`
+	ID             string // sortable: 20261127T043300Z
+	Label          string
+	Source         string
+	SystemID       uint64
+	ServerVersion  int
+	Timeline       pg.TimelineID
+	StartLSN       pg.LSN
+	EndLSN         pg.LSN
+	StartWAL       string // first segment the backup needs
+	EndWAL         string // last segment the backup needs
+	StartTime      time.Time
+	EndTime        time.Time
+	RawSize        int64
+	StoredSize     int64
+	Compression    string
+	Parts          []BackupPart
+	ManifestKey    string
+	ManifestSHA256 string
 }
 
 // BackupPart is one stored piece of the backup's tar stream, in order.
@@ -120,8 +120,8 @@ func (c *Catalog) DeleteBackupRecord(ctx context.Context, id string) error {
 
 func sortMarks(m []Mark) {
 	sort.SliceStable(m, func(i, j int) bool {
-		if m[i].LSNValue != m[j].LSNValue {
-			return m[i].LSNValue < m[j].LSNValue
+		if m[i].LSN != m[j].LSN {
+			return m[i].LSN < m[j].LSN
 		}
 		return m[i].Time.Before(m[j].Time)
 	})

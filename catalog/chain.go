@@ -189,10 +189,10 @@ func (ch *Chain) Timelines() []pg.TimelineID {
 		set[t] = true
 	}
 	for _, b := range ch.Backups {
-		set[pg.TimelineID(b.Timeline)] = true
+		set[b.Timeline] = true
 	}
 	for _, m := range ch.Marks {
-		set[pg.TimelineID(m.Timeline)] = true
+		set[m.Timeline] = true
 	}
 	out := make([]pg.TimelineID, 0, len(set))
 	for t := range set {
@@ -294,13 +294,6 @@ func replayPath(path []pg.TimelineRange, from, to pg.LSN, segSize uint64) []Segm
 	return runs
 }
 
-// Has reports whether segment segNo of timeline tli is recorded.
-func (ch *Chain) Has(tli pg.TimelineID, segNo uint64) bool {
-	s := ch.segs[tli]
-	i := sort.Search(len(s), func(i int) bool { return s[i] >= segNo })
-	return i < len(s) && s[i] == segNo
-}
-
 // Newest is the highest recorded segment number of tli.
 func (ch *Chain) Newest(tli pg.TimelineID) (uint64, bool) {
 	s := ch.segs[tli]
@@ -308,15 +301,6 @@ func (ch *Chain) Newest(tli pg.TimelineID) (uint64, bool) {
 		return 0, false
 	}
 	return s[len(s)-1], true
-}
-
-// Oldest is the lowest recorded segment number of tli.
-func (ch *Chain) Oldest(tli pg.TimelineID) (uint64, bool) {
-	s := ch.segs[tli]
-	if len(s) == 0 {
-		return 0, false
-	}
-	return s[0], true
 }
 
 // MissingRange is a run of consecutive segments that a chain needs and the
@@ -369,182 +353,9 @@ func (ch *Chain) missing(tli pg.TimelineID, first, last uint64) MissingRange {
 // holding its start to the one holding the byte before its end, on its own
 // timeline (a backup cannot span a timeline switch).
 func (ch *Chain) BackupWAL(b Backup) []SegmentRun {
-	if b.EndLSNValue <= b.StartLSNValue {
-		return []SegmentRun{{Timeline: pg.TimelineID(b.Timeline), First: pg.SegmentOf(pg.LSN(b.StartLSNValue), ch.SegmentSize),
-			Last: pg.SegmentOf(pg.LSN(b.StartLSNValue), ch.SegmentSize)}}
+	if b.EndLSN <= b.StartLSN {
+		return []SegmentRun{{Timeline: b.Timeline, First: pg.SegmentOf(b.StartLSN, ch.SegmentSize),
+			Last: pg.SegmentOf(b.StartLSN, ch.SegmentSize)}}
 	}
-	return replayPath([]pg.TimelineRange{{Timeline: pg.TimelineID(b.Timeline)}}, pg.LSN(b.StartLSNValue), pg.LSN(b.EndLSNValue), ch.SegmentSize)
-}
-
-// OnPath reports whether backup b can be rolled forward along tli's path:
-// its timeline owns the WAL it starts at and it ends no later than the
-// path leaves that timeline (PostgreSQL refuses a backup whose minimum
-// recovery point lies past the switch).
-func OnPath(b Backup, path []pg.TimelineRange) bool {
-	for _, r := range path {
-		if uint32(r.Timeline) != b.Timeline {
-			continue
-		}
-		return pg.LSN(b.StartLSNValue) >= r.Begin && (r.End == 0 || pg.LSN(b.EndLSNValue) <= r.End)
-	}
-	return false
-}
-
-// Candidates lists the backups that can be rolled forward to LSN target on
-// timeline tli, newest (latest end) first: the order a restore tries them.
-func (ch *Chain) Candidates(tli pg.TimelineID, target pg.LSN) ([]Backup, error) {
-	path, err := ch.Path(tli)
-	if err != nil {
-		return nil, err
-	}
-	var out []Backup
-	for _, b := range ch.Backups {
-		if OnPath(b, path) && pg.LSN(b.EndLSNValue) <= target {
-			out = append(out, b)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].EndLSNValue != out[j].EndLSNValue {
-			return out[i].EndLSNValue > out[j].EndLSNValue
-		}
-		return out[i].ID > out[j].ID
-	})
-	return out, nil
-}
-
-// Reach is how a target is restored: from Backup, replaying Runs.
-type Reach struct {
-	Backup  Backup         `json:"-"`
-	ID      string         `json:"backup"`
-	Runs    []SegmentRun   `json:"runs"`
-	Missing []MissingRange `json:"missing,omitempty"`
-}
-
-// Segments counts the segments of the runs.
-func (r Reach) Segments() uint64 {
-	var n uint64
-	for _, run := range r.Runs {
-		n += run.Len()
-	}
-	return n
-}
-
-// ReachTarget finds the newest backup from which LSN target on timeline tli
-// can be reached: the backup is usable (usable nil accepts every backup)
-// and every segment from its start to the target is recorded. When none
-// works it returns the attempt from the newest candidate, with its Missing
-// filled in, and an error wrapping ErrUnreachable (or ErrMissingHistory).
-func (ch *Chain) ReachTarget(tli pg.TimelineID, target pg.LSN, usable func(Backup) bool) (Reach, error) {
-	cands, err := ch.Candidates(tli, target)
-	if err != nil {
-		return Reach{}, err
-	}
-	if len(cands) == 0 {
-		return Reach{}, fmt.Errorf("%w: no backup on the path of timeline %d ends at or before %s", ErrUnreachable, tli, pg.LSN(target))
-	}
-	var first Reach
-	for i, b := range cands {
-		runs, err := ch.Replay(tli, pg.LSN(b.StartLSNValue), target)
-		if err != nil {
-			return Reach{}, err
-		}
-		r := Reach{Backup: b, ID: b.ID, Runs: runs, Missing: ch.Missing(runs)}
-		ok := len(r.Missing) == 0 && (usable == nil || usable(b))
-		if ok {
-			return r, nil
-		}
-		if i == 0 {
-			first = r
-		}
-	}
-	why := "its backup is not usable"
-	if len(first.Missing) > 0 {
-		why = "WAL is missing: " + first.Missing[0].String()
-	}
-	return first, fmt.Errorf("%w: from backup %s (the newest that fits) %s", ErrUnreachable, first.ID, why)
-}
-
-// MarkTarget is the LSN a restore to m must replay up to: the restore
-// point's record ends there.
-func MarkTarget(m Mark) pg.LSN { return pg.LSN(m.LSNValue) }
-
-// ReachMark is ReachTarget for a mark.
-func (ch *Chain) ReachMark(m Mark, usable func(Backup) bool) (Reach, error) {
-	r, err := ch.ReachTarget(pg.TimelineID(m.Timeline), MarkTarget(m), usable)
-	if err != nil {
-		return r, fmt.Errorf("mark %s: %w", m.Name, err)
-	}
-	return r, nil
-}
-
-// Reachable returns the backup a restore to mark m can start from, or an
-// error wrapping ErrUnreachable.
-func (ch *Chain) Reachable(m Mark) (Backup, error) {
-	r, err := ch.ReachMark(m, nil)
-	if err != nil {
-		return Backup{}, err
-	}
-	return r.Backup, nil
-}
-
-// NeededBy lists the WAL files a kept backup needs to be restorable at all:
-// its own segments, and the history file of its timeline. Purge must keep
-// them.
-func (ch *Chain) NeededBy(b Backup) []string {
-	var names []string
-	if b.Timeline > 1 {
-		names = append(names, pg.HistoryFileName(pg.TimelineID(b.Timeline)))
-	}
-	for _, r := range ch.BackupWAL(b) {
-		names = append(names, r.Names(ch.SegmentSize)...)
-	}
-	return names
-}
-
-// NeededByMark lists the WAL files a restore to mark m needs, from the
-// backup Reachable picks: the history file of the mark's timeline and every
-// segment from the backup's start to the mark. Purge must keep them, and
-// that backup.
-func (ch *Chain) NeededByMark(m Mark) (Backup, []string, error) {
-	r, err := ch.ReachMark(m, nil)
-	if err != nil {
-		return Backup{}, nil, err
-	}
-	var names []string
-	if m.Timeline > 1 {
-		names = append(names, pg.HistoryFileName(pg.TimelineID(m.Timeline)))
-	}
-	for _, run := range r.Runs {
-		names = append(names, run.Names(ch.SegmentSize)...)
-	}
-	return r.Backup, names, nil
-}
-
-// Keep is the set of WAL file names that purge must not delete so that the
-// given backups and marks stay restorable: each backup's own WAL, each
-// mark's WAL from the backup a restore would start from (the attempt from
-// the newest candidate when the mark is already unreachable, so that purge
-// never makes a repair harder), and every history file (a few bytes each,
-// and PostgreSQL probes them to find the latest timeline).
-func (ch *Chain) Keep(backups []Backup, marks []Mark) map[string]bool {
-	keep := map[string]bool{}
-	for _, r := range ch.WAL {
-		if f, err := pg.ParseWALFileName(r.Name, ch.SegmentSize); err == nil && f.Kind == pg.History {
-			keep[r.Name] = true
-		}
-	}
-	for _, b := range backups {
-		for _, n := range ch.NeededBy(b) {
-			keep[n] = true
-		}
-	}
-	for _, m := range marks {
-		r, _ := ch.ReachMark(m, nil)
-		for _, run := range r.Runs {
-			for _, n := range run.Names(ch.SegmentSize) {
-				keep[n] = true
-			}
-		}
-	}
-	return keep
+	return replayPath([]pg.TimelineRange{{Timeline: b.Timeline}}, b.StartLSN, b.EndLSN, ch.SegmentSize)
 }

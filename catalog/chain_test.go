@@ -40,12 +40,12 @@ func contains(list []uint64, v uint64) bool {
 
 func backup(id string, tli uint32, startSeg, endSeg uint64) catalog.Backup {
 	start, end := lsn(startSeg, 0x28), lsn(endSeg, 0x100)
-	return catalog.Backup{ID: id, Timeline: tli, StartLSNValue: start, EndLSNValue: end,
+	return catalog.Backup{ID: id, Timeline: pg.TimelineID(tli), StartLSN: pg.LSN(start), EndLSN: pg.LSN(end),
 		StartWAL: seg(pg.TimelineID(tli), startSeg), EndWAL: seg(pg.TimelineID(tli), endSeg)}
 }
 
 func mark(name string, tli uint32, segNo uint64) catalog.Mark {
-	return catalog.Mark{Name: name, Timeline: tli, LSNValue: lsn(segNo, 0x200)}
+	return catalog.Mark{Name: name, Timeline: pg.TimelineID(tli), LSN: pg.LSN(lsn(segNo, 0x200))}
 }
 
 // Timeline 2 branches off timeline 1 in the middle of segment 6.
@@ -151,9 +151,9 @@ func TestReachMark(t *testing.T) {
 	if err != nil || r.ID != "b1" || r.Segments() != 9 {
 		t.Fatalf("fallback: %+v, %v", r, err)
 	}
-	b, names, err := ch.NeededByMark(marks[2])
-	if err != nil || b.ID != "b2" || !reflect.DeepEqual(names, []string{seg(1, 8), seg(1, 9), seg(1, 10)}) {
-		t.Fatalf("NeededByMark = %s %v %v", b.ID, names, err)
+	r, err = ch.ReachMark(marks[2], nil)
+	if names := ch.Needs(r); err != nil || r.ID != "b2" || !reflect.DeepEqual(names, []string{seg(1, 8), seg(1, 9), seg(1, 10)}) {
+		t.Fatalf("Needs of the reach of m10 = %s %v %v", r.ID, names, err)
 	}
 	if got := ch.NeededBy(backups[0]); !reflect.DeepEqual(got, []string{seg(1, 2), seg(1, 3)}) {
 		t.Fatalf("NeededBy = %v", got)
@@ -178,14 +178,29 @@ func TestBackupOnPath(t *testing.T) {
 	}
 }
 
-func TestKeep(t *testing.T) {
+// What a kept backup and kept marks need, the way purge asks: a mark cut off
+// by a hole still names the WAL of the attempt from the newest backup that
+// fits, so that keeping it never makes a repair harder.
+func TestNeeds(t *testing.T) {
 	t.Parallel()
 	wal := append(walRecords(1, 1, 12, 11), catalog.WALRecord{Name: "00000002.history", SHA256: zeroSHA})
 	backups := []catalog.Backup{backup("b1", 1, 2, 3), backup("b2", 1, 8, 9)}
 	ch := catalog.NewChain(&catalog.Source{SegmentSize: segSize}, wal, backups, nil, nil)
-	keep := ch.Keep(backups[1:], []catalog.Mark{mark("m10", 1, 10), mark("m12", 1, 12)})
-	want := map[string]bool{"00000002.history": true, seg(1, 8): true, seg(1, 9): true, seg(1, 10): true, seg(1, 11): true, seg(1, 12): true}
+	keep := map[string]bool{}
+	for _, n := range ch.NeededBy(backups[1]) {
+		keep[n] = true
+	}
+	for _, m := range []catalog.Mark{mark("m10", 1, 10), mark("m12", 1, 12)} {
+		r, _ := ch.ReachMark(m, nil)
+		for _, n := range ch.Needs(r) {
+			keep[n] = true
+		}
+	}
+	want := map[string]bool{seg(1, 8): true, seg(1, 9): true, seg(1, 10): true, seg(1, 11): true, seg(1, 12): true}
 	if !reflect.DeepEqual(keep, want) {
-		t.Fatalf("Keep = %v, want %v", keep, want)
+		t.Fatalf("needs = %v, want %v", keep, want)
+	}
+	if got := ch.NeededBy(backup("b3", 2, 8, 9)); !reflect.DeepEqual(got, []string{"00000002.history", "000000020000000000000008", "000000020000000000000009"}) {
+		t.Fatalf("NeededBy on timeline 2 = %v", got)
 	}
 }

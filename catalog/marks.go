@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logship/logship/pg"
 	"github.com/logship/logship/store"
 )
 
@@ -23,12 +24,11 @@ var ErrInvalidMarkName = errors.New("invalid mark name")
 
 // Mark is a named restore point of the source.
 type Mark struct {
-	Name     string    `json:"name"`
-	LSN      string    `json:"lsn"` // as PostgreSQL prints it, e.g. 0/3000090
-	LSNValue uint64    `json:"-"`
-	Timeline uint32    `json:"timeline"`
-	Time     time.Time `json:"time"`
-	Source   string    `json:"source"`
+	Name     string        `json:"name"`
+	LSN      pg.LSN        `json:"lsn"` // as PostgreSQL prints it, e.g. 0/3000090
+	Timeline pg.TimelineID `json:"timeline"`
+	Time     time.Time     `json:"time"`
+	Source   string        `json:"source"`
 }
 
 var markNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$`)
@@ -70,15 +70,15 @@ func (c *Catalog) MarkObjectKey(name string) string { return c.key("marks/" + na
 // record. Like WAL records, the record's key holds every fact: name ~ LSN
 // (16 hex digits) ~ timeline ~ unix nanoseconds.
 func (c *Catalog) AddMark(ctx context.Context, m Mark) error {
-	m.LSN = formatLSN(m.LSNValue)
-	err := c.putDoc(ctx, c.MarkObjectKey(m.Name), m.Name, markDoc{Mark: m, LSNValue: m.LSNValue})
+	err := c.putDoc(ctx, c.MarkObjectKey(m.Name), m.Name, markDoc{Mark: m, LSNValue: uint64(m.LSN)})
 	if err != nil && !errors.Is(err, store.ErrExist) {
 		return fmt.Errorf("store mark %s: %w", m.Name, err)
 	}
 	return c.addMarkRecord(ctx, m)
 }
 
-// markDoc is a mark as its object holds it.
+// markDoc is a mark as its object holds it: the LSN also as a number,
+// which is what catalog rebuild reads.
 type markDoc struct {
 	Mark
 	LSNValue uint64 `json:"lsn_value"`
@@ -86,7 +86,7 @@ type markDoc struct {
 
 func (c *Catalog) addMarkRecord(ctx context.Context, m Mark) error {
 	key := c.markPrefix() + strings.Join([]string{
-		m.Name, fmt.Sprintf("%016X", m.LSNValue), strconv.FormatUint(uint64(m.Timeline), 10), strconv.FormatInt(m.Time.UnixNano(), 10),
+		m.Name, fmt.Sprintf("%016X", uint64(m.LSN)), strconv.FormatUint(uint64(m.Timeline), 10), strconv.FormatInt(m.Time.UnixNano(), 10),
 	}, recordSep)
 	err := c.st.Put(ctx, key, bytes.NewReader(nil), 0)
 	if err != nil && !errors.Is(err, store.ErrExist) {
@@ -110,7 +110,7 @@ func (c *Catalog) Marks(ctx context.Context) ([]Mark, error) {
 		if err1 != nil || err2 != nil || err3 != nil {
 			return fmt.Errorf("malformed mark record %q", oi.Key)
 		}
-		marks = append(marks, Mark{Name: f[0], LSNValue: lsn, LSN: formatLSN(lsn), Timeline: uint32(tli),
+		marks = append(marks, Mark{Name: f[0], LSN: pg.LSN(lsn), Timeline: pg.TimelineID(tli),
 			Time: time.Unix(0, ns).UTC(), Source: c.source})
 		return nil
 	})
@@ -128,11 +128,9 @@ func LatestMark(marks []Mark) (Mark, bool) {
 	}
 	latest := marks[0]
 	for _, m := range marks[1:] {
-		if m.Time.After(latest.Time) || (m.Time.Equal(latest.Time) && m.LSNValue > latest.LSNValue) {
+		if m.Time.After(latest.Time) || (m.Time.Equal(latest.Time) && m.LSN > latest.LSN) {
 			latest = m
 		}
 	}
 	return latest, true
 }
-
-func formatLSN(v uint64) string { return fmt.Sprintf("%X/%X", v>>32, uint32(v)) }

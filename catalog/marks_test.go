@@ -12,9 +12,9 @@ import (
 func TestLatestMark(t *testing.T) {
 	t0 := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
 	marks := []catalog.Mark{
-		{Name: "m2", LSNValue: 0x3000000, Timeline: 1, Time: t0},
-		{Name: "m3", LSNValue: 0x5000000, Timeline: 1, Time: t0.Add(time.Minute)},
-		{Name: "m4", LSNValue: 0x4000000, Timeline: 2, Time: t0.Add(time.Hour)},
+		{Name: "m2", LSN: 0x3000000, Timeline: 1, Time: t0},
+		{Name: "m3", LSN: 0x5000000, Timeline: 1, Time: t0.Add(time.Minute)},
+		{Name: "m4", LSN: 0x4000000, Timeline: 2, Time: t0.Add(time.Hour)},
 	}
 	if m, ok := catalog.LatestMark(marks); !ok || m.Name != "m4" {
 		t.Fatalf("latest = %q, %v; want m4, the mark made last", m.Name, ok)

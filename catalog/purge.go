@@ -53,19 +53,19 @@ const (
 
 // PlannedBackup is what purge does with one backup, and why.
 type PlannedBackup struct {
-	ID         string `json:"id"`
-	Timeline   uint32 `json:"timeline"`
-	StartLSN   string `json:"start_lsn"`
-	EndTime    string `json:"end_time"`
-	StoredSize int64  `json:"stored_size"`
-	Action     string `json:"action"`
-	Reason     string `json:"reason"`
+	ID         string        `json:"id"`
+	Timeline   pg.TimelineID `json:"timeline"`
+	StartLSN   pg.LSN        `json:"start_lsn"`
+	EndTime    string        `json:"end_time"`
+	StoredSize int64         `json:"stored_size"`
+	Action     string        `json:"action"`
+	Reason     string        `json:"reason"`
 }
 
 // PlannedMark is what purge does with one mark, and why.
 type PlannedMark struct {
 	Name   string `json:"name"`
-	LSN    string `json:"lsn"`
+	LSN    pg.LSN `json:"lsn"`
 	Time   string `json:"time"`
 	Backup string `json:"backup,omitempty"` // the kept backup it restores from
 	Action string `json:"action"`
@@ -130,9 +130,10 @@ func (p *PurgePlan) Empty() bool {
 }
 
 // PlanPurge decides what the policy deletes, as of now. It never deletes
-// what a kept backup or a kept mark needs (Chain.NeededBy, NeededByMark),
-// nor any timeline history file, nor any WAL at or after the start of the
-// oldest kept backup (so restores to any moment since stay possible).
+// what a kept backup or a kept mark needs (Chain.NeededBy; Chain.Needs of
+// the mark's Chain.Reach), nor any timeline history file, nor any WAL at or
+// after the start of the oldest kept backup (so restores to any moment
+// since stay possible).
 // Marks before that start go: no kept backup can reach them.
 func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.Time) (*PurgePlan, error) {
 	if err := pol.Validate(); err != nil {
@@ -173,7 +174,7 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 		}
 		p.Backups = append(p.Backups, pb)
 	}
-	p.CutoffLSN = pg.LSN(cutoff).String()
+	p.CutoffLSN = cutoff.String()
 	p.CutoffWAL = oldest.StartWAL
 	p.planWAL(ch, cutoff, oldest.ID, needs)
 	if err := p.planOrphans(ctx, c, ch, cutoff, now); err != nil {
@@ -233,26 +234,26 @@ func deleteReason(pol RetentionPolicy, n int) string {
 // too if the policy had not kept it, which may move the start back and keep
 // more marks). It fills needs and returns the final cutoff LSN and the
 // oldest kept backup, which starts there.
-func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]string) (uint64, Backup) {
+func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]string) (pg.LSN, Backup) {
 	index := map[string]int{}
 	for i, b := range ch.Backups {
 		index[b.ID] = i
 	}
 	kept := func(b Backup) bool { return keep[index[b.ID]] != "" }
-	cutoff := func() (uint64, Backup) {
+	cutoff := func() (pg.LSN, Backup) {
 		var oldest *Backup
 		for i, b := range ch.Backups {
-			if keep[i] != "" && (oldest == nil || b.StartLSNValue < oldest.StartLSNValue) {
+			if keep[i] != "" && (oldest == nil || b.StartLSN < oldest.StartLSN) {
 				oldest = &ch.Backups[i]
 			}
 		}
-		return oldest.StartLSNValue, *oldest
+		return oldest.StartLSN, *oldest
 	}
 	for {
 		lsn, _ := cutoff()
 		grew := false
 		for _, m := range ch.Marks {
-			if m.LSNValue < lsn {
+			if m.LSN < lsn {
 				continue
 			}
 			if _, err := ch.ReachMark(m, kept); err == nil {
@@ -271,9 +272,9 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]stri
 	}
 	lsn, oldest := cutoff()
 	for _, m := range ch.Marks {
-		if m.LSNValue < lsn {
+		if m.LSN < lsn {
 			p.Marks = append(p.Marks, plannedMark(m, ActionDelete,
-				fmt.Sprintf("before %s, the start of the oldest kept backup %s: no kept backup can reach it", pg.LSN(lsn), oldest.ID), ""))
+				fmt.Sprintf("before %s, the start of the oldest kept backup %s: no kept backup can reach it", lsn, oldest.ID), ""))
 			continue
 		}
 		r, err := ch.ReachMark(m, kept)
@@ -283,14 +284,9 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]stri
 			continue
 		}
 		p.Marks = append(p.Marks, plannedMark(m, ActionKeep, "restorable from kept backup "+r.ID, r.ID))
-		if m.Timeline > 1 {
-			needs[pg.HistoryFileName(pg.TimelineID(m.Timeline))] = "mark " + m.Name
-		}
-		for _, run := range r.Runs {
-			for _, name := range run.Names(ch.SegmentSize) {
-				if _, ok := needs[name]; !ok {
-					needs[name] = "mark " + m.Name
-				}
+		for _, name := range ch.Needs(r) {
+			if _, ok := needs[name]; !ok {
+				needs[name] = "mark " + m.Name
 			}
 		}
 	}
@@ -303,8 +299,8 @@ func plannedMark(m Mark, action, reason, backup string) PlannedMark {
 }
 
 // planWAL judges every WAL record. With needs nil everything is kept.
-func (p *PurgePlan) planWAL(ch *Chain, cutoff uint64, oldest string, needs map[string]string) {
-	cutSeg := pg.SegmentOf(pg.LSN(cutoff), ch.SegmentSize)
+func (p *PurgePlan) planWAL(ch *Chain, cutoff pg.LSN, oldest string, needs map[string]string) {
+	cutSeg := pg.SegmentOf(cutoff, ch.SegmentSize)
 	for _, r := range ch.WAL {
 		action, why, tli := ActionKeep, "", uint32(0)
 		f, err := pg.ParseWALFileName(r.Name, ch.SegmentSize)
@@ -316,14 +312,14 @@ func (p *PurgePlan) planWAL(ch *Chain, cutoff uint64, oldest string, needs map[s
 		case needs == nil:
 			tli, why = uint32(f.Timeline), "no backup"
 		case f.SegNo >= cutSeg:
-			tli, why = uint32(f.Timeline), fmt.Sprintf("at or after %s, the start of the oldest kept backup %s", pg.LSN(cutoff), oldest)
+			tli, why = uint32(f.Timeline), fmt.Sprintf("at or after %s, the start of the oldest kept backup %s", cutoff, oldest)
 		case needs[r.Name] != "":
 			// Cannot happen while every chain starts at a kept backup; the
 			// check guards the invariant should that ever change.
 			tli, why = uint32(f.Timeline), "needed by "+needs[r.Name]
 		default:
 			tli, action = uint32(f.Timeline), ActionDelete
-			why = fmt.Sprintf("before %s, the start of the oldest kept backup %s", pg.LSN(cutoff), oldest)
+			why = fmt.Sprintf("before %s, the start of the oldest kept backup %s", cutoff, oldest)
 			p.delWAL = append(p.delWAL, r)
 		}
 		if n := len(p.WAL); n > 0 && p.WAL[n-1].Action == action && p.WAL[n-1].Reason == why && p.WAL[n-1].Timeline == tli {
@@ -342,7 +338,7 @@ func (p *PurgePlan) planWAL(ch *Chain, cutoff uint64, oldest string, needs map[s
 // when all are older than the grace period (a running backup writes its
 // record last); WAL objects go only before the cutoff, where PostgreSQL
 // finished archiving long ago, so no wal-push can be about to record them.
-func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cutoff uint64, now time.Time) error {
+func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cutoff pg.LSN, now time.Time) error {
 	if p.Policy.OrphanGrace < 0 {
 		return nil
 	}
@@ -395,7 +391,7 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 	if cutoff == 0 {
 		return nil
 	}
-	cutSeg := pg.SegmentOf(pg.LSN(cutoff), ch.SegmentSize)
+	cutSeg := pg.SegmentOf(cutoff, ch.SegmentSize)
 	have := map[string]bool{}
 	for _, r := range ch.WAL {
 		have[r.Name] = true

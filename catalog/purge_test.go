@@ -150,7 +150,7 @@ func (ps *purgeStore) whole() error {
 		}
 	}
 	for _, m := range ch.Marks {
-		if _, err := ch.Reachable(m); err != nil {
+		if _, err := ch.ReachMark(m, nil); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/object"
+	"github.com/logship/logship/pg"
 	"github.com/logship/logship/store"
 )
 
@@ -186,7 +187,7 @@ func (c *Catalog) rebuildMarks(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		m := d.Mark
-		m.LSNValue = d.LSNValue
+		m.LSN = pg.LSN(d.LSNValue)
 		if err := c.st.Put(ctx, c.markNameKey(m.Name), bytes.NewReader(nil), 0); err != nil && !errors.Is(err, store.ErrExist) {
 			return 0, err
 		}

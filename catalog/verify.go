@@ -532,7 +532,7 @@ func (v *verifier) checkTimelines(ch, all *Chain) {
 		end := pg.SegmentStart(newest+1, ch.SegmentSize)
 		var oldest *Backup
 		for i, b := range ch.Backups {
-			if OnPath(b, path) && pg.LSN(b.EndLSNValue) <= end && (oldest == nil || b.StartLSNValue < oldest.StartLSNValue) {
+			if OnPath(b, path) && b.EndLSN <= end && (oldest == nil || b.StartLSN < oldest.StartLSN) {
 				oldest = &ch.Backups[i]
 			}
 		}
@@ -553,7 +553,7 @@ func (v *verifier) checkTimelines(ch, all *Chain) {
 			tc.Summary = "path " + describePath(path) + "; no backup on it"
 			continue
 		}
-		runs := replayPath(path, pg.LSN(oldest.StartLSNValue), end, ch.SegmentSize)
+		runs := replayPath(path, oldest.StartLSN, end, ch.SegmentSize)
 		var n uint64
 		for _, r := range runs {
 			n += r.Len()
@@ -588,7 +588,7 @@ func (v *verifier) checkMarks(ch *Chain) {
 		if err == nil {
 			v.rep.Reachable++
 			mc.Summary = fmt.Sprintf("%s: restorable from backup %s, %d segment(s)", at, r.ID, r.Segments())
-			if cands, _ := ch.Candidates(pg.TimelineID(m.Timeline), MarkTarget(m)); len(cands) > 0 && cands[0].ID != r.ID {
+			if cands, _ := ch.Candidates(pg.TimelineID(m.Timeline), m.LSN); len(cands) > 0 && cands[0].ID != r.ID {
 				mc.Summary += fmt.Sprintf(" (the newer backup %s is not restorable)", cands[0].ID)
 			}
 			continue

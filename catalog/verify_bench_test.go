@@ -95,7 +95,7 @@ func benchStore(b *testing.B) (string, error) {
 	}
 	for n := uint64(1); n+1 <= uint64(benchSegments); n += 1000 {
 		id := fmt.Sprintf("b%06d", n)
-		b := catalog.Backup{ID: id, Timeline: 1, SystemID: 1, StartLSNValue: n*segSize + 0x28, EndLSNValue: (n+1)*segSize + 0x100,
+		b := catalog.Backup{ID: id, Timeline: 1, SystemID: 1, StartLSN: pg.LSN(n*segSize + 0x28), EndLSN: pg.LSN((n+1)*segSize + 0x100),
 			StartWAL: pg.SegmentName(1, n, segSize), EndWAL: pg.SegmentName(1, n+1, segSize), ManifestKey: cat.BackupPrefix(id) + "backup_manifest"}
 		for _, key := range []string{cat.BackupPrefix(id) + "part-000001", b.ManifestKey} {
 			if err := st.Put(ctx, key, enc.Reader(), enc.Size()); err != nil {
@@ -112,7 +112,7 @@ func benchStore(b *testing.B) (string, error) {
 		if err := cat.ReserveMark(ctx, name); err != nil {
 			return dir, err
 		}
-		if err := cat.AddMark(ctx, catalog.Mark{Name: name, LSNValue: n*segSize + 0x500, Timeline: 1, Time: time.Now()}); err != nil {
+		if err := cat.AddMark(ctx, catalog.Mark{Name: name, LSN: pg.LSN(n*segSize + 0x500), Timeline: 1, Time: time.Now()}); err != nil {
 			return dir, err
 		}
 	}

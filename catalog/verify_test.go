@@ -119,10 +119,9 @@ func (f *fixture) backup(id string, tli pg.TimelineID, startSeg, endSeg uint64) 
 	man += fmt.Sprintf("\"Manifest-Checksum\": \"%x\"}\n", sum)
 
 	ctx := context.Background()
-	b := catalog.Backup{ID: id, Source: "src", SystemID: fxSystem, Timeline: uint32(tli),
-		StartLSNValue: startSeg*fxSegSize + 0x28, EndLSNValue: endSeg*fxSegSize + 0x100,
+	b := catalog.Backup{ID: id, Source: "src", SystemID: fxSystem, Timeline: tli,
+		StartLSN: pg.LSN(startSeg*fxSegSize + 0x28), EndLSN: pg.LSN(endSeg*fxSegSize + 0x100),
 		StartWAL: fxSeg(tli, startSeg), EndWAL: fxSeg(tli, endSeg), Compression: "zstd"}
-	b.StartLSN, b.EndLSN = pg.LSN(b.StartLSNValue).String(), pg.LSN(b.EndLSNValue).String()
 	raw := tarBuf.Bytes()
 	const partSize = 32 << 10
 	for i := 0; len(raw) > 0; i++ {
@@ -157,7 +156,7 @@ func (f *fixture) mark(name string, tli pg.TimelineID, segNo uint64) {
 		f.t.Fatal(err)
 	}
 	l := pg.LSN(segNo*fxSegSize + 0x500)
-	if err := f.cat.AddMark(ctx, catalog.Mark{Name: name, LSN: l.String(), LSNValue: uint64(l), Timeline: uint32(tli), Time: time.Now()}); err != nil {
+	if err := f.cat.AddMark(ctx, catalog.Mark{Name: name, LSN: l, Timeline: tli, Time: time.Now()}); err != nil {
 		f.t.Fatal(err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"time"
 
@@ -76,8 +75,9 @@ type Plan struct {
 
 // NewPlan chooses the newest complete backup that ends before target on the
 // target's timeline path and from which every segment up to the target is
-// recorded in the catalog, using the catalog's chain model (the one verify
-// and purge use). It reads only: a failed plan writes nothing anywhere.
+// recorded in the catalog: the catalog chain's answer (Chain.Reach, which
+// verify and purge use too). It reads only: a failed plan writes nothing
+// anywhere.
 func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, error) {
 	p := Plan{Source: cat.SourceName(), Target: target.String()}
 	if target.count() > 1 {
@@ -94,82 +94,74 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 	if len(ch.Backups) == 0 {
 		return p, fmt.Errorf("%w: source %q has no complete backup in %s: take one with logship backup", catalog.ErrNoBackup, cat.SourceName(), cat.Store())
 	}
+	ct := target.chainTarget()
 	if target.Mark != "" {
 		m, err := findMark(ch.Marks, target.Mark, cat.SourceName())
 		if err != nil {
 			return p, err
 		}
-		p.Mark = &m
-		p.Timeline = pg.TimelineID(m.Timeline)
-	} else {
-		p.Timeline = latestTimeline(ch)
-		p.LatestTimeline = true
+		p.Mark, ct.Mark = &m, m
 	}
-	path, err := timelinePath(ch, p.Timeline, p.LatestTimeline)
+	r, err := ch.Reach(ct, nil)
+	p.Timeline, p.LatestTimeline = r.Timeline, r.Latest
 	if err != nil {
-		return p, fmt.Errorf("restore to %s: %w", target, err)
+		return p, planError(err, target, p, ch)
 	}
-	if p.History, err = ch.History(p.Timeline); err != nil && !p.LatestTimeline {
-		return p, err
-	}
-
-	cands, err := candidates(ch, path, target, p.Mark, p.Timeline)
-	if err != nil {
-		return p, err
-	}
-	// Where replay must get to, exclusive; the backup's own end counts too.
-	var to pg.LSN
-	switch {
-	case p.Mark != nil:
-		to = catalog.MarkTarget(*p.Mark)
-	case target.LSN != 0:
-		// Recovery stops after the first record that starts at or past the
-		// target, so the segment holding the target itself is read.
-		to = target.LSN + 1
-	case target.Immediate:
-	default:
-		// Time and end of archive: nothing says where the target lies, so
-		// everything stored along the path must be whole.
-		if newest, ok := newestOnPath(ch, path); ok {
-			to = pg.SegmentStart(newest+1, ch.SegmentSize)
-		}
-	}
-	var first []catalog.MissingRange
-	for i, b := range cands {
-		runs, err := replayRuns(ch, path, pg.LSN(b.StartLSNValue), max(to, pg.LSN(b.EndLSNValue), pg.LSN(b.StartLSNValue)+1))
-		if err != nil {
-			return p, err
-		}
-		missing := ch.Missing(runs)
-		if i == 0 {
-			first = missing
-		}
-		if len(missing) > 0 {
-			continue
-		}
-		p.Backup, p.BackupID = b, b.ID
-		p.FirstWAL = runs[0].Names(ch.SegmentSize)[0]
-		lastRun := runs[len(runs)-1]
-		p.LastWAL = pg.SegmentName(lastRun.Timeline, lastRun.Last, ch.SegmentSize)
-		for _, r := range runs {
-			p.Segments += int(r.Len())
-		}
-		p.Recovery = recoveryTargetOf(target, p)
-		return p, nil
-	}
-	b := cands[0]
-	return p, fmt.Errorf("restore to %s from backup %s: %w: %s is not in the store (%d segment(s) missing in all); the chain is broken there; see logship catalog list",
-		target, b.ID, ErrMissingWAL, first[0].First, missingCount(first))
+	// Following 'latest' needs no history file; without one it is nil.
+	p.History, _ = ch.History(p.Timeline)
+	p.Backup, p.BackupID = r.Backup, r.ID
+	p.FirstWAL = r.Runs[0].Names(ch.SegmentSize)[0]
+	lastRun := r.Runs[len(r.Runs)-1]
+	p.LastWAL = pg.SegmentName(lastRun.Timeline, lastRun.Last, ch.SegmentSize)
+	p.Segments = int(r.Segments())
+	p.Recovery = recoveryTargetOf(target, p)
+	return p, nil
 }
 
-// replayRuns is the WAL from..to along path, by the chain model's rule.
-func replayRuns(ch *catalog.Chain, path []pg.TimelineRange, from, to pg.LSN) ([]catalog.SegmentRun, error) {
-	if len(path) == 1 {
-		// Also the path of a timeline followed without its history file,
-		// which the chain would refuse.
-		return []catalog.SegmentRun{{Timeline: path[0].Timeline, First: pg.SegmentOf(from, ch.SegmentSize), Last: pg.SegmentOf(to-1, ch.SegmentSize)}}, nil
+// chainTarget is the target in the chain's terms, the mark not yet resolved.
+func (t Target) chainTarget() catalog.Target {
+	switch {
+	case t.Mark != "":
+		return catalog.Target{Kind: catalog.TargetMark}
+	case !t.Time.IsZero():
+		return catalog.Target{Kind: catalog.TargetTime, Time: t.Time}
+	case t.LSN != 0:
+		return catalog.Target{Kind: catalog.TargetLSN, LSN: t.LSN}
+	case t.Immediate:
+		return catalog.Target{Kind: catalog.TargetImmediate}
 	}
-	return ch.Replay(path[len(path)-1].Timeline, from, to)
+	return catalog.Target{Kind: catalog.TargetAll}
+}
+
+// planError says, in restore's terms, why the chain found no way to the
+// target: no backup on the timeline, the target before every backup, or a
+// hole in the WAL.
+func planError(err error, t Target, p Plan, ch *catalog.Chain) error {
+	var re *catalog.ReachError
+	if !errors.As(err, &re) {
+		return fmt.Errorf("restore to %s: %w", t, err)
+	}
+	if re.Attempt.ID != "" {
+		first := re.Attempt.Missing
+		return fmt.Errorf("restore to %s from backup %s: %w: %s is not in the store (%d segment(s) missing in all); the chain is broken there; see logship catalog list",
+			t, re.Attempt.ID, ErrMissingWAL, first[0].First, missingCount(first))
+	}
+	if len(re.OnPath) == 0 {
+		return fmt.Errorf("%w: none of the %d backups of source %q lies on the history of timeline %d (the timeline of %s)",
+			catalog.ErrNoBackup, len(ch.Backups), ch.Source.Name, p.Timeline, t)
+	}
+	oldest := re.OnPath[0]
+	for _, b := range re.OnPath {
+		if b.EndLSN < oldest.EndLSN {
+			oldest = b
+		}
+	}
+	where := t.String()
+	if m := p.Mark; m != nil {
+		where = fmt.Sprintf("mark %q (LSN %s, %s)", m.Name, m.LSN, m.Time.Format(time.RFC3339))
+	}
+	return fmt.Errorf("%w: %s is before the oldest backup %s (which ends at LSN %s, %s); a backup can only be rolled forward",
+		catalog.ErrNoBackup, where, oldest.ID, oldest.EndLSN, oldest.EndTime.Format(time.RFC3339))
 }
 
 func missingCount(m []catalog.MissingRange) uint64 {
@@ -198,105 +190,6 @@ func findMark(marks []catalog.Mark, name, source string) (catalog.Mark, error) {
 	return catalog.Mark{}, fmt.Errorf("%w %q: source %q has no such mark; see logship catalog list", ErrUnknownMark, name, source)
 }
 
-// latestTimeline is the timeline PostgreSQL picks for
-// recovery_target_timeline = 'latest': starting from a backup's timeline, it
-// probes for the history file of each next timeline and stops at the first
-// one missing.
-func latestTimeline(ch *catalog.Chain) pg.TimelineID {
-	tli := pg.TimelineID(ch.Backups[0].Timeline)
-	for _, b := range ch.Backups {
-		tli = min(tli, pg.TimelineID(b.Timeline))
-	}
-	for {
-		if _, err := ch.History(tli + 1); err != nil {
-			return tli
-		}
-		tli++
-	}
-}
-
-// timelinePath is the chain's path to tli. Following 'latest', PostgreSQL
-// takes a timeline without a history file as one without parents, so the
-// path is that timeline alone; a numbered target needs its history file.
-func timelinePath(ch *catalog.Chain, tli pg.TimelineID, latest bool) ([]pg.TimelineRange, error) {
-	path, err := ch.Path(tli)
-	if errors.Is(err, catalog.ErrMissingHistory) && latest {
-		return pg.TimelinePath(nil, tli), nil
-	}
-	return path, err
-}
-
-// candidates lists the backups on the path that end before the target,
-// newest first.
-func candidates(ch *catalog.Chain, path []pg.TimelineRange, t Target, mark *catalog.Mark, tli pg.TimelineID) ([]catalog.Backup, error) {
-	var onTLI, out []catalog.Backup
-	for _, b := range ch.Backups {
-		if b.SystemID != 0 && b.SystemID != ch.Source.SystemID {
-			continue
-		}
-		if catalog.OnPath(b, path) {
-			onTLI = append(onTLI, b)
-		}
-	}
-	if len(onTLI) == 0 {
-		return nil, fmt.Errorf("%w: none of the %d backups of source %q lies on the history of timeline %d (the timeline of %s)",
-			catalog.ErrNoBackup, len(ch.Backups), ch.Source.Name, tli, t)
-	}
-	for _, b := range onTLI {
-		var before bool
-		switch {
-		case mark != nil:
-			before = b.EndLSNValue <= mark.LSNValue
-		case !t.Time.IsZero():
-			before = b.EndTime.Before(t.Time)
-		case t.LSN != 0:
-			before = pg.LSN(b.EndLSNValue) <= t.LSN
-		default:
-			before = true
-		}
-		if before {
-			out = append(out, b)
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].EndLSNValue != out[j].EndLSNValue {
-			return out[i].EndLSNValue > out[j].EndLSNValue
-		}
-		return out[i].ID > out[j].ID
-	})
-	if len(out) > 0 {
-		return out, nil
-	}
-	oldest := onTLI[0]
-	for _, b := range onTLI {
-		if b.EndLSNValue < oldest.EndLSNValue {
-			oldest = b
-		}
-	}
-	where := t.String()
-	if mark != nil {
-		where = fmt.Sprintf("mark %q (LSN %s, %s)", mark.Name, mark.LSN, mark.Time.Format(time.RFC3339))
-	}
-	return nil, fmt.Errorf("%w: %s is before the oldest backup %s (which ends at LSN %s, %s); a backup can only be rolled forward",
-		catalog.ErrNoBackup, where, oldest.ID, oldest.EndLSN, oldest.EndTime.Format(time.RFC3339))
-}
-
-// newestOnPath finds the highest stored segment number along the path.
-func newestOnPath(ch *catalog.Chain, path []pg.TimelineRange) (uint64, bool) {
-	for i := len(path) - 1; i >= 0; i-- {
-		r := path[i]
-		n, ok := ch.Newest(r.Timeline)
-		if !ok || n < pg.SegmentOf(r.Begin, ch.SegmentSize) {
-			continue
-		}
-		if r.End != 0 {
-			n = min(n, pg.SegmentOf(r.End, ch.SegmentSize)-1)
-		}
-		return n, true
-	}
-	return 0, false
-}
-
 // recoveryTargetOf turns the target into recovery settings.
 func recoveryTargetOf(t Target, p Plan) RecoveryTarget {
 	rt := RecoveryTarget{Timeline: "latest"}
@@ -307,9 +200,9 @@ func recoveryTargetOf(t Target, p Plan) RecoveryTarget {
 	case p.Mark != nil:
 		rt.Name = p.Mark.Name
 	case !t.Time.IsZero():
-		rt.Time = FormatRecoveryTime(t.Time)
+		rt.Time = t.Time
 	case t.LSN != 0:
-		rt.LSN = t.LSN.String()
+		rt.LSN = t.LSN
 	case t.Immediate:
 		rt.Immediate = true
 	}

@@ -81,12 +81,11 @@ func (s *synth) history(tli pg.TimelineID, text string) {
 func (s *synth) backup(id string, tli pg.TimelineID, start, end uint64) catalog.Backup {
 	s.t.Helper()
 	b := catalog.Backup{
-		ID: id, Source: "plan", SystemID: 7, Timeline: uint32(tli),
-		StartLSNValue: segLSN(start, 0x28), EndLSNValue: segLSN(end, 0x100),
+		ID: id, Source: "plan", SystemID: 7, Timeline: tli,
+		StartLSN: pg.LSN(segLSN(start, 0x28)), EndLSN: pg.LSN(segLSN(end, 0x100)),
 		StartWAL: pg.SegmentName(tli, start, planSegSize), EndWAL: pg.SegmentName(tli, end, planSegSize),
 		StartTime: planEpoch.Add(time.Duration(start) * time.Minute), EndTime: planEpoch.Add(time.Duration(end)*time.Minute + 30*time.Second),
 	}
-	b.StartLSN, b.EndLSN = pg.LSN(b.StartLSNValue).String(), pg.LSN(b.EndLSNValue).String()
 	if err := s.cat.AddBackup(context.Background(), b); err != nil {
 		s.t.Fatal(err)
 	}
@@ -95,7 +94,7 @@ func (s *synth) backup(id string, tli pg.TimelineID, start, end uint64) catalog.
 
 func (s *synth) mark(name string, tli pg.TimelineID, seg uint64) {
 	s.t.Helper()
-	m := catalog.Mark{Name: name, LSNValue: segLSN(seg, 0x500), Timeline: uint32(tli), Time: planEpoch.Add(time.Duration(seg) * time.Minute)}
+	m := catalog.Mark{Name: name, LSN: pg.LSN(segLSN(seg, 0x500)), Timeline: tli, Time: planEpoch.Add(time.Duration(seg) * time.Minute)}
 	if err := s.cat.AddMark(context.Background(), m); err != nil {
 		s.t.Fatal(err)
 	}
@@ -125,13 +124,13 @@ func TestNewPlanOneTimeline(t *testing.T) {
 		{"latest mark", restore.Target{Mark: "latest"}, "B2", "00000001000000000000000A",
 			restore.RecoveryTarget{Name: "m3", Timeline: "1"}},
 		{"lsn", restore.Target{LSN: pg.LSN(segLSN(7, 0x10))}, "B2", "000000010000000000000007",
-			restore.RecoveryTarget{LSN: "0/7000010", Timeline: "latest"}},
+			restore.RecoveryTarget{LSN: 0x7000010, Timeline: "latest"}},
 		{"lsn between backups", restore.Target{LSN: pg.LSN(segLSN(5, 0))}, "B1", "000000010000000000000005",
-			restore.RecoveryTarget{LSN: "0/5000000", Timeline: "latest"}},
+			restore.RecoveryTarget{LSN: 0x5000000, Timeline: "latest"}},
 		{"time between backups", restore.Target{Time: planEpoch.Add(5 * time.Minute)}, "B1", "00000001000000000000000A",
-			restore.RecoveryTarget{Time: "2026-11-27 04:05:00+00", Timeline: "latest"}},
+			restore.RecoveryTarget{Time: time.Date(2026, 11, 27, 4, 5, 0, 0, time.UTC), Timeline: "latest"}},
 		{"time after both", restore.Target{Time: planEpoch.Add(time.Hour)}, "B2", "00000001000000000000000A",
-			restore.RecoveryTarget{Time: "2026-11-27 05:00:00+00", Timeline: "latest"}},
+			restore.RecoveryTarget{Time: time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC), Timeline: "latest"}},
 		{"immediate", restore.Target{Immediate: true}, "B2", "000000010000000000000006",
 			restore.RecoveryTarget{Immediate: true, Timeline: "latest"}},
 		{"end of archive", restore.Target{}, "B2", "00000001000000000000000A",
@@ -235,7 +234,7 @@ func TestNewPlanTimelines(t *testing.T) {
 	s.mark("m3", 1, 7)
 	s.mark("m4", 2, 9)
 	// Made after m4, at a lower LSN than m3: "latest" must not pick m3.
-	if err := s.cat.AddMark(context.Background(), catalog.Mark{Name: "m5", LSNValue: segLSN(6, 0x900), Timeline: 2, Time: planEpoch.Add(time.Hour)}); err != nil {
+	if err := s.cat.AddMark(context.Background(), catalog.Mark{Name: "m5", LSN: pg.LSN(segLSN(6, 0x900)), Timeline: 2, Time: planEpoch.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -9,20 +9,23 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/logship/logship/pg"
 )
 
 // RecoveryTarget says where recovery stops. At most one of Name, Time, LSN and
 // Immediate may be set; none set means recover to the end of the archive.
+// Time and LSN are typed: parsed once, where the user gave them, and written
+// here in the form PostgreSQL reads.
 type RecoveryTarget struct {
-	Name      string // recovery_target_name: a mark
-	Time      string // recovery_target_time, already validated and normalized by the caller
-	LSN       string // recovery_target_lsn
-	Immediate bool   // recovery_target = 'immediate': stop as soon as consistent
-	Timeline  string // recovery_target_timeline: "" means latest; current, latest or a number
-	Action    string // recovery_target_action: "" means promote; promote, pause or shutdown
-	Inclusive *bool  // recovery_target_inclusive: nil means on (PostgreSQL's default)
+	Name      string    // recovery_target_name: a mark
+	Time      time.Time // recovery_target_time, written by FormatRecoveryTime
+	LSN       pg.LSN    // recovery_target_lsn; 0 is unset
+	Immediate bool      // recovery_target = 'immediate': stop as soon as consistent
+	Timeline  string    // recovery_target_timeline: "" means latest; current, latest or a number
+	Action    string    // recovery_target_action: "" means promote; promote, pause or shutdown
+	Inclusive *bool     // recovery_target_inclusive: nil means on (PostgreSQL's default)
 }
 
 // RecoverySettings are the recovery parameters a restored data directory starts with.
@@ -90,7 +93,7 @@ func WriteRecoveryConfig(dir string, s RecoverySettings) error {
 func recoveryConfText(s RecoverySettings) (string, error) {
 	t := s.Target
 	n := 0
-	for _, set := range []bool{t.Name != "", t.Time != "", t.LSN != "", t.Immediate} {
+	for _, set := range []bool{t.Name != "", !t.Time.IsZero(), t.LSN != 0, t.Immediate} {
 		if set {
 			n++
 		}
@@ -101,18 +104,11 @@ func recoveryConfText(s RecoverySettings) (string, error) {
 	if len(t.Name) > recoveryNameMax {
 		return "", fmt.Errorf("recovery target name %q is too long (maximum %d bytes)", t.Name, recoveryNameMax)
 	}
-	if t.LSN != "" {
-		if _, err := pg.ParseLSN(t.LSN); err != nil {
-			return "", fmt.Errorf("recovery target lsn: %w", err)
-		}
-	}
 	action := t.Action
-	switch action {
-	case "":
+	if action == "" {
 		action = "promote"
-	case "promote", "pause", "shutdown":
-	default:
-		return "", fmt.Errorf("recovery target action %q: want promote, pause or shutdown", t.Action)
+	} else if err := ValidAction(action); err != nil {
+		return "", fmt.Errorf("recovery target %w", err)
 	}
 	timeline := t.Timeline
 	switch timeline {
@@ -131,9 +127,15 @@ func recoveryConfText(s RecoverySettings) (string, error) {
 	if t.Inclusive != nil && !*t.Inclusive {
 		inclusive = "off"
 	}
-	immediate := ""
+	immediate, at, lsn := "", "", ""
 	if t.Immediate {
 		immediate = "immediate"
+	}
+	if !t.Time.IsZero() {
+		at = FormatRecoveryTime(t.Time)
+	}
+	if t.LSN != 0 {
+		lsn = t.LSN.String()
 	}
 
 	// PostgreSQL's assign hooks stop with "multiple recovery targets specified" when
@@ -143,9 +145,9 @@ func recoveryConfText(s RecoverySettings) (string, error) {
 	targets := [][2]string{
 		{"recovery_target", immediate},
 		{"recovery_target_name", t.Name},
-		{"recovery_target_time", t.Time},
+		{"recovery_target_time", at},
 		{"recovery_target_xid", ""},
-		{"recovery_target_lsn", t.LSN},
+		{"recovery_target_lsn", lsn},
 	}
 	slices.SortStableFunc(targets, func(a, b [2]string) int {
 		return min(len(a[1]), 1) - min(len(b[1]), 1)
@@ -167,6 +169,16 @@ func recoveryConfText(s RecoverySettings) (string, error) {
 		fmt.Fprintf(&b, "%s = %s\n", kv[0], q)
 	}
 	return b.String(), nil
+}
+
+// ValidAction checks a recovery_target_action: what PostgreSQL does at the
+// target.
+func ValidAction(action string) error {
+	switch action {
+	case "promote", "pause", "shutdown":
+		return nil
+	}
+	return fmt.Errorf("action %q: want promote, pause or shutdown", action)
 }
 
 // recoveryQuote quotes a configuration-file string value. The file parser treats a

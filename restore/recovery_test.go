@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logship/logship/restore"
 )
@@ -68,7 +69,7 @@ func TestWriteRecoveryConfig(t *testing.T) {
 			name: "shell quoted with backslash",
 			settings: restore.RecoverySettings{
 				RestoreCommand: "logship wal-fetch --store " + restore.QuoteShellArg(`file:///srv/it's`) + " %f %p",
-				Target:         restore.RecoveryTarget{LSN: "0/3000028", Inclusive: boolPtr(false), Action: "pause", Timeline: "2"},
+				Target:         restore.RecoveryTarget{LSN: 0x3000028, Inclusive: boolPtr(false), Action: "pause", Timeline: "2"},
 				ArchiveCleanup: `pg_archivecleanup C:\arch %r`,
 			},
 			want: []string{
@@ -99,7 +100,7 @@ func TestWriteRecoveryConfig(t *testing.T) {
 		},
 		{
 			name:       "time",
-			settings:   restore.RecoverySettings{RestoreCommand: "x", Target: restore.RecoveryTarget{Time: "2025-01-02 03:04:05+00"}},
+			settings:   restore.RecoverySettings{RestoreCommand: "x", Target: restore.RecoveryTarget{Time: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}},
 			wantLast:   `recovery_target_time = '2025-01-02 03:04:05+00'`,
 			wantSignal: "recovery.signal",
 		},
@@ -161,12 +162,13 @@ func TestWriteRecoveryConfigRefuses(t *testing.T) {
 		settings restore.RecoverySettings
 		wantErr  string
 	}{
-		{"name and lsn", with(func(s *restore.RecoverySettings) { s.Target.Name, s.Target.LSN = "m", "0/1" }), "more than one"},
-		{"time and immediate", with(func(s *restore.RecoverySettings) { s.Target.Time, s.Target.Immediate = "2025-01-01", true }), "more than one"},
+		{"name and lsn", with(func(s *restore.RecoverySettings) { s.Target.Name, s.Target.LSN = "m", 0x1 }), "more than one"},
+		{"time and immediate", with(func(s *restore.RecoverySettings) {
+			s.Target.Time, s.Target.Immediate = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), true
+		}), "more than one"},
 		{"bad action", with(func(s *restore.RecoverySettings) { s.Target.Action = "explode" }), "action"},
 		{"bad timeline", with(func(s *restore.RecoverySettings) { s.Target.Timeline = "newest" }), "timeline"},
 		{"timeline zero", with(func(s *restore.RecoverySettings) { s.Target.Timeline = "0" }), "timeline"},
-		{"bad lsn", with(func(s *restore.RecoverySettings) { s.Target.LSN = "3000028" }), "lsn"},
 		{"long name", with(func(s *restore.RecoverySettings) { s.Target.Name = strings.Repeat("m", 64) }), "too long"},
 		{"newline in name", with(func(s *restore.RecoverySettings) { s.Target.Name = "a\nrestore_command = 'rm -rf /'" }), "newline"},
 		{"newline in command", with(func(s *restore.RecoverySettings) { s.RestoreCommand = "cp\r\n" }), "newline"},

@@ -50,7 +50,7 @@ func TestReadRecoveryConf(t *testing.T) {
 		{"mark", RecoverySettings{Target: RecoveryTarget{Name: "m1", Action: "pause"}}, false, true, "pause"},
 		{"end of archive", RecoverySettings{}, false, false, "promote"},
 		{"standby", RecoverySettings{Standby: true}, true, false, "promote"},
-		{"standby to lsn", RecoverySettings{Standby: true, Target: RecoveryTarget{LSN: "0/3000000", Action: "shutdown"}}, true, true, "shutdown"},
+		{"standby to lsn", RecoverySettings{Standby: true, Target: RecoveryTarget{LSN: 0x3000000, Action: "shutdown"}}, true, true, "shutdown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

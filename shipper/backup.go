@@ -80,9 +80,8 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if err := src.Check(res.SystemID); err != nil {
 		return b, err
 	}
-	b.SystemID, b.ServerVersion, b.Timeline = res.SystemID, res.ServerVersion, uint32(res.Timeline)
-	b.StartLSNValue, b.EndLSNValue = uint64(res.StartLSN), uint64(res.EndLSN)
-	b.StartLSN, b.EndLSN = res.StartLSN.String(), res.EndLSN.String()
+	b.SystemID, b.ServerVersion, b.Timeline = res.SystemID, res.ServerVersion, res.Timeline
+	b.StartLSN, b.EndLSN = res.StartLSN, res.EndLSN
 	b.StartWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.StartLSN, res.SegmentSize), res.SegmentSize)
 	b.EndWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.EndLSN-1, res.SegmentSize), res.SegmentSize)
 	b.Parts = parts

@@ -347,7 +347,7 @@ func createPoints(ctx context.Context, name string, ms []*groupMember) {
 				return
 			}
 			tli, _ := strconv.ParseUint(m.walfile[:8], 16, 32)
-			m.mark = catalog.Mark{Name: name, LSN: lsn.String(), LSNValue: uint64(lsn), Timeline: uint32(tli),
+			m.mark = catalog.Mark{Name: name, LSN: lsn, Timeline: pg.TimelineID(tli),
 				Time: at.UTC(), Source: m.Source}
 		}()
 	}

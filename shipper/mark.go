@@ -72,7 +72,7 @@ func Mark(ctx context.Context, cat *catalog.Catalog, name string, opts MarkOptio
 		return catalog.Mark{}, err
 	}
 	tli, _ := strconv.ParseUint(walfile[:8], 16, 32)
-	m := catalog.Mark{Name: name, LSN: lsn.String(), LSNValue: uint64(lsn), Timeline: uint32(tli), Time: at.UTC(), Source: cat.SourceName()}
+	m := catalog.Mark{Name: name, LSN: lsn, Timeline: pg.TimelineID(tli), Time: at.UTC(), Source: cat.SourceName()}
 	// Recorded before the wait: the restore point exists in the WAL whatever
 	// happens next, and the name must stay taken.
 	if err := cat.AddMark(ctx, m); err != nil {

@@ -146,11 +146,11 @@ func fillCatalogStatus(ctx context.Context, cat *catalog.Catalog, st *Status, no
 	}
 	if n := len(l.Backups); n > 0 {
 		b := newestBackup(l.Backups)
-		st.NewestBackup = &BackupStatus{ID: b.ID, Timeline: b.Timeline, StartLSN: b.StartLSN, EndTime: b.EndTime,
+		st.NewestBackup = &BackupStatus{ID: b.ID, Timeline: uint32(b.Timeline), StartLSN: b.StartLSN.String(), EndTime: b.EndTime,
 			AgeSeconds: now().Sub(b.EndTime).Seconds(), StoredSize: b.StoredSize}
 	}
 	if m, ok := catalog.LatestMark(l.Marks); ok {
-		st.NewestMark = &MarkStatus{Name: m.Name, LSN: m.LSN, Timeline: m.Timeline, Time: m.Time,
+		st.NewestMark = &MarkStatus{Name: m.Name, LSN: m.LSN.String(), Timeline: uint32(m.Timeline), Time: m.Time,
 			AgeSeconds: now().Sub(m.Time).Seconds()}
 	}
 	return nil

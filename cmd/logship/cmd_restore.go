@@ -89,10 +89,8 @@ func runRestore(c *cli.Context) error {
 		return usageErr(err)
 	}
 	action := c.String("action")
-	switch action {
-	case "promote", "pause", "shutdown":
-	default:
-		return usageErr(fmt.Errorf("--action %q: want promote, pause or shutdown", action))
+	if err := restore.ValidAction(action); err != nil {
+		return usageErr(fmt.Errorf("--%w", err))
 	}
 	if p := c.Int("port"); p < 0 || p > 65535 {
 		return usageErr(fmt.Errorf("--port %d: want 1 to 65535", p))

@@ -454,7 +454,7 @@ func craftedStore(t *testing.T, tarBytes []byte) []string {
 		return obj
 	}
 	b := catalog.Backup{ID: "20261127T040000.000Z", Source: "crafted", SystemID: 42, Timeline: 1,
-		StartLSN: "0/2000028", StartLSNValue: 0x2000028, EndLSN: "0/2000100", EndLSNValue: 0x2000100,
+		StartLSN: 0x2000028, EndLSN: 0x2000100,
 		StartWAL: "000000010000000000000002", EndWAL: "000000010000000000000002",
 		StartTime: time.Now().Add(-time.Hour), EndTime: time.Now().Add(-time.Hour)}
 	part := put(cat.BackupPrefix(b.ID)+"part-000001", object.KindBackupPart, "part-000001", tarBytes)
@@ -464,7 +464,7 @@ func craftedStore(t *testing.T, tarBytes []byte) []string {
 	if err := cat.AddBackup(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if err := cat.AddMark(ctx, catalog.Mark{Name: "m1", LSNValue: 0x3000500, Timeline: 1, Time: time.Now()}); err != nil {
+	if err := cat.AddMark(ctx, catalog.Mark{Name: "m1", LSN: 0x3000500, Timeline: 1, Time: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	return []string{"--store", "file://" + dir, "--source", "crafted"}
