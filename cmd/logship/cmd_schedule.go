@@ -121,7 +121,7 @@ func runSchedule(c *cli.Context) error {
 		go func() { serveErr <- srv.Serve(ln) }()
 		rt.log.Info("serving /metrics and /healthz", "addr", ln.Addr().String())
 	}
-	rt.log.Info("schedule started", "source", cat.SourceName(), "store", cat.Store().String(), "jobs", len(jobs))
+	rt.log.Info("schedule started", "source", cat.SourceName(), "store", cat.StoreURL(), "jobs", len(jobs))
 	// Like BizTalk's backup job, the first run takes a full backup when
 	// there is none: marks and WAL are of no use without one.
 	if jc.backupSchedule() != "" {
