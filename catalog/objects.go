@@ -28,6 +28,11 @@ var ErrNotExist = store.ErrNotExist
 // there; the stored object is left untouched.
 var ErrExist = store.ErrExist
 
+// ErrMissingObject means the catalog records an object the store does not
+// have: the store lost it, so its absence is damage, not the end of the
+// archive.
+var ErrMissingObject = errors.New("recorded object is missing from the store")
+
 // ErrRecordMismatch means a stored object is not what its record says:
 // another file, size or checksum than the one recorded.
 var ErrRecordMismatch = errors.New("stored object does not match its record")
@@ -139,7 +144,9 @@ func (c *Catalog) walRecords(ctx context.Context, name string) ([]WALRecord, err
 // OpenWAL opens the stored object of the WAL file name, checked against
 // its record: size, SHA-256, stored size and system identifier, besides
 // the name its header gives. An absent object is an error wrapping
-// ErrNotExist.
+// ErrNotExist only when the catalog agrees: an object that is recorded but
+// missing is ErrMissingObject, and one whose records could not be listed
+// is that error, so that neither reads as the end of the archive.
 //
 // An object without any record is served checked against its own header
 // only, as before records were checked: wal-push stores the object first
@@ -158,12 +165,16 @@ func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
 	key := c.walKey(name)
 	o, err := c.openChecked(ctx, key, expect{name: name})
 	f := <-lookup
-	if err != nil {
-		return nil, err
-	}
-	if f.err != nil {
-		o.Close()
+	switch {
+	case f.err != nil:
+		if o != nil {
+			o.Close()
+		}
 		return nil, fmt.Errorf("look up the record of %s: %w", name, f.err)
+	case errors.Is(err, store.ErrNotExist) && len(f.recs) > 0:
+		return nil, fmt.Errorf("%s: %w: it is recorded in the catalog but %s is not in the store; the store is damaged", name, ErrMissingObject, key)
+	case err != nil:
+		return nil, err
 	}
 	for i, r := range f.recs {
 		err = checkRecord(o.Header(), key, expect{rawSize: r.RawSize, sha256: r.SHA256, storedSize: r.StoredSize, systemID: r.SystemID})

@@ -139,16 +139,21 @@ func TestOpenWALChecksTheRecord(t *testing.T) {
 	}
 }
 
+// Absent is the end of the archive only when the catalog agrees: a
+// recorded object that is missing is damage.
 func TestOpenWALAbsent(t *testing.T) {
 	f := newFixture(t)
 	name := fxSeg(1, 5)
-	// A record without object is still absent: recovery decides what that means.
+	if _, err := f.cat.OpenWAL(context.Background(), name); !errors.Is(err, catalog.ErrNotExist) {
+		t.Fatalf("neither object nor record: got %v, want ErrNotExist", err)
+	}
 	enc, _ := encodeSegment(t, name, 5, fxSystem)
 	if err := f.cat.AddWAL(context.Background(), recordOf(name, enc, fxSystem)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.cat.OpenWAL(context.Background(), name); !errors.Is(err, catalog.ErrNotExist) {
-		t.Fatalf("got %v, want ErrNotExist", err)
+	_, err := f.cat.OpenWAL(context.Background(), name)
+	if !errors.Is(err, catalog.ErrMissingObject) || errors.Is(err, catalog.ErrNotExist) {
+		t.Fatalf("recorded but missing: got %v, want ErrMissingObject and not ErrNotExist", err)
 	}
 }
 
