@@ -78,7 +78,7 @@ func (o *Object) Close() error {
 type expect struct {
 	kind       object.Kind
 	name       string
-	rawSize    int64
+	rawSize    int64 // checked with sha256; -1: the record keeps no size
 	sha256     string
 	storedSize int64
 	systemID   uint64 // of a WAL segment
@@ -91,7 +91,7 @@ func checkRecord(h object.Header, key string, w expect) error {
 		return fmt.Errorf("read %s: %w: object holds a %s, want a %s", key, ErrRecordMismatch, h.Kind, w.kind)
 	case w.name != "" && h.Name != w.name:
 		return fmt.Errorf("%s: %w: stored object is %q, not %s: the store is damaged", key, ErrRecordMismatch, h.Name, w.name)
-	case w.sha256 != "" && h.RawSize != w.rawSize:
+	case w.sha256 != "" && w.rawSize >= 0 && h.RawSize != w.rawSize:
 		return fmt.Errorf("%s: %w: stored object holds %d bytes, the record says %d", key, ErrRecordMismatch, h.RawSize, w.rawSize)
 	case w.sha256 != "" && !strings.EqualFold(h.ChecksumHex(), w.sha256):
 		return fmt.Errorf("%s: %w: stored object has sha256 %s, the record says %s", key, ErrRecordMismatch, h.ChecksumHex(), w.sha256)
@@ -201,16 +201,13 @@ func partExpect(p BackupPart) expect {
 // OpenManifest opens the backup_manifest of backup b, checked against the
 // backup's record.
 func (c *Catalog) OpenManifest(ctx context.Context, b Backup) (*Object, error) {
-	o, err := c.openChecked(ctx, b.ManifestKey, expect{kind: object.KindMeta, name: path.Base(b.ManifestKey)})
-	if err != nil {
-		return nil, err
-	}
-	// The record keeps no size for the manifest: only its checksum counts.
-	if h := o.Header(); b.ManifestSHA256 != "" && !strings.EqualFold(h.ChecksumHex(), b.ManifestSHA256) {
-		o.Close()
-		return nil, fmt.Errorf("%s: %w: stored object has sha256 %s, the record says %s", b.ManifestKey, ErrRecordMismatch, h.ChecksumHex(), b.ManifestSHA256)
-	}
-	return o, nil
+	return c.openChecked(ctx, b.ManifestKey, manifestExpect(b))
+}
+
+// manifestExpect is what a backup record says of its manifest: its
+// checksum, but no size.
+func manifestExpect(b Backup) expect {
+	return expect{kind: object.KindMeta, name: path.Base(b.ManifestKey), rawSize: -1, sha256: b.ManifestSHA256}
 }
 
 // PutWAL stores obj as the object of the WAL file name, create-only. If

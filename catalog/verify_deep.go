@@ -468,7 +468,7 @@ func (v *verifier) readManifest(ctx context.Context, b Backup) (*pg.Manifest, er
 		return nil, classify(key, err)
 	}
 	defer or.Close()
-	if or.Header().ChecksumHex() != b.ManifestSHA256 {
+	if b.ManifestSHA256 == "" || checkRecord(or.Header(), key, manifestExpect(b)) != nil {
 		return nil, &partError{key: key, code: CodeRecordMismatch, err: fmt.Errorf("manifest sha256 %s, the backup record says %s", or.Header().ChecksumHex(), b.ManifestSHA256)}
 	}
 	raw, err := io.ReadAll(io.LimitReader(or, maxManifestObject+1))
