@@ -54,9 +54,6 @@ var ErrNoBackup = errors.New("no suitable backup")
 
 func (c *Catalog) backupRecordPrefix() string { return c.key("catalog/backups/") }
 
-// BackupPrefix is where the objects of backup id live.
-func (c *Catalog) BackupPrefix(id string) string { return c.key("backups/" + id + "/") }
-
 // BackupDocName is the object, beside a backup's parts, that keeps a copy of
 // its record, so that catalog rebuild can restore the record from the
 // backup's own objects. It is written only once the backup is complete.
@@ -65,7 +62,7 @@ const BackupDocName = "backup.json"
 // AddBackup records a complete backup (create-only): first the copy beside
 // its parts, then the catalog record.
 func (c *Catalog) AddBackup(ctx context.Context, b Backup) error {
-	if err := c.putDoc(ctx, c.BackupPrefix(b.ID)+BackupDocName, BackupDocName, b); err != nil {
+	if err := c.putDoc(ctx, c.backupPrefix(b.ID)+BackupDocName, BackupDocName, b); err != nil {
 		return fmt.Errorf("store %s of backup %s: %w", BackupDocName, b.ID, err)
 	}
 	return c.addBackupRecord(ctx, b)

@@ -61,16 +61,10 @@ func New(st store.Store, source string) *Catalog {
 	return &Catalog{st: st, source: source}
 }
 
-// Store is the store the catalog lives in.
-func (c *Catalog) Store() store.Store { return c.st }
-
 // SourceName is the name of the catalog's source.
 func (c *Catalog) SourceName() string { return c.source }
 
 func (c *Catalog) key(rel string) string { return c.source + "/" + rel }
-
-// WALKey is where the object of the WAL file name is stored.
-func (c *Catalog) WALKey(name string) string { return c.key("wal/" + name) }
 
 // Source reads the source record, or answers ErrNoSource.
 func (c *Catalog) Source(ctx context.Context) (Source, error) {

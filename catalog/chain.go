@@ -105,7 +105,7 @@ func isDamage(err error) bool {
 var errWrongObject = errors.New("object holds another file")
 
 func (c *Catalog) readHistory(ctx context.Context, r WALRecord) ([]pg.HistoryEntry, error) {
-	key := c.WALKey(r.Name)
+	key := c.walKey(r.Name)
 	rc, err := c.st.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)

@@ -62,15 +62,11 @@ func (c *Catalog) ReleaseMark(ctx context.Context, name string) error {
 	return c.st.Delete(ctx, c.markNameKey(name))
 }
 
-// MarkObjectKey is where a mark is kept as an object of its own (JSON in
-// the object format), from which catalog rebuild restores its record.
-func (c *Catalog) MarkObjectKey(name string) string { return c.key("marks/" + name) }
-
 // AddMark stores a mark whose name was reserved: its object, then its
 // record. Like WAL records, the record's key holds every fact: name ~ LSN
 // (16 hex digits) ~ timeline ~ unix nanoseconds.
 func (c *Catalog) AddMark(ctx context.Context, m Mark) error {
-	err := c.putDoc(ctx, c.MarkObjectKey(m.Name), m.Name, markDoc{Mark: m, LSNValue: uint64(m.LSN)})
+	err := c.putDoc(ctx, c.markObjectKey(m.Name), m.Name, markDoc{Mark: m, LSNValue: uint64(m.LSN)})
 	if err != nil && !errors.Is(err, store.ErrExist) {
 		return fmt.Errorf("store mark %s: %w", m.Name, err)
 	}

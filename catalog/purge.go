@@ -376,7 +376,7 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 		return fmt.Errorf("list backup objects: %w", err)
 	}
 	for _, id := range ids {
-		if hasDoc(dirs[id].objs, c.BackupPrefix(id)+BackupDocName) {
+		if hasDoc(dirs[id].objs, c.backupPrefix(id)+BackupDocName) {
 			// A complete backup whose record was lost: never an orphan.
 			p.Warnings = append(p.Warnings, fmt.Sprintf("backup %s is complete but has no catalog record: run logship catalog rebuild", id))
 			continue
@@ -477,7 +477,7 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		}
 		// The mark's own object goes first: left behind by a crash, it
 		// would let catalog rebuild bring back a mark whose WAL is gone.
-		if err := del(c.MarkObjectKey(m.Name)); err != nil {
+		if err := del(c.markObjectKey(m.Name)); err != nil {
 			return res, err
 		}
 		var keys []string
@@ -498,7 +498,7 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		// Record, then the copy rebuild would restore it from, then the
 		// parts: a rebuild after a crash never revives a backup with parts
 		// missing.
-		doc := c.BackupPrefix(b.ID) + BackupDocName
+		doc := c.backupPrefix(b.ID) + BackupDocName
 		if err := del(c.backupRecordPrefix() + b.ID + ".json"); err != nil {
 			return res, err
 		}
@@ -506,7 +506,7 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 			return res, err
 		}
 		var keys []string
-		if err := c.st.List(ctx, c.BackupPrefix(b.ID), func(oi store.ObjectInfo) error {
+		if err := c.st.List(ctx, c.backupPrefix(b.ID), func(oi store.ObjectInfo) error {
 			if oi.Key != doc {
 				keys = append(keys, oi.Key)
 			}
@@ -528,7 +528,7 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		if err := del(c.walRecordKey(r)); err != nil {
 			return res, err
 		}
-		if err := del(c.WALKey(r.Name)); err != nil {
+		if err := del(c.walKey(r.Name)); err != nil {
 			return res, err
 		}
 		res.Deleted.WALFiles++

@@ -237,7 +237,7 @@ func (c *Catalog) Describe(ctx context.Context, r WALRecord) (WALInfo, error) {
 	if segSize == 0 {
 		segSize = 16 << 20
 	}
-	h, err := c.readHeader(ctx, c.WALKey(r.Name))
+	h, err := c.readHeader(ctx, c.walKey(r.Name))
 	if err != nil {
 		return WALInfo{}, err
 	}

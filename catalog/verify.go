@@ -307,8 +307,8 @@ func (v *verifier) compareWAL(ctx context.Context, ch *Chain) error {
 				continue
 			}
 			v.badWAL[r.Name] = true
-			v.add(v.storeCheck, Problem{Severity: SevError, Code: CodeRecordWithoutObject, Object: c.WALKey(r.Name),
-				Message: fmt.Sprintf("%s is recorded in the catalog but its object %s is missing from the store", r.Name, c.WALKey(r.Name)),
+			v.add(v.storeCheck, Problem{Severity: SevError, Code: CodeRecordWithoutObject, Object: c.walKey(r.Name),
+				Message: fmt.Sprintf("%s is recorded in the catalog but its object %s is missing from the store", r.Name, c.walKey(r.Name)),
 				Fix:     fmt.Sprintf("if PostgreSQL (or a standby) still has pg_wal/%s, push it again with logship wal-push; otherwise it is lost: take a new backup", r.Name)})
 		}
 	}
@@ -428,7 +428,7 @@ func (v *verifier) compareBackups(ch *Chain, objs map[string]store.ObjectInfo) {
 			}
 		}
 		claimed[b.ManifestKey] = true
-		claimed[c.BackupPrefix(b.ID)+BackupDocName] = true
+		claimed[c.backupPrefix(b.ID)+BackupDocName] = true
 		if _, ok := objs[b.ManifestKey]; !ok || b.ManifestKey == "" {
 			v.badBackup[b.ID] = true
 			v.add(bc, Problem{Severity: SevError, Code: CodeMissingManifest, Object: b.ManifestKey,
@@ -452,8 +452,8 @@ func (v *verifier) compareBackups(ch *Chain, objs map[string]store.ObjectInfo) {
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		v.add(v.storeCheck, Problem{Severity: SevWarning, Code: CodeUnrecordedBackup, Object: c.BackupPrefix(id),
-			Message: fmt.Sprintf("%d object(s) under %s belong to no recorded backup (an interrupted backup, or one still running)", orphans[id], c.BackupPrefix(id)),
+		v.add(v.storeCheck, Problem{Severity: SevWarning, Code: CodeUnrecordedBackup, Object: c.backupPrefix(id),
+			Message: fmt.Sprintf("%d object(s) under %s belong to no recorded backup (an interrupted backup, or one still running)", orphans[id], c.backupPrefix(id)),
 			Fix:     "nothing restores from them; delete them when no backup is running"})
 	}
 }
@@ -495,7 +495,7 @@ func (v *verifier) historyProblem(c *Check, tli pg.TimelineID, err error) {
 	}
 	v.add(c, Problem{Severity: SevError, Code: CodeBadHistory, Object: name,
 		Message: fmt.Sprintf("timeline %d: %v", tli, err),
-		Fix:     fmt.Sprintf("replace %s: delete its object and record, and push pg_wal/%s again from a server on timeline %d", v.cat.WALKey(name), name, tli)})
+		Fix:     fmt.Sprintf("replace %s: delete its object and record, and push pg_wal/%s again from a server on timeline %d", v.cat.walKey(name), name, tli)})
 }
 
 // checkTimelines checks that WAL is whole from the oldest backup on each

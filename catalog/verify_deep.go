@@ -135,7 +135,7 @@ func (v *verifier) deepItems(ch *Chain) []deepItem {
 		if r != nil {
 			facts[2] = r.SHA256 + "/" + strconv.FormatInt(r.RawSize, 10)
 		}
-		items = append(items, deepItem{name: name, key: v.cat.WALKey(name), rec: r, objects: 1, id: newProgressID(facts...)})
+		items = append(items, deepItem{name: name, key: v.cat.walKey(name), rec: r, objects: 1, id: newProgressID(facts...)})
 	}
 	for i, b := range ch.Backups {
 		if v.badBackup[b.ID] {
@@ -217,7 +217,7 @@ func (v *verifier) deepWAL(ctx context.Context, ch *Chain, it deepItem, buf []by
 	if h.Name != it.name {
 		return bad(CodeCorrupt, fmt.Sprintf("%s holds %q, not %s: it was stored under a wrong name", it.key, h.Name, it.name), corruptFix)
 	}
-	if r := it.rec; r != nil && (h.ChecksumHex() != r.SHA256 || h.RawSize != r.RawSize) {
+	if r := it.rec; r != nil && checkRecord(h, it.key, expect{rawSize: r.RawSize, sha256: r.SHA256}) != nil {
 		return bad(CodeRecordMismatch, fmt.Sprintf("%s holds %d bytes with sha256 %s but its record says %d bytes with sha256 %s", it.key, h.RawSize, h.ChecksumHex(), r.RawSize, r.SHA256),
 			"the object was replaced after it was recorded: find out which copy is right; delete the wrong object or record")
 	}
@@ -430,7 +430,7 @@ func (p *partsReader) open(part BackupPart) error {
 		return classify(part.Key, err)
 	}
 	h := or.Header()
-	if h.RawSize != part.RawSize || h.ChecksumHex() != part.SHA256 || h.Name != path.Base(part.Key) {
+	if checkRecord(h, part.Key, partExpect(part)) != nil {
 		or.Close()
 		rc.Close()
 		return &partError{key: part.Key, code: CodeRecordMismatch, err: fmt.Errorf("holds %s (%d bytes, sha256 %s) but the backup record says %s (%d bytes, sha256 %s)",
@@ -468,7 +468,7 @@ func (v *verifier) readManifest(ctx context.Context, b Backup) (*pg.Manifest, er
 		return nil, classify(key, err)
 	}
 	defer or.Close()
-	if or.Header().ChecksumHex() != b.ManifestSHA256 {
+	if b.ManifestSHA256 == "" || checkRecord(or.Header(), key, manifestExpect(b)) != nil {
 		return nil, &partError{key: key, code: CodeRecordMismatch, err: fmt.Errorf("manifest sha256 %s, the backup record says %s", or.Header().ChecksumHex(), b.ManifestSHA256)}
 	}
 	raw, err := io.ReadAll(io.LimitReader(or, maxManifestObject+1))

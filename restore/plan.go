@@ -88,11 +88,11 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 		return p, err
 	}
 	if !ch.SourceKnown {
-		return p, fmt.Errorf("%w for %q in %s: nothing was shipped for it", catalog.ErrNoSource, cat.SourceName(), cat.Store())
+		return p, fmt.Errorf("%w for %q in %s: nothing was shipped for it", catalog.ErrNoSource, cat.SourceName(), cat.StoreURL())
 	}
 	p.SegmentSize = ch.SegmentSize
 	if len(ch.Backups) == 0 {
-		return p, fmt.Errorf("%w: source %q has no complete backup in %s: take one with logship backup", catalog.ErrNoBackup, cat.SourceName(), cat.Store())
+		return p, fmt.Errorf("%w: source %q has no complete backup in %s: take one with logship backup", catalog.ErrNoBackup, cat.SourceName(), cat.StoreURL())
 	}
 	ct := target.chainTarget()
 	if target.Mark != "" {

@@ -68,7 +68,7 @@ func (s *synth) history(tli pg.TimelineID, text string) {
 		s.t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.cat.Store().Put(ctx, s.cat.WALKey(name), obj.Reader(), obj.Size()); err != nil {
+	if err := s.cat.PutWAL(ctx, name, obj); err != nil {
 		s.t.Fatal(err)
 	}
 	r := catalog.WALRecord{Name: name, RawSize: obj.Header.RawSize, SHA256: obj.Header.ChecksumHex(), StoredSize: obj.Size()}

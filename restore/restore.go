@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/logship/logship/catalog"
-	"github.com/logship/logship/object"
 )
 
 // ErrNotEmpty means the target directory holds files and Force was not given.
@@ -217,42 +215,20 @@ func runningPostmaster(dir string) (int, bool) {
 }
 
 func fetchManifest(ctx context.Context, cat *catalog.Catalog, b catalog.Backup) ([]byte, error) {
-	or, closeFn, err := openObject(ctx, cat, b.ManifestKey, object.KindMeta)
+	o, err := cat.OpenManifest(ctx, b)
 	if err != nil {
 		return nil, fmt.Errorf("backup %s manifest: %w", b.ID, err)
 	}
-	defer closeFn()
-	h := or.Header()
-	if b.ManifestSHA256 != "" && !strings.EqualFold(h.ChecksumHex(), b.ManifestSHA256) {
-		return nil, fmt.Errorf("backup %s manifest: stored object has sha256 %s, the record says %s", b.ID, h.ChecksumHex(), b.ManifestSHA256)
-	}
+	defer o.Close()
+	h := o.Header()
 	if h.RawSize > maxManifest {
 		return nil, fmt.Errorf("backup %s manifest: %d bytes, more than %d", b.ID, h.RawSize, maxManifest)
 	}
-	m, err := readAllSized(or, h.RawSize)
+	m, err := readAllSized(o, h.RawSize)
 	if err != nil {
 		return nil, fmt.Errorf("backup %s manifest: %w", b.ID, err)
 	}
 	return m, nil
-}
-
-// openObject opens a stored object and checks its kind.
-func openObject(ctx context.Context, cat *catalog.Catalog, key string, kind object.Kind) (*object.Reader, func(), error) {
-	rc, err := cat.Store().Get(ctx, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("get %s: %w", key, err)
-	}
-	or, err := object.NewReader(rc)
-	if err != nil {
-		rc.Close()
-		return nil, nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	closeFn := func() { or.Close(); rc.Close() }
-	if k := or.Header().Kind; k != kind {
-		closeFn()
-		return nil, nil, fmt.Errorf("read %s: object holds a %s, want a %s", key, k, kind)
-	}
-	return or, closeFn, nil
 }
 
 // readAllSized reads r, which must hold exactly size bytes, to its end; an
@@ -272,37 +248,14 @@ func readAllSized(r io.Reader, size int64) ([]byte, error) {
 	return b, nil
 }
 
-// openPart opens a backup part and checks its header against the record
-// before any byte of it is used.
-func openPart(ctx context.Context, cat *catalog.Catalog, p catalog.BackupPart) (*object.Reader, func(), error) {
-	or, closeFn, err := openObject(ctx, cat, p.Key, object.KindBackupPart)
-	if err != nil {
-		return nil, nil, err
-	}
-	h := or.Header()
-	switch {
-	case h.Name != path.Base(p.Key):
-		err = fmt.Errorf("part %s: stored object is %q: the store is damaged", p.Key, h.Name)
-	case h.RawSize != p.RawSize:
-		err = fmt.Errorf("part %s: stored object holds %d bytes, the record says %d", p.Key, h.RawSize, p.RawSize)
-	case !strings.EqualFold(h.ChecksumHex(), p.SHA256):
-		err = fmt.Errorf("part %s: stored object has sha256 %s, the record says %s", p.Key, h.ChecksumHex(), p.SHA256)
-	}
-	if err != nil {
-		closeFn()
-		return nil, nil, err
-	}
-	return or, closeFn, nil
-}
-
 // fetchPart reads a whole part into memory, verified.
 func fetchPart(ctx context.Context, cat *catalog.Catalog, p catalog.BackupPart) ([]byte, error) {
-	or, closeFn, err := openPart(ctx, cat, p)
+	o, err := cat.OpenPart(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	defer closeFn()
-	b, err := readAllSized(or, p.RawSize)
+	defer o.Close()
+	b, err := readAllSized(o, p.RawSize)
 	if err != nil {
 		return nil, fmt.Errorf("part %s: %w", p.Key, err)
 	}
@@ -451,14 +404,14 @@ func feedParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.Backup
 // end, after its bytes went into the extraction; a mismatch still fails the
 // restore.
 func streamPart(ctx context.Context, cat *catalog.Catalog, p catalog.BackupPart, w io.Writer) error {
-	or, closeFn, err := openPart(ctx, cat, p)
+	o, err := cat.OpenPart(ctx, p)
 	if err != nil {
 		return err
 	}
-	defer closeFn()
+	defer o.Close()
 	buf := make([]byte, 1<<20)
 	for {
-		n, rerr := or.Read(buf)
+		n, rerr := o.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return writeError{werr}

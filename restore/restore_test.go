@@ -47,11 +47,11 @@ func storeBackup(t testing.TB, tarBytes []byte, partSize int, manifest []byte) f
 		if err != nil {
 			t.Fatal(err)
 		}
-		key := cat.BackupPrefix(b.ID) + name
-		if err := st.Put(ctx, key, obj.Reader(), obj.Size()); err != nil {
+		part, err := cat.PutPart(ctx, b.ID, obj)
+		if err != nil {
 			t.Fatal(err)
 		}
-		b.Parts = append(b.Parts, catalog.BackupPart{Key: key, RawSize: obj.Header.RawSize, SHA256: obj.Header.ChecksumHex(), StoredSize: obj.Size()})
+		b.Parts = append(b.Parts, part)
 		b.RawSize += int64(n)
 		tarBytes = tarBytes[n:]
 	}
@@ -59,8 +59,7 @@ func storeBackup(t testing.TB, tarBytes []byte, partSize int, manifest []byte) f
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.ManifestKey, b.ManifestSHA256 = cat.BackupPrefix(b.ID)+"backup_manifest", man.Header.ChecksumHex()
-	if err := st.Put(ctx, b.ManifestKey, man.Reader(), man.Size()); err != nil {
+	if err := cat.PutManifest(ctx, &b, man); err != nil {
 		t.Fatal(err)
 	}
 	return fakeBackup{cat: cat, storeDir: dir, b: b}

@@ -11,40 +11,32 @@ import (
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/object"
 	"github.com/logship/logship/pg"
-	"github.com/logship/logship/store"
 )
 
 // ErrAbsent means the store positively answered that the WAL file is not
 // there. It is the only failure PostgreSQL may read as "end of archive".
 var ErrAbsent = errors.New("not in the archive")
 
-// FetchWAL writes the WAL file name to dest, verified. The file appears at
-// dest only whole and checked: it is decoded into a temporary file beside
-// dest and renamed when its size and SHA-256 match. Errors other than
+// FetchWAL writes the WAL file name to dest, verified. The object is
+// checked against its catalog record (catalog.OpenWAL) before it is used,
+// and the file appears at dest only whole and checked: it is decoded into
+// a temporary file beside dest and renamed when its size and SHA-256 match. Errors other than
 // ErrAbsent mean the archive is damaged or unreachable and recovery must stop.
 func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (object.Header, error) {
 	// Validating against the smallest segment size accepts every valid name.
 	if _, err := pg.ParseWALFileName(name, 1<<20); err != nil {
 		return object.Header{}, err
 	}
-	rc, err := cat.Store().Get(ctx, cat.WALKey(name))
-	if errors.Is(err, store.ErrNotExist) {
+	o, err := cat.OpenWAL(ctx, name)
+	if errors.Is(err, catalog.ErrNotExist) {
 		return object.Header{}, fmt.Errorf("%s: %w", name, ErrAbsent)
 	}
 	if err != nil {
 		return object.Header{}, fmt.Errorf("fetch %s: %w", name, err)
 	}
-	defer rc.Close()
-	or, err := object.NewReader(rc)
-	if err != nil {
-		return object.Header{}, fmt.Errorf("fetch %s: %w", name, err)
-	}
-	defer or.Close()
-	h := or.Header()
-	if h.Name != name {
-		return h, fmt.Errorf("fetch %s: the stored object holds %q: the store is damaged", name, h.Name)
-	}
-	if err := writeVerified(dest, or); err != nil {
+	defer o.Close()
+	h := o.Header()
+	if err := writeVerified(dest, o); err != nil {
 		return h, fmt.Errorf("fetch %s: %w", name, err)
 	}
 	return h, nil

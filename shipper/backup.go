@@ -94,9 +94,7 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if err != nil {
 		return b, err
 	}
-	b.ManifestKey = cat.BackupPrefix(b.ID) + "backup_manifest"
-	b.ManifestSHA256 = man.Header.ChecksumHex()
-	if err := cat.Store().Put(ctx, b.ManifestKey, man.Reader(), man.Size()); err != nil {
+	if err := cat.PutManifest(ctx, &b, man); err != nil {
 		return b, fmt.Errorf("store backup manifest: %w", err)
 	}
 	log.Info("backup data stored; waiting for its WAL", "backup", b.ID, "end_wal", b.EndWAL, "parts", len(parts))
@@ -121,7 +119,7 @@ func WaitForWAL(ctx context.Context, cat *catalog.Catalog, name string, timeout 
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if _, err := cat.Store().Stat(ctx, cat.WALKey(name)); err == nil {
+		if has, _ := cat.HasWAL(ctx, name); has {
 			if _, err := cat.LookupWAL(ctx, name); err == nil {
 				return nil
 			}
@@ -225,11 +223,11 @@ func (w *partWriter) store(idx int, raw []byte) (catalog.BackupPart, error) {
 	if err != nil {
 		return catalog.BackupPart{}, err
 	}
-	key := w.cat.BackupPrefix(w.id) + name
-	if err := w.cat.Store().Put(w.ctx, key, obj.Reader(), obj.Size()); err != nil {
+	part, err := w.cat.PutPart(w.ctx, w.id, obj)
+	if err != nil {
 		return catalog.BackupPart{}, fmt.Errorf("store backup part %s: %w", name, err)
 	}
-	return catalog.BackupPart{Key: key, RawSize: obj.Header.RawSize, SHA256: obj.Header.ChecksumHex(), StoredSize: obj.Size()}, nil
+	return part, nil
 }
 
 // finish stores the last part (when the stream ended well) and returns the

@@ -1,13 +1,9 @@
 package shipper
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/logship/logship/catalog"
-	"github.com/logship/logship/store"
 )
 
 // CheckOptions tune RunChecks.
@@ -227,44 +222,26 @@ func storeCheck(ctx context.Context, cat *catalog.Catalog, timeout time.Duration
 	r := CheckResult{Name: CheckStoreWritable}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	st := cat.Store()
-	var rnd [8]byte
-	_, _ = rand.Read(rnd[:])
-	key := cat.SourceName() + "/check/probe-" + hex.EncodeToString(rnd[:])
-	body := []byte("logship check probe " + time.Now().UTC().Format(time.RFC3339Nano) + "\n")
 	fix := "check --store, that the folder or bucket exists, and that this user (or these credentials) may write, read and delete there"
-	if err := st.Put(ctx, key, bytes.NewReader(body), int64(len(body))); err != nil {
-		r.Detail, r.Fix = fmt.Sprintf("cannot write %s to %s: %v", key, st, err), fix
-		return r
+	key, err := cat.ProbeWritable(ctx)
+	var pe *catalog.ProbeError
+	switch {
+	case err == nil:
+		r.OK = true
+		r.Detail = fmt.Sprintf("wrote, read back and deleted %s in %s", key, cat.StoreURL())
+	case !errors.As(err, &pe):
+		r.Detail, r.Fix = err.Error(), fix
+	case pe.Step == catalog.ProbeWrite:
+		r.Detail, r.Fix = fmt.Sprintf("cannot write %s to %s: %v", key, cat.StoreURL(), pe.Err), fix
+	case pe.Step == catalog.ProbeRead:
+		r.Detail, r.Fix = fmt.Sprintf("wrote %s but cannot read it back: %v", key, pe.Err), fix
+	case pe.Step == catalog.ProbeCompare:
+		r.Detail, r.Fix = fmt.Sprintf("read back %s differs from what was written (%v)", key, pe.Err), "check the store's health and any proxy in front of it"
+	case pe.Step == catalog.ProbeDelete:
+		r.Detail, r.Fix = fmt.Sprintf("cannot delete %s: %v", key, pe.Err), fix+" (purge needs delete)"
+	default:
+		r.Detail, r.Fix = fmt.Sprintf("%s still there after delete (%v)", key, pe.Err), "check the store's delete permission and versioning"
 	}
-	// The probe goes whatever happens next.
-	defer func() {
-		if r.OK {
-			return
-		}
-		_ = st.Delete(context.WithoutCancel(ctx), key)
-	}()
-	rc, err := st.Get(ctx, key)
-	if err != nil {
-		r.Detail, r.Fix = fmt.Sprintf("wrote %s but cannot read it back: %v", key, err), fix
-		return r
-	}
-	got, err := io.ReadAll(io.LimitReader(rc, int64(len(body))+1))
-	rc.Close()
-	if err != nil || !bytes.Equal(got, body) {
-		r.Detail, r.Fix = fmt.Sprintf("read back %s differs from what was written (%v)", key, err), "check the store's health and any proxy in front of it"
-		return r
-	}
-	if err := st.Delete(ctx, key); err != nil {
-		r.Detail, r.Fix = fmt.Sprintf("cannot delete %s: %v", key, err), fix+" (purge needs delete)"
-		return r
-	}
-	if _, err := st.Stat(ctx, key); !errors.Is(err, store.ErrNotExist) {
-		r.Detail, r.Fix = fmt.Sprintf("%s still there after delete (%v)", key, err), "check the store's delete permission and versioning"
-		return r
-	}
-	r.OK = true
-	r.Detail = fmt.Sprintf("wrote, read back and deleted %s in %s", key, st)
 	return r
 }
 
@@ -275,7 +252,7 @@ func systemIDCheck(ctx context.Context, cat *catalog.Catalog, sysid uint64, time
 	src, err := cat.Source(ctx)
 	switch {
 	case errors.Is(err, catalog.ErrNoSource):
-		r.Detail = fmt.Sprintf("nothing was shipped to source %q in %s yet", cat.SourceName(), cat.Store())
+		r.Detail = fmt.Sprintf("nothing was shipped to source %q in %s yet", cat.SourceName(), cat.StoreURL())
 		r.Fix = "run SELECT pg_switch_wal() on the source, then look at pg_stat_archiver and the PostgreSQL log; check that archive_command uses this --store and --source"
 	case err != nil:
 		r.Detail, r.Fix = "cannot read the source record: "+err.Error(), "check --store"

@@ -1,9 +1,7 @@
 package shipper
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -16,9 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/logship/logship/catalog"
-	"github.com/logship/logship/object"
 	"github.com/logship/logship/pg"
-	"github.com/logship/logship/store"
 )
 
 // GroupMember is one source of a group and how to reach its server.
@@ -63,10 +59,6 @@ var (
 
 var groupNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 
-// GroupKey is where the record of group mark name of group is stored:
-// outside every source prefix, since it belongs to several.
-func GroupKey(group, name string) string { return "_groups/" + group + "/" + name + ".json" }
-
 // groupPoll is how often prepared transactions are looked for.
 const groupPoll = 100 * time.Millisecond
 
@@ -97,8 +89,9 @@ type groupMember struct {
 
 // MarkGroup creates a restore point called name on every member of group,
 // all at once, records each as the member's mark, and records the group
-// mark at GroupKey. Every member's source must be in st and its server
-// must be that source's cluster. The name is reserved on every member
+// mark beside the sources. catalogOf opens the catalog of a source; every
+// member's source must be in that store and its server must be that
+// source's cluster. The name is reserved on every member
 // first; if any member has it already, nothing is marked and the
 // reservations of this call are released.
 //
@@ -124,7 +117,7 @@ type groupMember struct {
 // the marks, the points that were created are real: they are recorded as
 // single-source marks, their names stay taken, no group mark is recorded,
 // and the error (ErrGroupMarkIncomplete) says so.
-func MarkGroup(ctx context.Context, st store.Store, group string, members []GroupMember, name string, opts GroupMarkOptions) (GroupMark, error) {
+func MarkGroup(ctx context.Context, catalogOf func(source string) *catalog.Catalog, group string, members []GroupMember, name string, opts GroupMarkOptions) (GroupMark, error) {
 	gm := GroupMark{Group: group, Name: name}
 	if err := catalog.ValidMarkName(name); err != nil {
 		return gm, err
@@ -140,7 +133,7 @@ func MarkGroup(ctx context.Context, st store.Store, group string, members []Grou
 	}
 	ms := make([]*groupMember, len(members))
 	for i, m := range members {
-		ms[i] = &groupMember{GroupMember: m, cat: catalog.New(st, m.Source)}
+		ms[i] = &groupMember{GroupMember: m, cat: catalogOf(m.Source)}
 	}
 	defer func() {
 		for _, m := range ms {
@@ -149,7 +142,7 @@ func MarkGroup(ctx context.Context, st store.Store, group string, members []Grou
 			}
 		}
 	}()
-	if err := checkMembers(ctx, st, group, name, ms); err != nil {
+	if err := checkMembers(ctx, group, name, ms); err != nil {
 		return gm, err
 	}
 	if err := reserveAll(ctx, group, name, ms); err != nil {
@@ -184,7 +177,9 @@ func MarkGroup(ctx context.Context, st store.Store, group string, members []Grou
 	gm.Time, gm.Skew = first, last.Sub(first)
 	// Recorded before the wait, as a single mark is: the points exist and
 	// are consistent whatever happens next, and their names stay taken.
-	if err := putGroupMark(ctx, st, gm); err != nil {
+	// Any member's catalog can store it: group marks live beside the
+	// sources in the same store.
+	if err := ms[0].cat.PutGroupMark(ctx, gm.Group, gm.Name, gm); err != nil {
 		return gm, err
 	}
 	if opts.NoSwitch {
@@ -229,13 +224,13 @@ func validGroup(group string, members []GroupMember) error {
 // checkMembers checks everything that can be checked before anything is
 // written: the group mark is new, every source exists, and every server
 // is its source's cluster (each a different one).
-func checkMembers(ctx context.Context, st store.Store, group, name string, ms []*groupMember) error {
-	_, err := st.Stat(ctx, GroupKey(group, name))
+func checkMembers(ctx context.Context, group, name string, ms []*groupMember) error {
+	taken, err := ms[0].cat.HasGroupMark(ctx, group, name)
 	switch {
-	case err == nil:
+	case err != nil:
+		return err
+	case taken:
 		return fmt.Errorf("%w: group %s already has a mark %q; choose another name", catalog.ErrDuplicateMark, group, name)
-	case !errors.Is(err, store.ErrNotExist):
-		return fmt.Errorf("stat %s: %w", GroupKey(group, name), err)
 	}
 	sources := make([]catalog.Source, len(ms))
 	for i, m := range ms {
@@ -420,22 +415,4 @@ func recordPoints(ctx context.Context, group, name string, ms []*groupMember, af
 	}
 	msg += "mark the group again with another name"
 	return errors.Join(append([]error{fmt.Errorf("group %s mark %q: %w: %s", group, name, ErrGroupMarkIncomplete, msg)}, errs...)...)
-}
-
-// putGroupMark stores the group record, create-only, in the object format
-// like every other document logship stores.
-func putGroupMark(ctx context.Context, st store.Store, gm GroupMark) error {
-	b, err := json.MarshalIndent(gm, "", "  ")
-	if err != nil {
-		return err
-	}
-	key := GroupKey(gm.Group, gm.Name)
-	enc, err := object.Encode(bytes.NewReader(b), object.KindMeta, gm.Name+".json", nil, object.EncodeOptions{Compression: object.Zstd})
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	if err := st.Put(ctx, key, enc.Reader(), enc.Size()); err != nil {
-		return fmt.Errorf("store group mark %s: %w", key, err)
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package shipper_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -29,9 +28,10 @@ func TestMarkGroupRefusesBadInput(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.Put(ctx, shipper.GroupKey("billing", "taken"), bytes.NewReader(nil), 0); err != nil {
+	if err := catalog.New(st, "orders").PutGroupMark(ctx, "billing", "taken", struct{}{}); err != nil {
 		t.Fatal(err)
 	}
+	catalogOf := func(src string) *catalog.Catalog { return catalog.New(st, src) }
 	before := files(t, dir)
 	// Nothing listens here: a test case that got as far as connecting
 	// would fail with a connection error instead of the one it wants.
@@ -58,7 +58,7 @@ func TestMarkGroupRefusesBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := shipper.MarkGroup(ctx, st, tt.group, tt.members, tt.mark, shipper.GroupMarkOptions{})
+			_, err := shipper.MarkGroup(ctx, catalogOf, tt.group, tt.members, tt.mark, shipper.GroupMarkOptions{})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}

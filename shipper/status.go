@@ -94,7 +94,7 @@ func GetStatus(ctx context.Context, cat *catalog.Catalog, opts StatusOptions) (S
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	st := Status{Source: cat.SourceName(), Store: cat.Store().String(), Time: now().UTC()}
+	st := Status{Source: cat.SourceName(), Store: cat.StoreURL(), Time: now().UTC()}
 	if opts.ConnString != "" {
 		a, err := archiverStats(ctx, opts.ConnString)
 		if err != nil {

@@ -16,7 +16,6 @@ import (
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/object"
 	"github.com/logship/logship/pg"
-	"github.com/logship/logship/store"
 )
 
 // ErrConflict means a different file is already stored under the same name.
@@ -71,8 +70,8 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	go func() { srcErr <- checkSource(ctx, cat, wf, hdr) }()
 	stored := make(chan bool, 1)
 	go func() {
-		_, err := cat.Store().Stat(ctx, cat.WALKey(name))
-		stored <- err == nil // on doubt, encode and let the create-only Put decide
+		has, _ := cat.HasWAL(ctx, name)
+		stored <- has // on doubt, encode and let the create-only Put decide
 	}()
 
 	data, release, err := readWAL(f, fi.Size())
@@ -106,8 +105,8 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 			return res, fmt.Errorf("compress %s: %w", name, err)
 		}
 		res.Record = catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size(), SystemID: sysid}
-		err = cat.Store().Put(ctx, cat.WALKey(name), enc.Reader(), enc.Size())
-		if errors.Is(err, store.ErrExist) { // another push won the race
+		err = cat.PutWAL(ctx, name, enc)
+		if errors.Is(err, catalog.ErrExist) { // another push won the race
 			if res.Record.StoredSize, err = compareStored(ctx, cat, name, enc.Header.RawSHA256, enc.Header.RawSize); err != nil {
 				return res, err
 			}
@@ -131,12 +130,7 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 // file with this checksum and size, and returns the stored object's size
 // (which the record must describe, whatever compression stored it).
 func compareStored(ctx context.Context, cat *catalog.Catalog, name string, sum [32]byte, size int64) (int64, error) {
-	rc, err := cat.Store().Get(ctx, cat.WALKey(name))
-	if err != nil {
-		return 0, fmt.Errorf("%s is already stored and could not be compared: %w", name, err)
-	}
-	defer rc.Close()
-	h, err := object.ReadHeader(rc)
+	h, err := cat.WALHeader(ctx, name)
 	if err != nil {
 		return 0, fmt.Errorf("%s is already stored and could not be compared: %w", name, err)
 	}

@@ -37,7 +37,7 @@ func PushWALAhead(ctx context.Context, cat *catalog.Catalog, path string, parall
 		// Pushed ahead by an earlier call, which wrote the marker only after
 		// the object and then its record were durable; the object is still
 		// there, so the record is too (purge removes records first).
-		if _, err := cat.Store().Stat(ctx, cat.WALKey(name)); err == nil {
+		if has, _ := cat.HasWAL(ctx, name); has {
 			_ = os.Remove(filepath.Join(markers, name))
 			return PushResult{AlreadyStored: true}, nil
 		}

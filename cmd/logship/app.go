@@ -10,7 +10,6 @@ import (
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/object"
-	"github.com/logship/logship/store"
 	"github.com/logship/logship/store/backends"
 )
 
@@ -102,7 +101,9 @@ func newLogger(w io.Writer, cfg Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func (r *runtime) openStore(ctx context.Context) (store.Store, error) {
+// openCatalogs opens the store and returns how to open the catalog of any
+// source in it. The store itself stays behind the catalog.
+func (r *runtime) openCatalogs(ctx context.Context) (func(source string) *catalog.Catalog, error) {
 	st, err := backends.Open(ctx, r.cfg.Store, backends.Options{
 		S3Endpoint: r.cfg.S3.Endpoint, S3Region: r.cfg.S3.Region, S3PathStyle: r.cfg.S3.PathStyle,
 		S3SSE: r.cfg.S3.SSE, S3SSEKMSKeyID: r.cfg.S3.SSEKMSKeyID, S3RequestTimeout: r.cfg.S3.RequestTimeout,
@@ -110,15 +111,15 @@ func (r *runtime) openStore(ctx context.Context) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st, nil
+	return func(source string) *catalog.Catalog { return catalog.New(st, source) }, nil
 }
 
 func (r *runtime) openCatalog(ctx context.Context) (*catalog.Catalog, error) {
-	st, err := r.openStore(ctx)
+	catalogOf, err := r.openCatalogs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return catalog.New(st, r.cfg.Source), nil
+	return catalogOf(r.cfg.Source), nil
 }
 
 func (r *runtime) encodeOptions() object.EncodeOptions {

@@ -82,10 +82,10 @@ func catalogList(c *cli.Context) error {
 	}
 	w := rt.stdout
 	if l.Source == nil {
-		fmt.Fprintf(w, "source %q in %s: nothing shipped yet\n", cat.SourceName(), cat.Store())
+		fmt.Fprintf(w, "source %q in %s: nothing shipped yet\n", cat.SourceName(), cat.StoreURL())
 		return nil
 	}
-	fmt.Fprintf(w, "source %s  system %d  segment size %d MiB  store %s\n", l.Source.Name, l.Source.SystemID, l.Source.SegmentSize>>20, cat.Store())
+	fmt.Fprintf(w, "source %s  system %d  segment size %d MiB  store %s\n", l.Source.Name, l.Source.SystemID, l.Source.SegmentSize>>20, cat.StoreURL())
 	fmt.Fprintf(w, "%d WAL files, %s raw, %s stored\n\n", l.Files, humanBytes(l.RawBytes), humanBytes(l.StoredBytes))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIMELINE\tSEGMENTS\tFIRST\tLAST\tLSN RANGE\tGAPS")

@@ -91,11 +91,11 @@ func markGroup(c *cli.Context) error {
 	if len(members) == 0 {
 		return usageErr(fmt.Errorf("group %s has no members: define it under groups: in the config file or pass --member SOURCE=CONNSTRING", group))
 	}
-	st, err := rt.openStore(c.Context)
+	catalogOf, err := rt.openCatalogs(c.Context)
 	if err != nil {
 		return err
 	}
-	gm, err := shipper.MarkGroup(c.Context, st, group, members, c.Args().First(), shipper.GroupMarkOptions{
+	gm, err := shipper.MarkGroup(c.Context, catalogOf, group, members, c.Args().First(), shipper.GroupMarkOptions{
 		QuiesceTimeout: c.Duration("quiesce-timeout"), NoSwitch: c.Bool("no-switch"), Wait: c.Duration("wait"),
 	})
 	if errors.Is(err, catalog.ErrInvalidMarkName) || errors.Is(err, catalog.ErrDuplicateMark) || errors.Is(err, shipper.ErrInvalidGroup) {

@@ -242,7 +242,7 @@ func (r *runtime) fetchCommand(cat *catalog.Catalog) (string, error) {
 	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = resolved
 	}
-	argv := []string{exe, "--store", cat.Store().String(), "--source", cat.SourceName()}
+	argv := []string{exe, "--store", cat.StoreURL(), "--source", cat.SourceName()}
 	if r.cfg.S3.Endpoint != "" {
 		argv = append(argv, "--s3-endpoint", r.cfg.S3.Endpoint)
 	}
@@ -252,7 +252,7 @@ func (r *runtime) fetchCommand(cat *catalog.Catalog) (string, error) {
 	if r.cfg.S3.PathStyle {
 		argv = append(argv, "--s3-path-style")
 	}
-	if strings.HasPrefix(cat.Store().String(), "s3:") && r.cfg.S3.RequestTimeout != 30*time.Second {
+	if strings.HasPrefix(cat.StoreURL(), "s3:") && r.cfg.S3.RequestTimeout != 30*time.Second {
 		argv = append(argv, "--s3-request-timeout", r.cfg.S3.RequestTimeout.String())
 	}
 	return restore.FetchCommand(argv...), nil

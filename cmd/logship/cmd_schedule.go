@@ -90,7 +90,7 @@ func runSchedule(c *cli.Context) error {
 			return err
 		}
 	}
-	rt.log.Info("schedule started", "source", cat.SourceName(), "store", cat.Store().String(), "jobs", len(jobs))
+	rt.log.Info("schedule started", "source", cat.SourceName(), "store", cat.StoreURL(), "jobs", len(jobs))
 	return d.Run(c.Context)
 }
 

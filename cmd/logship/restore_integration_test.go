@@ -457,10 +457,13 @@ func craftedStore(t *testing.T, tarBytes []byte) []string {
 		StartLSN: 0x2000028, EndLSN: 0x2000100,
 		StartWAL: "000000010000000000000002", EndWAL: "000000010000000000000002",
 		StartTime: time.Now().Add(-time.Hour), EndTime: time.Now().Add(-time.Hour)}
-	part := put(cat.BackupPrefix(b.ID)+"part-000001", object.KindBackupPart, "part-000001", tarBytes)
-	b.Parts = []catalog.BackupPart{{Key: cat.BackupPrefix(b.ID) + "part-000001", RawSize: part.Header.RawSize, SHA256: part.Header.ChecksumHex(), StoredSize: part.Size()}}
-	man := put(cat.BackupPrefix(b.ID)+"backup_manifest", object.KindMeta, "backup_manifest", []byte("{}\n{}\n"))
-	b.ManifestKey, b.ManifestSHA256 = cat.BackupPrefix(b.ID)+"backup_manifest", man.Header.ChecksumHex()
+	// The keys are the catalog's layout (docs/FORMAT.md), spelled out:
+	// a test may build keys, logship's own code outside catalog may not.
+	prefix := "crafted/backups/" + b.ID + "/"
+	part := put(prefix+"part-000001", object.KindBackupPart, "part-000001", tarBytes)
+	b.Parts = []catalog.BackupPart{{Key: prefix + "part-000001", RawSize: part.Header.RawSize, SHA256: part.Header.ChecksumHex(), StoredSize: part.Size()}}
+	man := put(prefix+"backup_manifest", object.KindMeta, "backup_manifest", []byte("{}\n{}\n"))
+	b.ManifestKey, b.ManifestSHA256 = prefix+"backup_manifest", man.Header.ChecksumHex()
 	if err := cat.AddBackup(ctx, b); err != nil {
 		t.Fatal(err)
 	}
