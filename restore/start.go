@@ -184,7 +184,7 @@ func FindBinDir(dir, want string) (string, error) {
 		}
 		return dir, nil
 	}
-	found, err := server.FindBinDir(want, server.StartPrograms...)
+	found, err := server.FindBinDir(server.Candidates(), want, server.StartPrograms...)
 	switch {
 	case errors.Is(err, server.ErrNoBinDir):
 		return "", errors.New("no PostgreSQL programs found: give --pg-bin, put pg_ctl on PATH, or install PostgreSQL")

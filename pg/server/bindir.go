@@ -19,13 +19,21 @@ var StartPrograms = []string{"postgres", "pg_ctl", "psql", "pg_controldata"}
 var ErrNoBinDir = errors.New("no PostgreSQL programs found")
 
 // Candidates lists the directories that may hold PostgreSQL programs, most
-// likely first: that of pg_ctl on PATH, `pg_config --bindir`, then
-// /usr/lib/postgresql/*/bin by descending major version.
+// likely first: that of pg_ctl on PATH, then the Installed ones.
 func Candidates() []string {
 	var dirs []string
 	if p, err := exec.LookPath("pg_ctl"); err == nil {
 		dirs = append(dirs, filepath.Dir(p))
 	}
+	return append(dirs, Installed()...)
+}
+
+// Installed lists where PostgreSQL is installed: `pg_config --bindir` of a
+// pg_config on PATH, then /usr/lib/postgresql/*/bin by descending major
+// version. Unlike PATH, these directories hold all of an installation's
+// programs, not a selection of links to them.
+func Installed() []string {
+	var dirs []string
 	if p, err := exec.LookPath("pg_config"); err == nil {
 		if out, err := exec.Command(p, "--bindir").Output(); err == nil {
 			dirs = append(dirs, strings.TrimSpace(string(out)))
@@ -46,12 +54,12 @@ func debianMajor(binDir string) float64 {
 	return v
 }
 
-// FindBinDir returns the first of Candidates that passes CheckBinDir. With
-// no candidate at all the error is ErrNoBinDir; otherwise it lists why each
-// candidate was refused.
-func FindBinDir(major string, progs ...string) (string, error) {
+// FindBinDir returns the first of candidates (Candidates or Installed)
+// that passes CheckBinDir. With no candidate at all the error is
+// ErrNoBinDir; otherwise it lists why each candidate was refused.
+func FindBinDir(candidates []string, major string, progs ...string) (string, error) {
 	var problems []string
-	for _, c := range Candidates() {
+	for _, c := range candidates {
 		err := CheckBinDir(c, major, progs...)
 		if err == nil {
 			return c, nil
