@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -17,6 +18,7 @@ type Process struct {
 	// LogStart is where this start's output begins in LogFile.
 	LogStart int64
 	exited   chan error
+	done     bool
 	exitErr  error
 }
 
@@ -66,10 +68,28 @@ const (
 // a clean shutdown.
 func (p *Process) ExitErr() error { return p.exitErr }
 
+func (o Outcome) String() string {
+	switch o {
+	case Reached:
+		return "reached"
+	case Exited:
+		return "exited"
+	case TimedOut:
+		return "timed out"
+	case Cancelled:
+		return "cancelled"
+	}
+	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
 // Wait checks reached every poll until it returns true, the server exits,
 // timeout passes or ctx ends, whichever is first. The server is left
-// running in every case but Exited.
+// running in every case but Exited; once it has exited, Wait says so at
+// once. Wait is not safe for concurrent use.
 func (p *Process) Wait(ctx context.Context, timeout, poll time.Duration, reached func() bool) Outcome {
+	if p.done {
+		return Exited
+	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(poll)
@@ -77,6 +97,7 @@ func (p *Process) Wait(ctx context.Context, timeout, poll time.Duration, reached
 	for {
 		select {
 		case p.exitErr = <-p.exited:
+			p.done = true
 			return Exited
 		case <-deadline.C:
 			return TimedOut
