@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/pg/sqlsource"
 )
 
 // CheckOptions tune RunChecks.
@@ -60,7 +60,7 @@ func RunChecks(ctx context.Context, cat *catalog.Catalog, opts CheckOptions) []C
 	add := func(r CheckResult) { out = append(out, r) }
 
 	cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	conn, err := pgx.Connect(cctx, opts.ConnString)
+	conn, err := sqlsource.Connect(cctx, opts.ConnString)
 	cancel()
 	var sysid uint64
 	if err != nil {
@@ -72,16 +72,15 @@ func RunChecks(ctx context.Context, cat *catalog.Catalog, opts CheckOptions) []C
 	} else {
 		defer conn.Close(context.WithoutCancel(ctx))
 		qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-		var user, id string
-		err := conn.QueryRow(qctx, "SELECT current_user::text, system_identifier::text FROM pg_control_system()").Scan(&user, &id)
+		ident, err := conn.Identity(qctx)
 		cancel()
 		if err != nil {
 			add(CheckResult{Name: CheckConnection, Detail: "connected, but cannot query: " + err.Error(),
 				Fix: "check that the user may log in to the database and read pg_control_system()"})
 		} else {
-			sysid, _ = strconv.ParseUint(id, 10, 64)
+			sysid = ident.SystemID
 			add(CheckResult{Name: CheckConnection, OK: true,
-				Detail: fmt.Sprintf("connected as %s to PostgreSQL %s", user, conn.PgConn().ParameterStatus("server_version"))})
+				Detail: fmt.Sprintf("connected as %s to PostgreSQL %s", ident.User, ident.Version)})
 		}
 		out = append(out, settingChecks(ctx, conn, opts)...)
 		add(replicationCheck(ctx, opts))
@@ -102,12 +101,11 @@ func Failed(results []CheckResult) int {
 	return n
 }
 
-func settingChecks(ctx context.Context, conn *pgx.Conn, opts CheckOptions) []CheckResult {
+func settingChecks(ctx context.Context, conn *sqlsource.Source, opts CheckOptions) []CheckResult {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	var level, mode, command, library string
-	err := conn.QueryRow(ctx, `SELECT current_setting('wal_level'), current_setting('archive_mode'),
-		current_setting('archive_command'), coalesce(current_setting('archive_library', true), '')`).Scan(&level, &mode, &command, &library)
+	set, err := conn.ArchiveSettings(ctx)
+	level, mode, command, library := set.WALLevel, set.ArchiveMode, set.ArchiveCommand, set.ArchiveLibrary
 	if err != nil {
 		fail := CheckResult{Detail: "cannot read the settings: " + err.Error(), Fix: "check the connection's user"}
 		var out []CheckResult
@@ -153,13 +151,10 @@ func archiveCommandCheck(command, library, want string) CheckResult {
 	return r
 }
 
-func archiverCheck(ctx context.Context, conn *pgx.Conn) CheckResult {
+func archiverCheck(ctx context.Context, conn *sqlsource.Source) CheckResult {
 	r := CheckResult{Name: CheckArchiver}
-	var archived, failed int64
-	var lastOK, lastFail *time.Time
-	var failedWAL *string
-	err := conn.QueryRow(ctx, `SELECT archived_count, failed_count, last_archived_time, last_failed_time, last_failed_wal
-		FROM pg_stat_archiver`).Scan(&archived, &failed, &lastOK, &lastFail, &failedWAL)
+	st, err := conn.ArchiverStats(ctx)
+	archived, failed, lastOK, lastFail, failedWAL := st.Archived, st.Failed, st.LastArchived, st.LastFailed, st.LastFailedWAL
 	switch {
 	case err != nil:
 		r.Detail, r.Fix = "cannot read pg_stat_archiver: "+err.Error(), "check the connection's user"

@@ -5,16 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/logship/logship/catalog"
-	"github.com/logship/logship/pg"
+	"github.com/logship/logship/pg/sqlsource"
 )
 
 // GroupMember is one source of a group and how to reach its server.
@@ -62,23 +60,10 @@ var groupNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 // groupPoll is how often prepared transactions are looked for.
 const groupPoll = 100 * time.Millisecond
 
-// preparedSQL lists a server's prepared transactions. The view reads the
-// server's shared state, not a snapshot, so it is current at each call.
-const preparedSQL = "SELECT count(*), coalesce(string_agg(quote_literal(gid), ', ' ORDER BY prepared), '') FROM pg_prepared_xacts"
-
-// restorePointSQL creates the restore point and, in the same statement and
-// after it (the subquery refers to lsn, so it runs per row, once the point
-// exists), counts the prepared transactions.
-const restorePointSQL = `SELECT lsn::text, pg_walfile_name(lsn), clock_timestamp(),
-	(SELECT count(*) FROM pg_prepared_xacts WHERE lsn IS NOT NULL)
-	FROM pg_create_restore_point($1) AS lsn`
-
-const restorePointStmt = "logship_group_mark"
-
 type groupMember struct {
 	GroupMember
 	cat      *catalog.Catalog
-	conn     *pgx.Conn
+	conn     *sqlsource.Source
 	reserved bool
 	// filled by the restore point
 	mark     catalog.Mark
@@ -153,7 +138,7 @@ func MarkGroup(ctx context.Context, catalogOf func(source string) *catalog.Catal
 	}
 	for _, m := range ms {
 		// Prepared now, so that starting the points costs one round trip.
-		if _, err := m.conn.Prepare(ctx, restorePointStmt, restorePointSQL); err != nil {
+		if err := m.conn.PrepareRestorePoint(ctx); err != nil {
 			return gm, errors.Join(fmt.Errorf("group %s: prepare restore point on %s: %w", group, m.Source, err),
 				releaseAll(context.WithoutCancel(ctx), name, ms))
 		}
@@ -186,7 +171,7 @@ func MarkGroup(ctx context.Context, catalogOf func(source string) *catalog.Catal
 		return gm, nil
 	}
 	for _, m := range ms {
-		if _, err := m.conn.Exec(ctx, "SELECT pg_switch_wal()"); err != nil {
+		if err := m.conn.SwitchWAL(ctx); err != nil {
 			return gm, fmt.Errorf("switch WAL on %s after group mark %q: %w", m.Source, name, err)
 		}
 	}
@@ -240,14 +225,14 @@ func checkMembers(ctx context.Context, group, name string, ms []*groupMember) er
 	}
 	systems := map[uint64]string{}
 	for i, m := range ms {
-		if m.conn, err = pgx.Connect(ctx, m.ConnString); err != nil {
+		if m.conn, err = sqlsource.Connect(ctx, m.ConnString); err != nil {
 			return fmt.Errorf("group %s: connect to member %s: %w", group, m.Source, err)
 		}
-		var sysid string
-		if err := m.conn.QueryRow(ctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&sysid); err != nil {
+		ident, err := m.conn.Identity(ctx)
+		if err != nil {
 			return fmt.Errorf("group %s: read the system identifier of member %s: %w", group, m.Source, err)
 		}
-		id, _ := strconv.ParseUint(sysid, 10, 64)
+		id := ident.SystemID
 		if err := sources[i].Check(id); err != nil {
 			return fmt.Errorf("group %s member %s: %w", group, m.Source, err)
 		}
@@ -296,9 +281,8 @@ func quiesce(ctx context.Context, group string, ms []*groupMember, timeout time.
 	for {
 		var busy []string
 		for _, m := range ms {
-			var n int64
-			var gids string
-			if err := m.conn.QueryRow(ctx, preparedSQL).Scan(&n, &gids); err != nil {
+			n, gids, err := m.conn.PreparedXacts(ctx)
+			if err != nil {
 				return fmt.Errorf("group %s: list prepared transactions on %s: %w", group, m.Source, err)
 			}
 			if n > 0 {
@@ -330,20 +314,14 @@ func createPoints(ctx context.Context, name string, ms []*groupMember) {
 		go func() {
 			defer wg.Done()
 			<-start
-			var lsnText string
-			var at time.Time
-			m.err = m.conn.QueryRow(ctx, restorePointStmt, name).Scan(&lsnText, &m.walfile, &at, &m.prepared)
-			if m.err != nil {
-				return
-			}
-			lsn, err := pg.ParseLSN(lsnText)
+			rp, err := m.conn.CreateRestorePoint(ctx, name)
 			if err != nil {
 				m.err = err
 				return
 			}
-			tli, _ := strconv.ParseUint(m.walfile[:8], 16, 32)
-			m.mark = catalog.Mark{Name: name, LSN: lsn, Timeline: pg.TimelineID(tli),
-				Time: at.UTC(), Source: m.Source}
+			m.walfile, m.prepared = rp.WALFile, rp.Prepared
+			m.mark = catalog.Mark{Name: name, LSN: rp.LSN, Timeline: rp.Timeline,
+				Time: rp.Time.UTC(), Source: m.Source}
 		}()
 	}
 	close(start)
@@ -356,9 +334,8 @@ func createPoints(ctx context.Context, name string, ms []*groupMember) {
 func afterCheck(ctx context.Context, ms []*groupMember) []string {
 	var busy []string
 	for _, m := range ms {
-		var n int64
-		var gids string
-		if err := m.conn.QueryRow(ctx, preparedSQL).Scan(&n, &gids); err != nil {
+		n, gids, err := m.conn.PreparedXacts(ctx)
+		if err != nil {
 			busy = append(busy, fmt.Sprintf("%s could not be checked (%v)", m.Source, err))
 			continue
 		}

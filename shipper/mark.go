@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/logship/logship/catalog"
-	"github.com/logship/logship/pg"
+	"github.com/logship/logship/pg/sqlsource"
 )
 
 // MarkOptions tune a mark.
@@ -42,37 +39,27 @@ func Mark(ctx context.Context, cat *catalog.Catalog, name string, opts MarkOptio
 	if err != nil {
 		return catalog.Mark{}, fmt.Errorf("%w: marks need a source that archives its WAL here: set archive_command to logship wal-push first", err)
 	}
-	conn, err := pgx.Connect(ctx, opts.ConnString)
+	conn, err := sqlsource.Connect(ctx, opts.ConnString)
 	if err != nil {
 		return catalog.Mark{}, fmt.Errorf("connect to the source: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	var sysid string
-	if err := conn.QueryRow(ctx, "SELECT system_identifier::text FROM pg_control_system()").Scan(&sysid); err != nil {
+	ident, err := conn.Identity(ctx)
+	if err != nil {
 		return catalog.Mark{}, fmt.Errorf("read the source's system identifier: %w", err)
 	}
-	id, _ := strconv.ParseUint(sysid, 10, 64)
-	if err := src.Check(id); err != nil {
+	if err := src.Check(ident.SystemID); err != nil {
 		return catalog.Mark{}, err
 	}
 	if err := cat.ReserveMark(ctx, name); err != nil {
 		return catalog.Mark{}, err
 	}
-	var lsnText, walfile string
-	var at time.Time
-	err = conn.QueryRow(ctx,
-		"SELECT lsn::text, pg_walfile_name(lsn), clock_timestamp() FROM pg_create_restore_point($1) AS lsn", name,
-	).Scan(&lsnText, &walfile, &at)
+	rp, err := conn.CreateRestorePoint(ctx, name)
 	if err != nil {
 		_ = cat.ReleaseMark(context.WithoutCancel(ctx), name)
 		return catalog.Mark{}, fmt.Errorf("create restore point %q: %w", name, err)
 	}
-	lsn, err := pg.ParseLSN(lsnText)
-	if err != nil {
-		return catalog.Mark{}, err
-	}
-	tli, _ := strconv.ParseUint(walfile[:8], 16, 32)
-	m := catalog.Mark{Name: name, LSN: lsn, Timeline: pg.TimelineID(tli), Time: at.UTC(), Source: cat.SourceName()}
+	m := catalog.Mark{Name: name, LSN: rp.LSN, Timeline: rp.Timeline, Time: rp.Time.UTC(), Source: cat.SourceName()}
 	// Recorded before the wait: the restore point exists in the WAL whatever
 	// happens next, and the name must stay taken.
 	if err := cat.AddMark(ctx, m); err != nil {
@@ -83,10 +70,10 @@ func Mark(ctx context.Context, cat *catalog.Catalog, name string, opts MarkOptio
 	}
 	// The restore point's record ends in the segment of its LSN (or the next
 	// one when the LSN is at a boundary); the switch closes that segment.
-	if _, err := conn.Exec(ctx, "SELECT pg_switch_wal()"); err != nil {
+	if err := conn.SwitchWAL(ctx); err != nil {
 		return m, fmt.Errorf("switch WAL after mark %q: %w", name, err)
 	}
-	if err := WaitForWAL(ctx, cat, walfile, opts.Wait); err != nil {
+	if err := WaitForWAL(ctx, cat, rp.WALFile, opts.Wait); err != nil {
 		return m, fmt.Errorf("%w: %w", ErrMarkNotShipped, err)
 	}
 	return m, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/pg"
+	"github.com/logship/logship/pg/server"
 	"github.com/logship/logship/restore"
 )
 
@@ -166,8 +167,9 @@ func runRestore(c *cli.Context) error {
 		fmt.Fprintf(rt.stdout, "server log: %s\n", reached.StopLine)
 	}
 	if reached.State != "shut down" {
-		fmt.Fprintf(rt.stdout, "server running: pid %d, port %d, socket %s, log %s\nstop it with: %s -D %s stop\n",
-			reached.PID, reached.Port, reached.SocketDir, reached.LogFile, filepath.Join(reached.BinDir, "pg_ctl"), res.TargetDir)
+		srv := server.Server{BinDir: reached.BinDir, DataDir: res.TargetDir}
+		fmt.Fprintf(rt.stdout, "server running: pid %d, port %d, socket %s, log %s\nstop it with: %s\n",
+			reached.PID, reached.Port, reached.SocketDir, reached.LogFile, srv.StopCommand(server.AsRoot()))
 	}
 	return nil
 }
@@ -260,17 +262,12 @@ func (r *runtime) fetchCommand(cat *catalog.Catalog) (string, error) {
 
 // startCommand is how a user starts the restored directory by hand.
 func startCommand(dir, pgBin string) string {
-	pgCtl := "pg_ctl"
-	version, _ := os.ReadFile(filepath.Join(dir, "PG_VERSION"))
-	if bin, err := restore.FindBinDir(pgBin, strings.TrimSpace(string(version))); err == nil {
-		pgCtl = filepath.Join(bin, "pg_ctl")
+	srv := server.Server{DataDir: dir}
+	version, _ := server.DataDirMajor(dir)
+	if bin, err := restore.FindBinDir(pgBin, version); err == nil {
+		srv.BinDir = bin
 	}
-	cmd := fmt.Sprintf("%s -D %s -l %s start", pgCtl, restore.QuoteShellArg(dir), restore.QuoteShellArg(filepath.Join(dir, "log", "logship-start.log")))
-	if os.Geteuid() == 0 {
-		return fmt.Sprintf("mkdir -p %s && chown -R postgres: %s && su postgres -c %s",
-			restore.QuoteShellArg(filepath.Join(dir, "log")), restore.QuoteShellArg(dir), restore.QuoteShellArg(cmd))
-	}
-	return fmt.Sprintf("mkdir -p %s && %s", restore.QuoteShellArg(filepath.Join(dir, "log")), cmd)
+	return srv.StartCommand(filepath.Join(dir, "log", "logship-start.log"), server.AsRoot())
 }
 
 func printRestored(w io.Writer, res restore.Result) {

@@ -9,15 +9,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/logship/logship/pg/server"
 )
 
 // Options shape a test cluster.
 type Options struct {
+	// BinDir is the PostgreSQL bin directory to run; "" is the one BinDir
+	// finds. A test of another major version names its own here.
+	BinDir string
 	// Conf holds extra postgresql.conf lines, e.g. "archive_mode = on",
 	// "archive_command = '...'". They come after pgtest's own settings, so
 	// they win.
@@ -42,7 +46,7 @@ type Cluster struct {
 	// that base backups of the cluster don't carry it.
 	LogFile string
 
-	env          []string
+	srv          *server.Server
 	startTimeout time.Duration
 }
 
@@ -83,12 +87,12 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := run(asPostgres(ctx, c.env, filepath.Join(c.BinDir, "initdb"), args...)); err != nil {
+	if _, err := run(c.srv.Command(ctx, "initdb", args...)); err != nil {
 		t.Fatalf("initdb: %v", err)
 	}
 
 	conf := append(append([]string{"", "# pgtest"}, pgtestConf...), opts.Conf...)
-	if err := appendLines(filepath.Join(c.DataDir, "postgresql.conf"), conf); err != nil {
+	if err := server.AppendConf(c.DataDir, "postgresql.conf", strings.Join(conf, "\n")); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(c.DataDir, "pg_hba.conf"), []byte(pgHBA), 0o600); err != nil {
@@ -127,7 +131,7 @@ func StartExisting(t testing.TB, dataDir string, opts Options) *Cluster {
 	}
 	if len(opts.Conf) > 0 {
 		lines := append([]string{"", "# pgtest"}, opts.Conf...)
-		if err := appendLines(filepath.Join(c.DataDir, "postgresql.auto.conf"), lines); err != nil {
+		if err := server.AppendConf(c.DataDir, "postgresql.auto.conf", strings.Join(lines, "\n")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -151,18 +155,28 @@ func StartExisting(t testing.TB, dataDir string, opts Options) *Cluster {
 
 func newCluster(t testing.TB, opts Options) *Cluster {
 	t.Helper()
-	c := &Cluster{BinDir: Require(t), startTimeout: opts.StartTimeout}
+	c := &Cluster{BinDir: opts.BinDir, startTimeout: opts.StartTimeout}
+	if c.BinDir == "" {
+		c.BinDir = Require(t)
+	} else {
+		RequireBinDir(t, c.BinDir)
+	}
 	reapOnce.Do(func() { reapOrphans(c.BinDir) })
 	if c.startTimeout <= 0 {
 		c.startTimeout = 2 * time.Minute
 	}
 	c.SocketDir = TempDir(t, clusterDirPattern)
-	// sun_path holds 108 bytes; a long TMPDIR would break the socket.
-	if n := len(c.SocketDir) + len("/.s.PGSQL.65535.lock"); n > 107 {
-		t.Fatalf("socket dir %s is too long for a unix socket path; set a shorter TMPDIR", c.SocketDir)
+	if err := server.CheckSocketDir(c.SocketDir); err != nil {
+		t.Fatalf("socket dir: %v; set a shorter TMPDIR", err)
 	}
 	c.LogFile = filepath.Join(c.SocketDir, "server.log")
-	c.env = serverEnv(c.SocketDir, opts.Env)
+	u, err := serverUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The working directory must be open to the postgres user (the
+	// default, often /root, may not be), and initdb complains otherwise.
+	c.srv = &server.Server{BinDir: c.BinDir, Env: serverEnv(c.SocketDir, opts.Env), User: u, WorkDir: os.TempDir()}
 	return c
 }
 
@@ -191,7 +205,7 @@ func (c *Cluster) start(mustBeReady bool) (exited bool, err error) {
 			return false, err
 		}
 		c.Port = port
-		before := fileSize(c.LogFile)
+		before := int(server.LogSize(c.LogFile))
 		ctx, cancel := context.WithTimeout(context.Background(), c.startTimeout+time.Minute)
 		_, err = run(c.pgCtl(ctx, "start", "-w", "-t", strconv.Itoa(int(c.startTimeout.Seconds())),
 			"-l", c.LogFile, "-o", c.startArgs()))
@@ -218,27 +232,24 @@ func (c *Cluster) start(mustBeReady bool) (exited bool, err error) {
 }
 
 func (c *Cluster) startArgs() string {
-	return fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", c.Port, shellQuote(c.SocketDir))
+	return fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", c.Port, server.QuoteShell(c.SocketDir))
+}
+
+// Server is the cluster as package pg/server runs it.
+func (c *Cluster) Server() *server.Server {
+	// DataDir is set after newCluster, and a test may change BinDir.
+	c.srv.BinDir, c.srv.DataDir = c.BinDir, c.DataDir
+	return c.srv
 }
 
 func (c *Cluster) pgCtl(ctx context.Context, args ...string) *exec.Cmd {
-	args = append([]string{"-D", c.DataDir}, args...)
-	return asPostgres(ctx, c.env, filepath.Join(c.BinDir, "pg_ctl"), args...)
+	return c.Server().PgCtl(ctx, args...)
 }
 
 // stop shuts the server down with the given pg_ctl mode; a server that is
 // not running is fine.
 func (c *Cluster) stop(ctx context.Context, mode string) error {
-	if !c.Running() {
-		return nil
-	}
-	if _, err := run(c.pgCtl(ctx, "stop", "-m", mode, "-w", "-t", "60")); err != nil {
-		if !c.Running() {
-			return nil // it went away on its own meanwhile
-		}
-		return err
-	}
-	return nil
+	return c.Server().Stop(ctx, mode)
 }
 
 // Running reports whether a server runs on the data directory (pg_ctl
@@ -247,8 +258,7 @@ func (c *Cluster) stop(ctx context.Context, mode string) error {
 func (c *Cluster) Running() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := c.pgCtl(ctx, "status").Run()
-	return err == nil
+	return c.Server().Running(ctx)
 }
 
 // Stop shuts the server down (fast mode) and waits for it. Stopping a
@@ -383,9 +393,10 @@ func (c *Cluster) queryString(sql string, args ...any) (string, error) {
 // pg_waldump, ...) to run as the postgres user with PGHOST, PGPORT and
 // PGUSER pointing at this cluster.
 func (c *Cluster) Command(ctx context.Context, prog string, args ...string) *exec.Cmd {
-	env := append(append([]string{}, c.env...),
+	cmd := c.Server().Command(ctx, prog, args...)
+	cmd.Env = append(append([]string{}, cmd.Env...),
 		"PGHOST="+c.SocketDir, "PGPORT="+strconv.Itoa(c.Port), "PGUSER=postgres", "PGDATABASE=postgres")
-	return asPostgres(ctx, env, filepath.Join(c.BinDir, prog), args...)
+	return cmd
 }
 
 // Pgbench runs pgbench against the cluster, e.g. Pgbench(t, "-i", "-s", "1")
@@ -418,69 +429,15 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func fileSize(path string) int {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return int(fi.Size())
-}
-
-func appendLines(path string, lines []string) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(strings.Join(lines, "\n") + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("append to %s: %w", path, err)
-	}
-	return nil
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
 // checkReachable catches the usual mistake early: a data directory under
 // t.TempDir(), whose root-owned 0700 parents the postgres user can't enter.
 func checkReachable(dir string) error {
-	if os.Geteuid() != 0 {
-		return nil
-	}
-	uid, _, err := postgresIDs()
-	if err != nil {
+	u, err := serverUser()
+	if err != nil || u == nil {
 		return err
 	}
-	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
-		fi, err := os.Stat(p)
-		if err != nil {
-			return err
-		}
-		if !searchableBy(fi, uid) {
-			return fmt.Errorf("postgres user can't reach %s: %s is mode %v; make the data dir with pgtest.TempDir", dir, p, fi.Mode().Perm())
-		}
-		if p == filepath.Dir(p) {
-			return nil
-		}
+	if err := u.Reachable(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("%w; make the data dir with pgtest.TempDir", err)
 	}
-}
-
-func searchableBy(fi os.FileInfo, uid int) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return true
-	}
-	_, gid, _ := postgresIDs()
-	switch {
-	case int(st.Uid) == uid:
-		return fi.Mode()&0o100 != 0
-	case int(st.Gid) == gid:
-		return fi.Mode()&0o010 != 0
-	default:
-		return fi.Mode()&0o001 != 0
-	}
+	return nil
 }

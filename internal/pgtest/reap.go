@@ -2,14 +2,14 @@ package pgtest
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/logship/logship/pg/server"
 )
 
 // A test binary killed by a timeout or ^C never runs its cleanups, and its
@@ -41,21 +41,17 @@ func reapOrphans(binDir string) {
 		}
 		pidText, dataDir, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
 		pid, err := strconv.Atoi(pidText)
-		if err != nil || pid <= 0 || alive(pid) {
+		if err != nil || pid <= 0 || server.Alive(pid) {
 			continue
 		}
 		if dataDir != "" {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			// Fails harmlessly when no server runs there.
-			_, _ = run(asPostgres(ctx, serverEnv(dir, nil), filepath.Join(binDir, "pg_ctl"),
-				"-D", dataDir, "stop", "-m", "immediate", "-w"))
+			u, _ := serverUser()
+			srv := &server.Server{BinDir: binDir, DataDir: dataDir, Env: serverEnv(dir, nil), User: u, WorkDir: os.TempDir()}
+			_, _ = run(srv.PgCtl(ctx, "stop", "-m", "immediate", "-w"))
 			cancel()
 		}
 		_ = os.RemoveAll(dir)
 	}
-}
-
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
