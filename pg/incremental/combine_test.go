@@ -106,10 +106,8 @@ func TestCombineLikePgCombinebackup(t *testing.T) {
 func applyBackup(t *testing.T, src, dst string, newest bool) {
 	t.Helper()
 	m := readManifest(t, src)
-	keep := map[string]bool{}
 	for _, f := range m.Files {
 		target, isInc := incremental.Target(f.Path, false)
-		keep[target] = true
 		in, err := os.Open(filepath.Join(src, f.Path))
 		if err != nil {
 			t.Fatal(err)
@@ -142,19 +140,7 @@ func applyBackup(t *testing.T, src, dst string, newest bool) {
 		}
 		in.Close()
 	}
-	err := filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(dst, p)
-		if !keep[rel] && !pg.ManifestIgnored(rel) {
-			return os.Remove(p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	removeUnlisted(t, dst, m)
 }
 
 func readManifest(t *testing.T, dir string) *pg.Manifest {
