@@ -105,6 +105,15 @@ func (a Archive) ManifestPrefix() string {
 // nil). The Archive's Bytes is 0 at that point.
 type OpenArchive func(Archive) (io.WriteCloser, error)
 
+// ErrParentUnusable marks an incremental backup that cannot be taken on top of
+// the given parent, though a full backup could be: the parent's manifest is
+// version 1 or of another cluster, or the server refuses it because it lacks
+// the WAL summaries from the parent's start on (kept wal_summary_keep_time,
+// 10 days by default) or the parent's timelines are not in its history
+// (SQLSTATE 55000 during an incremental backup). A caller may take a full
+// backup instead.
+var ErrParentUnusable = errors.New("parent backup unusable for an incremental backup")
+
 // maxManifestBytes bounds the manifest held in memory. A manifest line is about 150
 // bytes per file, so this allows millions of files.
 const maxManifestBytes = 1 << 30
@@ -192,9 +201,20 @@ func run(ctx context.Context, connString string, opts Options, open OpenArchive,
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return res, fmt.Errorf("base backup: %w", err)
+		return res, fmt.Errorf("base backup: %w", parentError(opts, err))
 	}
 	return res, nil
+}
+
+// parentError marks the server's refusal of the parent backup's manifest:
+// the errors of PrepareForIncrementalBackup (basebackup_incremental.c) and
+// of the manifest upload all have SQLSTATE 55000.
+func parentError(opts Options, err error) error {
+	var pgErr *pgconn.PgError
+	if opts.IncrementalFrom != nil && errors.As(err, &pgErr) && pgErr.Code == "55000" {
+		return fmt.Errorf("%w: %w", ErrParentUnusable, err)
+	}
+	return err
 }
 
 // prepare checks the server and, for an incremental backup, uploads the
@@ -223,7 +243,7 @@ func prepare(ctx context.Context, conn *pgconn.PgConn, opts Options, tablespaces
 	// The manifest stays with this walsender until it exits or gets another
 	// one, which is why BASE_BACKUP must follow on the same connection.
 	if _, err := conn.CopyFrom(ctx, bytes.NewReader(opts.IncrementalFrom), "UPLOAD_MANIFEST"); err != nil {
-		return fmt.Errorf("upload the parent backup's manifest: %w", err)
+		return fmt.Errorf("upload the parent backup's manifest: %w", parentError(opts, err))
 	}
 	res.IncrementalFrom = from
 	return nil
@@ -249,11 +269,11 @@ func checkIncremental(ctx context.Context, conn *pgconn.PgConn, parent []byte, r
 	}
 	switch {
 	case m.Version < 2 || !m.HasSystemID:
-		return 0, fmt.Errorf("parent backup: manifest version %d; an incremental backup needs a parent taken from PostgreSQL 17 or later (version 2)", m.Version)
+		return 0, fmt.Errorf("%w: its manifest is version %d; an incremental backup needs a parent taken from PostgreSQL 17 or later (version 2)", ErrParentUnusable, m.Version)
 	case m.SystemID != res.SystemID:
-		return 0, fmt.Errorf("parent backup is of the cluster with system identifier %d, the server's is %d", m.SystemID, res.SystemID)
+		return 0, fmt.Errorf("%w: it is of the cluster with system identifier %d, the server's is %d", ErrParentUnusable, m.SystemID, res.SystemID)
 	case len(m.WALRanges) == 0:
-		return 0, errors.New("parent backup: manifest lists no WAL range")
+		return 0, fmt.Errorf("%w: its manifest lists no WAL range", ErrParentUnusable)
 	}
 	return m.StartLSN(), nil
 }

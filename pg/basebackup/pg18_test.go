@@ -182,19 +182,22 @@ func TestPostgreSQL18(t *testing.T) {
 	t.Run("refusals", func(t *testing.T) {
 		other := bytes.Replace(full.Manifest, []byte(`"System-Identifier": `+sysID), []byte(`"System-Identifier": 12345`), 1)
 		v1 := regexp.MustCompile(`"PostgreSQL-Backup-Manifest-Version": 2,\n"System-Identifier": \d+,`).ReplaceAll(full.Manifest, []byte(`"PostgreSQL-Backup-Manifest-Version": 1,`))
+		otherTLI := bytes.Replace(full.Manifest, []byte(`{ "Timeline": 1,`), []byte(`{ "Timeline": 7,`), 1)
 		for name, tt := range map[string]struct {
-			parent []byte
-			want   string
+			parent   []byte
+			want     string
+			unusable bool
 		}{
-			"other cluster":  {resum(t, other), "system identifier 12345, the server's is " + sysID},
-			"version 1":      {resum(t, v1), "manifest version 1"},
-			"bad manifest":   {other, "does not match its content"},
-			"empty manifest": {[]byte{}, "parent backup"},
+			"other cluster":  {resum(t, other), "system identifier 12345, the server's is " + sysID, true},
+			"version 1":      {resum(t, v1), "manifest is version 1", true},
+			"other timeline": {resum(t, otherTLI), "timeline 7 found in manifest, but not in this server's history", true},
+			"bad manifest":   {other, "does not match its content", false},
+			"empty manifest": {[]byte{}, "parent backup", false},
 		} {
 			_, err := basebackup.RunArchives(context.Background(), c.ConnString(), basebackup.Options{IncrementalFrom: tt.parent, FastCheckpoint: true},
 				func(basebackup.Archive) (io.WriteCloser, error) { return nil, errors.New("no backup expected") }, nil)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("%s: error %v, want one with %q", name, err, tt.want)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || errors.Is(err, basebackup.ErrParentUnusable) != tt.unusable {
+				t.Errorf("%s: error %v, want one with %q (parent unusable: %v)", name, err, tt.want, tt.unusable)
 			}
 		}
 		c.Exec(t, "ALTER SYSTEM SET summarize_wal = off")
