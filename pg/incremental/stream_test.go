@@ -99,7 +99,7 @@ func TestRestoreFromTarStreams(t *testing.T) {
 		})
 		removeUnlisted(t, got, m)
 	}
-	compareTrees(t, want, got)
+	compareTrees(t, want, got, 900)
 }
 
 // extract writes a tar stream's directories and regular files under dir.
