@@ -55,7 +55,8 @@ func TestParseManifest(t *testing.T) {
 			wantErr: "PG_VERSION listed twice"},
 		{name: "sha256 algorithm", manifest: manifestText(1, manifestLine(`"Path": "a"`, "SHA256", "00", 1)),
 			wantErr: "a: checksum algorithm SHA256 not supported (want CRC32C)"},
-		{name: "version 2", manifest: manifestText(2, pgVersion), wantErr: "PostgreSQL-Backup-Manifest-Version is not 1"},
+		{name: "version 2 without system identifier", manifest: manifestText(2, pgVersion), wantErr: "version 2 without System-Identifier"},
+		{name: "version 3", manifest: manifestText(3, pgVersion), wantErr: "PostgreSQL-Backup-Manifest-Version is not 1 or 2"},
 		{name: "no version", manifest: []byte("{\n\"Files\": []}\n"), wantErr: "Version is not 1"},
 		{name: "bad checksum", manifest: []byte(strings.Replace(string(manifestText(1, pgVersion)), `"Size": 3`, `"Size": 4`, 1)),
 			wantErr: "does not match its content"},
@@ -135,6 +136,7 @@ func TestManifestIgnored(t *testing.T) {
 func FuzzParseManifest(f *testing.F) {
 	f.Add(manifestText(1, manifestLine(`"Path": "PG_VERSION"`, "CRC32C", "8a744722", 3)))
 	f.Add(manifestText(1, manifestLine(`"Encoded-Path": "6100"`, "NONE", "", 1)))
+	f.Add(manifestV2("7714380282696631553", manifestLine(`"Path": "base/5/INCREMENTAL.16384"`, "CRC32C", "dac55f1e", 12)))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := pg.ParseManifest(raw)
 		if err != nil {

@@ -1,12 +1,18 @@
-// Package basebackup takes a full base backup of a PostgreSQL 15+ server over the
-// streaming replication protocol (the BASE_BACKUP command), streaming the data
-// directory's tar archive to the caller and returning the backup manifest.
+// Package basebackup takes a base backup of a PostgreSQL 15+ server over the
+// streaming replication protocol (the BASE_BACKUP command), streaming the tar
+// archives (one for the main data directory, one per tablespace) to the caller
+// and returning the backup manifest; on PostgreSQL 17+ it can take an
+// incremental backup on top of an earlier one (UPLOAD_MANIFEST, then
+// BASE_BACKUP with INCREMENTAL, on the same connection).
 //
-// The server speaks the PostgreSQL 15 COPY protocol for BASE_BACKUP: two result sets
-// (start position, tablespace list), then one CopyOutResponse whose CopyData messages
-// start with a type byte: 'n' a new archive (name and tablespace path as C strings),
-// 'd' archive or manifest data, 'p' progress (int64 bytes done), 'm' the manifest
-// follows; then CopyDone and a result set with the end position.
+// The server speaks the PostgreSQL 15 COPY protocol for BASE_BACKUP (unchanged
+// up to 18): two result sets (start position, tablespace list), then one
+// CopyOutResponse whose CopyData messages start with a type byte: 'n' a new
+// archive (name and tablespace path as C strings), 'd' archive or manifest
+// data, 'p' progress (int64 bytes done, counted over the whole backup), 'm' the
+// manifest follows; then CopyDone and a result set with the end position. The
+// server sends the tablespaces' archives first and the main data directory's
+// last (basebackup.c appends it to the list).
 // github.com/jackc/pglogrepl's StartBaseBackup/NextTableSpace only get as far as the
 // CopyOutResponse and leave these messages to the caller, and its tablespace parser
 // truncates sizes to int8 and does not expect errors, so this package reads the
@@ -14,8 +20,8 @@
 package basebackup
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +30,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/logship/logship/pg"
 )
@@ -39,6 +44,13 @@ type Options struct {
 	// MaxRateKBps throttles the server's sending, in kB/s; 0 means unthrottled.
 	// PostgreSQL accepts 32 to 1048576.
 	MaxRateKBps int
+	// IncrementalFrom, if not nil, is the backup_manifest of the backup to build
+	// on (exactly as Result.Manifest returned it): the backup is then
+	// incremental, holding INCREMENTAL.<name> files for relation files of
+	// which only some blocks changed. It needs PostgreSQL 17 or later with
+	// summarize_wal = on, a version 2 manifest (17+) of the same cluster, and
+	// the WAL summaries from the parent's start on (wal_summary_keep_time).
+	IncrementalFrom []byte
 }
 
 // Result describes a finished backup. The backup is restorable only once WAL from
@@ -52,16 +64,67 @@ type Result struct {
 	ServerVersion int    // server_version_num, e.g. 150018
 	SegmentSize   uint64 // wal_segment_size in bytes
 	Manifest      []byte // backup_manifest exactly as the server sent it
-	TarBytes      int64  // bytes written to the tar sink
+	TarBytes      int64  // bytes of all archives together
+	// Archives are the archives received, in the server's order: tablespaces
+	// first, the main data directory last.
+	Archives []Archive
+	// IncrementalFrom is the start LSN of the parent backup (its manifest's
+	// first WAL range) for an incremental backup, 0 for a full one. The
+	// backup_label says the same as INCREMENTAL FROM LSN.
+	IncrementalFrom pg.LSN
 }
+
+// Archive is one tar archive of a backup.
+type Archive struct {
+	// Name is the server's name for it: "base.tar" for the main data
+	// directory, "<oid>.tar" for a tablespace.
+	Name string
+	// TablespaceOID is the tablespace's oid, 0 for the main data directory.
+	TablespaceOID uint32
+	// Location is the tablespace's directory on the server, "" for the main
+	// data directory.
+	Location string
+	// Bytes is how many bytes of it were received.
+	Bytes int64
+}
+
+// ManifestPrefix is what to put before a path inside the archive to get the
+// path backup_manifest lists it under: "" for the main data directory,
+// "pg_tblspc/<oid>/" for a tablespace (whose archive holds
+// PG_18_202506291/5/16391, listed as pg_tblspc/16390/PG_18_202506291/5/16391).
+func (a Archive) ManifestPrefix() string {
+	if a.TablespaceOID == 0 {
+		return ""
+	}
+	return "pg_tblspc/" + strconv.FormatUint(uint64(a.TablespaceOID), 10) + "/"
+}
+
+// OpenArchive is called by RunArchives when an archive starts; its tar bytes go
+// to the returned writer, which RunArchives closes when the archive ends (also
+// when the backup fails: an archive is complete only if RunArchives returns
+// nil). The Archive's Bytes is 0 at that point.
+type OpenArchive func(Archive) (io.WriteCloser, error)
+
+// ErrParentUnusable marks an incremental backup that cannot be taken on top of
+// the given parent, though a full backup could be: the parent's manifest is
+// version 1 or of another cluster, or the server refuses it because it lacks
+// the WAL summaries from the parent's start on (kept wal_summary_keep_time,
+// 10 days by default) or the parent's timelines are not in its history
+// (SQLSTATE 55000 during an incremental backup). A caller may take a full
+// backup instead.
+var ErrParentUnusable = errors.New("parent backup unusable for an incremental backup")
 
 // maxManifestBytes bounds the manifest held in memory. A manifest line is about 150
 // bytes per file, so this allows millions of files.
 const maxManifestBytes = 1 << 30
 
 // minServerVersion is the first release with the COPY protocol parsed here and the
-// parenthesized BASE_BACKUP options.
-const minServerVersion = 150000
+// parenthesized BASE_BACKUP options; minIncrementalVersion the first with
+// incremental backups (UPLOAD_MANIFEST, INCREMENTAL, manifest version 2).
+const (
+	minServerVersion      = 150000
+	minIncrementalVersion = 170000
+)
 
 // Run takes a base backup of the server at connString (a libpq connection string or
 // URL; PG* environment variables apply) and writes the main data directory's tar
@@ -70,9 +133,35 @@ const minServerVersion = 150000
 // backup_manifest, which is returned in Result instead.
 //
 // A server with tablespaces other than pg_default and pg_global is refused before
-// anything is written to tarSink. progress, if not nil, is called from Run's
-// goroutine with the bytes sent so far and the server's estimate of the total.
+// anything is written to tarSink (RunArchives takes those). progress, if not nil,
+// is called from Run's goroutine with the bytes sent so far and the server's
+// estimate of the total.
 func Run(ctx context.Context, connString string, opts Options, tarSink io.Writer, progress func(done, total int64)) (Result, error) {
+	open := func(a Archive) (io.WriteCloser, error) {
+		if a.TablespaceOID != 0 {
+			return nil, tablespaceError([]string{fmt.Sprintf("oid %d (%s)", a.TablespaceOID, a.Location)})
+		}
+		return nopCloser{tarSink}, nil
+	}
+	return run(ctx, connString, opts, open, false, progress)
+}
+
+// RunArchives takes a base backup like Run, tablespaces included: open is called
+// for each archive, the tablespaces' first and the main data directory's last.
+// The backup is taken with TABLESPACE_MAP, so the main archive holds a
+// tablespace_map file (one line "<oid> <location>" per tablespace; empty
+// without tablespaces) and an empty pg_tblspc directory instead of symbolic
+// links to the server's paths: a restore writes the links, or a
+// tablespace_map with the new locations, where it put each tablespace.
+func RunArchives(ctx context.Context, connString string, opts Options, open OpenArchive, progress func(done, total int64)) (Result, error) {
+	return run(ctx, connString, opts, open, true, progress)
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+func run(ctx context.Context, connString string, opts Options, open OpenArchive, tablespaces bool, progress func(done, total int64)) (Result, error) {
 	var res Result
 	if opts.MaxRateKBps != 0 && (opts.MaxRateKBps < 32 || opts.MaxRateKBps > 1048576) {
 		return res, fmt.Errorf("base backup: max rate %d kB/s out of range 32..1048576", opts.MaxRateKBps)
@@ -96,30 +185,97 @@ func Run(ctx context.Context, connString string, opts Options, tarSink io.Writer
 		conn.Close(closeCtx)
 	}()
 
-	if err := identify(ctx, conn, &res); err != nil {
+	if err := prepare(ctx, conn, opts, tablespaces, &res); err != nil {
 		return res, fmt.Errorf("base backup: %w", err)
 	}
-	if res.ServerVersion < minServerVersion {
-		return res, fmt.Errorf("base backup: server version %d not supported (need PostgreSQL 15 or later)", res.ServerVersion)
-	}
-	// Checked before BASE_BACKUP so that a refused backup does not cost the server a
-	// checkpoint; the list BASE_BACKUP itself sends is checked again below.
-	if err := checkTablespaces(ctx, conn); err != nil {
-		return res, fmt.Errorf("base backup: %w", err)
-	}
-
-	s := &stream{conn: conn, res: &res, sink: tarSink, progress: progress}
+	s := &stream{conn: conn, res: &res, open: open, tablespaces: tablespaces, progress: progress}
 	// ReceiveMessage with a cancellable ctx starts a watcher per message; closing the
 	// socket once on cancellation is cheaper over hundreds of thousands of messages.
 	stop := context.AfterFunc(ctx, func() { conn.Conn().Close() })
 	defer stop()
-	if err := s.run(command(opts)); err != nil {
+	err = s.run(command(opts, tablespaces))
+	if cerr := s.closeArchive(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return res, fmt.Errorf("base backup: %w", err)
+		return res, fmt.Errorf("base backup: %w", parentError(opts, err))
 	}
 	return res, nil
+}
+
+// parentError marks the server's refusal of the parent backup's manifest:
+// the errors of PrepareForIncrementalBackup (basebackup_incremental.c) and
+// of the manifest upload all have SQLSTATE 55000.
+func parentError(opts Options, err error) error {
+	var pgErr *pgconn.PgError
+	if opts.IncrementalFrom != nil && errors.As(err, &pgErr) && pgErr.Code == "55000" {
+		return fmt.Errorf("%w: %w", ErrParentUnusable, err)
+	}
+	return err
+}
+
+// prepare checks the server and, for an incremental backup, uploads the
+// parent's manifest. The checks come before BASE_BACKUP so that a refused
+// backup does not cost the server a checkpoint.
+func prepare(ctx context.Context, conn *pgconn.PgConn, opts Options, tablespaces bool, res *Result) error {
+	if err := identify(ctx, conn, res); err != nil {
+		return err
+	}
+	if res.ServerVersion < minServerVersion {
+		return fmt.Errorf("server version %d not supported (need PostgreSQL 15 or later)", res.ServerVersion)
+	}
+	if !tablespaces {
+		// The list BASE_BACKUP itself sends is checked again.
+		if err := checkTablespaces(ctx, conn); err != nil {
+			return err
+		}
+	}
+	if opts.IncrementalFrom == nil {
+		return nil
+	}
+	from, err := checkIncremental(ctx, conn, opts.IncrementalFrom, res)
+	if err != nil {
+		return err
+	}
+	// The manifest stays with this walsender until it exits or gets another
+	// one, which is why BASE_BACKUP must follow on the same connection.
+	if _, err := conn.CopyFrom(ctx, bytes.NewReader(opts.IncrementalFrom), "UPLOAD_MANIFEST"); err != nil {
+		return fmt.Errorf("upload the parent backup's manifest: %w", parentError(opts, err))
+	}
+	res.IncrementalFrom = from
+	return nil
+}
+
+// checkIncremental tells why an incremental backup cannot be taken, with the
+// server's facts; the server would refuse it too, but later and less clearly.
+// It returns the parent's start LSN.
+func checkIncremental(ctx context.Context, conn *pgconn.PgConn, parent []byte, res *Result) (pg.LSN, error) {
+	if res.ServerVersion < minIncrementalVersion {
+		return 0, fmt.Errorf("incremental backup needs PostgreSQL 17 or later, the server is %d", res.ServerVersion)
+	}
+	row, err := queryRow(ctx, conn, "SHOW summarize_wal")
+	if err != nil {
+		return 0, err
+	}
+	if row[0] != "on" {
+		return 0, errors.New("incremental backup needs summarize_wal = on on the server")
+	}
+	m, err := pg.ParseManifest(parent)
+	if err != nil {
+		return 0, fmt.Errorf("parent backup: %w", err)
+	}
+	switch {
+	case m.Version < 2 || !m.HasSystemID:
+		return 0, fmt.Errorf("%w: its manifest is version %d; an incremental backup needs a parent taken from PostgreSQL 17 or later (version 2)", ErrParentUnusable, m.Version)
+	case m.SystemID != res.SystemID:
+		return 0, fmt.Errorf("%w: it is of the cluster with system identifier %d, the server's is %d", ErrParentUnusable, m.SystemID, res.SystemID)
+	case len(m.WALRanges) == 0:
+		return 0, fmt.Errorf("%w: its manifest lists no WAL range", ErrParentUnusable)
+	}
+	return m.StartLSN(), nil
 }
 
 // command builds the BASE_BACKUP command.
@@ -131,7 +287,7 @@ func Run(ctx context.Context, connString string, opts Options, tarSink io.Writer
 // CPU. WAIT false: the server would otherwise wait for archive_command to archive
 // the last segment, holding the connection; logship waits on its own store, where
 // "archived" is what counts. No WAL option: WAL reaches the store by archiving.
-func command(opts Options) string {
+func command(opts Options, tablespaceMap bool) string {
 	parts := []string{
 		"LABEL " + quoteLiteral(opts.Label),
 		"PROGRESS",
@@ -146,6 +302,12 @@ func command(opts Options) string {
 	}
 	if opts.MaxRateKBps > 0 {
 		parts = append(parts, "MAX_RATE "+strconv.Itoa(opts.MaxRateKBps))
+	}
+	if tablespaceMap {
+		parts = append(parts, "TABLESPACE_MAP")
+	}
+	if opts.IncrementalFrom != nil {
+		parts = append(parts, "INCREMENTAL")
 	}
 	return "BASE_BACKUP (" + strings.Join(parts, ", ") + ")"
 }
@@ -239,193 +401,4 @@ func queryRow(ctx context.Context, conn *pgconn.PgConn, sql string) ([]string, e
 		row = append(row, string(v))
 	}
 	return row, nil
-}
-
-// stream reads one BASE_BACKUP exchange.
-type stream struct {
-	conn     *pgconn.PgConn
-	res      *Result
-	sink     io.Writer
-	progress func(done, total int64)
-
-	sets       [][][][]byte // completed result sets: rows of column values
-	rows       [][][]byte   // rows of the result set being read
-	total      int64        // server's size estimate, bytes
-	archives   int
-	inManifest bool
-	manifest   []byte
-}
-
-func (s *stream) run(cmd string) error {
-	s.conn.Frontend().Send(&pgproto3.Query{String: cmd})
-	if err := s.conn.Frontend().Flush(); err != nil {
-		return fmt.Errorf("send BASE_BACKUP: %w", err)
-	}
-	copying, copied := false, false
-	for {
-		// context.Background: cancellation closes the socket (see Run).
-		msg, err := s.conn.ReceiveMessage(context.Background())
-		if err != nil {
-			return err
-		}
-		switch m := msg.(type) {
-		case *pgproto3.RowDescription:
-			s.rows = nil
-		case *pgproto3.DataRow:
-			// Values alias the connection's read buffer.
-			row := make([][]byte, len(m.Values))
-			for i, v := range m.Values {
-				if v != nil {
-					row[i] = append([]byte{}, v...)
-				}
-			}
-			s.rows = append(s.rows, row)
-		case *pgproto3.CommandComplete:
-			s.sets = append(s.sets, s.rows)
-			s.rows = nil
-			if err := s.resultSet(len(s.sets)); err != nil {
-				return err
-			}
-		case *pgproto3.CopyOutResponse:
-			if len(s.sets) != 2 {
-				return fmt.Errorf("copy started after %d result sets, want 2", len(s.sets))
-			}
-			copying = true
-		case *pgproto3.CopyData:
-			if !copying {
-				return errors.New("copy data outside copy")
-			}
-			if err := s.copyData(m.Data); err != nil {
-				return err
-			}
-		case *pgproto3.CopyDone:
-			copying, copied = false, true
-		case *pgproto3.ErrorResponse:
-			return pgconn.ErrorResponseToPgError(m)
-		case *pgproto3.NoticeResponse:
-			// Warnings such as a page checksum failure are followed by an ERROR
-			// at the end of the backup, which fails it; nothing to do here.
-		case *pgproto3.ReadyForQuery:
-			if !copied || len(s.sets) < 3 {
-				return errors.New("server ended the backup early")
-			}
-			return s.finish()
-		default:
-			// ParameterStatus and the like are handled by pgconn.
-		}
-	}
-}
-
-// resultSet interprets the n-th completed result set: 1 start position, 2 tablespace
-// list, 3 end position.
-func (s *stream) resultSet(n int) error {
-	rows := s.sets[n-1]
-	switch n {
-	case 1, 3:
-		if len(rows) != 1 || len(rows[0]) < 2 {
-			return fmt.Errorf("backup position: got %d rows", len(rows))
-		}
-		lsn, err := pg.ParseLSN(string(rows[0][0]))
-		if err != nil {
-			return fmt.Errorf("backup position: %w", err)
-		}
-		tli, err := strconv.ParseUint(string(rows[0][1]), 10, 32)
-		if err != nil {
-			return fmt.Errorf("backup timeline %q: %w", rows[0][1], err)
-		}
-		if n == 1 {
-			s.res.StartLSN, s.res.Timeline = lsn, pg.TimelineID(tli)
-		} else {
-			s.res.EndLSN = lsn
-		}
-	case 2:
-		// Rows: spcoid, spclocation, size in kB (with PROGRESS); the main data
-		// directory is the row with a NULL oid.
-		var others []string
-		for _, r := range rows {
-			if len(r) < 3 {
-				return errors.New("tablespace list: short row")
-			}
-			if r[0] != nil {
-				others = append(others, fmt.Sprintf("oid %s (%s)", r[0], r[1]))
-			}
-			if r[2] != nil {
-				kb, err := strconv.ParseInt(string(r[2]), 10, 64)
-				if err != nil {
-					return fmt.Errorf("tablespace size %q: %w", r[2], err)
-				}
-				s.total += kb * 1024
-			}
-		}
-		if len(others) > 0 {
-			return tablespaceError(others)
-		}
-	}
-	return nil
-}
-
-func (s *stream) copyData(data []byte) error {
-	if len(data) == 0 {
-		return errors.New("empty copy data message")
-	}
-	body := data[1:]
-	switch data[0] {
-	case 'n':
-		s.archives++
-		if s.archives > 1 {
-			return fmt.Errorf("server sent a second archive %q; only the main data directory is supported", cString(body))
-		}
-	case 'd':
-		if s.inManifest {
-			if len(s.manifest)+len(body) > maxManifestBytes {
-				return fmt.Errorf("backup manifest larger than %d bytes", maxManifestBytes)
-			}
-			s.manifest = append(s.manifest, body...)
-			return nil
-		}
-		if s.archives == 0 {
-			return errors.New("archive data before any archive started")
-		}
-		n, err := s.sink.Write(body)
-		s.res.TarBytes += int64(n)
-		if err != nil {
-			return fmt.Errorf("write tar: %w", err)
-		}
-	case 'p':
-		if len(body) != 8 {
-			return fmt.Errorf("progress message of %d bytes", len(body))
-		}
-		if s.progress != nil {
-			s.progress(int64(binary.BigEndian.Uint64(body)), s.total)
-		}
-	case 'm':
-		s.inManifest = true
-	default:
-		return fmt.Errorf("unknown copy data type %q", data[0])
-	}
-	return nil
-}
-
-func (s *stream) finish() error {
-	if s.archives != 1 {
-		return fmt.Errorf("server sent %d archives, want 1", s.archives)
-	}
-	if !s.inManifest || len(s.manifest) == 0 {
-		return errors.New("server sent no backup manifest")
-	}
-	if s.res.EndLSN < s.res.StartLSN {
-		return fmt.Errorf("end position %s before start %s", s.res.EndLSN, s.res.StartLSN)
-	}
-	s.res.Manifest = s.manifest
-	if s.progress != nil {
-		s.progress(s.res.TarBytes, max(s.total, s.res.TarBytes))
-	}
-	return nil
-}
-
-func cString(b []byte) string {
-	if i := strings.IndexByte(string(b), 0); i >= 0 {
-		return string(b[:i])
-	}
-	return string(b)
 }
