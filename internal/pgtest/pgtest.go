@@ -84,6 +84,9 @@ func checkBinDir(dir string) error {
 // PostgreSQL fails the test instead, so that CI can't pass by skipping.
 func Require(t testing.TB) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL: skipped by -short")
+	}
 	dir, err := BinDir()
 	if err == nil && os.Geteuid() == 0 {
 		if _, _, uerr := postgresIDs(); uerr != nil {
