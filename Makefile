@@ -14,6 +14,8 @@ build:
 test:
 	scripts/test
 
+# Unit tests only, in a minute: tests that need PostgreSQL or an S3 server
+# skip themselves under -short (pgtest.Require and the S3 test setups).
 test-short:
 	$(GO) test -short ./...
 
