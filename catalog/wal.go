@@ -3,6 +3,8 @@ package catalog
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -30,23 +32,34 @@ const recordSep = "~"
 func (c *Catalog) walRecordPrefix() string { return c.key("catalog/wal/") }
 
 func (c *Catalog) walRecordKey(r WALRecord) string {
-	return c.walRecordPrefix() + strings.Join([]string{
+	return c.walRecordPrefix() + formatWALRecord(r)
+}
+
+func formatWALRecord(r WALRecord) string {
+	return strings.Join([]string{
 		r.Name, strconv.FormatInt(r.RawSize, 10), r.SHA256, strconv.FormatInt(r.StoredSize, 10), strconv.FormatUint(r.SystemID, 10),
 	}, recordSep)
 }
 
 func parseWALRecordKey(key, prefix string) (WALRecord, error) {
-	f := strings.Split(strings.TrimPrefix(key, prefix), recordSep)
+	rel := strings.TrimPrefix(key, prefix)
+	f := strings.Split(rel, recordSep)
 	if len(f) != 5 {
 		return WALRecord{}, fmt.Errorf("malformed WAL record key %q", key)
 	}
 	raw, err1 := strconv.ParseInt(f[1], 10, 64)
 	stored, err2 := strconv.ParseInt(f[3], 10, 64)
 	sysid, err3 := strconv.ParseUint(f[4], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || len(f[2]) != 64 {
+	sum, err4 := hex.DecodeString(f[2])
+	r := WALRecord{Name: f[0], RawSize: raw, SHA256: f[2], StoredSize: stored, SystemID: sysid}
+	// Only the exact spelling AddWAL writes: purge deletes the key it
+	// computes from the record, so a record parsed from "+1", "01" or
+	// uppercase hex would outlive its object.
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || len(sum) != sha256.Size ||
+		raw < 0 || stored < 0 || f[2] != strings.ToLower(f[2]) || formatWALRecord(r) != rel {
 		return WALRecord{}, fmt.Errorf("malformed WAL record key %q", key)
 	}
-	return WALRecord{Name: f[0], RawSize: raw, SHA256: f[2], StoredSize: stored, SystemID: sysid}, nil
+	return r, nil
 }
 
 // AddWAL records r. The record is create-only and its key holds every fact,

@@ -32,7 +32,7 @@ const extractCopyBufSize = 1 << 20
 //
 // It refuses, before writing anything for the offending entry and with an error naming
 // it, any entry that is absolute, has a ".." component, would resolve outside dir, has a
-// parent that is a symlink, is a symlink, hard link, device or fifo, or whose path
+// parent that is a symlink, is a symlink, hard link, device, fifo or sparse file, or whose path
 // already exists as a file (a second copy of a name must never silently replace the
 // first). Symlinks are refused outright: PostgreSQL only sends them for tablespaces
 // (pg_tblspc/<oid>), which logship does not back up yet. Entries already written stay
@@ -100,6 +100,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if name == "." {
 			return errors.New("regular file entry names the extraction directory itself")
 		}
+		if isSparse(hdr) {
+			return errors.New("sparse file refused: a base backup never contains one, and its holes could expand far beyond the archive")
+		}
 		if hdr.Size < 0 {
 			return fmt.Errorf("negative size %d", hdr.Size)
 		}
@@ -118,6 +121,18 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	default:
 		return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
 	}
+}
+
+// isSparse reports a PAX GNU sparse entry, which archive/tar hands over as
+// a regular file whose holes it fills with zeros: a few kilobytes of
+// archive could write exabytes.
+func isSparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // extractEntryName turns a tar entry name into a clean relative slash path, refusing
