@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -95,7 +94,7 @@ func (c *Catalog) addMarkRecord(ctx context.Context, m Mark) error {
 // Marks lists every mark, oldest (lowest LSN) first. A key that is not a
 // mark record is skipped and remembered for StrayKeys. Two records of one
 // name (which ReserveMark prevents, but a copied store may hold) are both
-// listed: DuplicateMarks names them.
+// listed: verify names them.
 func (c *Catalog) Marks(ctx context.Context) ([]Mark, error) {
 	var marks []Mark
 	prefix := c.markPrefix()
@@ -127,22 +126,6 @@ func parseMarkKey(rel string) (Mark, bool) {
 		return Mark{}, false
 	}
 	return Mark{Name: f[0], LSN: pg.LSN(lsn), Timeline: pg.TimelineID(tli), Time: time.Unix(0, ns).UTC()}, true
-}
-
-// DuplicateMarks names the marks that have more than one record, sorted.
-// PostgreSQL stops at the first restore point of a name, so which one a
-// restore to that name reaches is not what the user can know.
-func DuplicateMarks(marks []Mark) []string {
-	seen := map[string]int{}
-	var dup []string
-	for _, m := range marks {
-		seen[m.Name]++
-		if seen[m.Name] == 2 {
-			dup = append(dup, m.Name)
-		}
-	}
-	sort.Strings(dup)
-	return dup
 }
 
 // LatestMark is the mark made last: by time, not LSN, because after a
