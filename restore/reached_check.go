@@ -42,7 +42,7 @@ func CheckReachedEnd(p Plan, replayEnd string) error {
 	if end > start {
 		return nil
 	}
-	return fmt.Errorf("%w: replay ended at LSN %s, before %s (which starts at %s), the newest segment the catalog holds on timeline %d: "+
+	return fmt.Errorf("%w: the server replayed up to LSN %s, before %s (which starts at %s), the newest segment the catalog holds on timeline %d: "+
 		"the server promoted without what was archived from there on (the server log says why recovery ended)",
 		ErrShortReplay, end, p.LastWAL, start, last.Timeline)
 }
