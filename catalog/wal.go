@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/logship/logship/store"
 )
@@ -72,16 +74,50 @@ func (c *Catalog) AddWAL(ctx context.Context, r WALRecord) error {
 	return nil
 }
 
-// ListWAL calls fn for every WAL record in name order.
+// ListWAL calls fn for every WAL record in name order. A key under the
+// record prefix that is not a record (a .DS_Store, a README someone put
+// there) is skipped and remembered for StrayKeys: one stray file must not
+// make the whole source unlistable, unverifiable and unrestorable.
 func (c *Catalog) ListWAL(ctx context.Context, fn func(WALRecord) error) error {
 	prefix := c.walRecordPrefix()
 	return c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
 		r, err := parseWALRecordKey(oi.Key, prefix)
 		if err != nil {
-			return err
+			c.stray.add(oi.Key)
+			return nil
 		}
 		return fn(r)
 	})
+}
+
+// strayKeys are keys under a record prefix that are not records, as the
+// listings of this catalog met them. Safe for concurrent use.
+type strayKeys struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+func (s *strayKeys) add(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string]bool{}
+	}
+	s.keys[key] = true
+}
+
+// StrayKeys lists, sorted, the keys under catalog/wal/ and catalog/marks/
+// that the listings so far skipped because they are not records. Commands
+// warn about them; nothing reads them.
+func (c *Catalog) StrayKeys() []string {
+	c.stray.mu.Lock()
+	defer c.stray.mu.Unlock()
+	out := make([]string, 0, len(c.stray.keys))
+	for k := range c.stray.keys {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // LookupWAL finds the record of one WAL file, or answers store.ErrNotExist.

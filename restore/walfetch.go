@@ -14,7 +14,8 @@ import (
 )
 
 // ErrAbsent means the store positively answered that the WAL file is not
-// there. It is the only failure PostgreSQL may read as "end of archive".
+// there, neither recorded nor stored, for a source that exists. It is the
+// only failure PostgreSQL may read as "end of archive".
 var ErrAbsent = errors.New("not in the archive")
 
 // FetchWAL writes the WAL file name to dest, verified. The object is
@@ -29,7 +30,7 @@ func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (obj
 	}
 	o, err := cat.OpenWAL(ctx, name)
 	if errors.Is(err, catalog.ErrNotExist) {
-		return object.Header{}, fmt.Errorf("%s: %w", name, ErrAbsent)
+		return object.Header{}, confirmAbsent(ctx, cat, name)
 	}
 	if err != nil {
 		return object.Header{}, fmt.Errorf("fetch %s: %w", name, err)
