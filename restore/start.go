@@ -374,15 +374,7 @@ func parseConf(b []byte) map[string]string {
 // environment. As root that is the postgres user, who must own the
 // directory and be able to reach it and the restore command.
 func serverIdentity(dir, logFile string, conf recoveryConf) (*syscall.Credential, []string, error) {
-	var env []string
-	for _, kv := range os.Environ() {
-		// PGPORT and friends would redirect the server or its restore
-		// command; PGDATA would point pg tools elsewhere.
-		if strings.HasPrefix(kv, "PG") || strings.HasPrefix(kv, "HOME=") {
-			continue
-		}
-		env = append(env, kv)
-	}
+	env := serverEnv(os.Environ())
 	if os.Geteuid() != 0 {
 		return nil, append(env, "HOME="+os.Getenv("HOME")), nil
 	}

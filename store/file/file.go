@@ -40,15 +40,24 @@ func ParseURL(raw string) (string, error) {
 	if strings.HasPrefix(raw, "/") {
 		return filepath.Clean(raw), nil
 	}
+	// Messages show the URL redacted: a pasted user:password@ or ?token=
+	// must not reach logs.
+	shown := store.RedactURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "file" {
-		return "", fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, raw)
+		return "", fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, shown)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL holds no user or password", store.ErrConfig, shown)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL takes no query or fragment", store.ErrConfig, shown)
 	}
 	if u.Host != "" && u.Host != "localhost" {
-		return "", fmt.Errorf("%w: bad store URL %q: a file URL has no host; write file:///%s%s", store.ErrConfig, raw, u.Host, u.Path)
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL has no host; write file:///%s%s", store.ErrConfig, shown, u.Host, u.Path)
 	}
 	if u.Path == "" || !filepath.IsAbs(u.Path) {
-		return "", fmt.Errorf("%w: bad store URL %q: the path must be absolute (file:///var/lib/logship)", store.ErrConfig, raw)
+		return "", fmt.Errorf("%w: bad store URL %q: the path must be absolute (file:///var/lib/logship)", store.ErrConfig, shown)
 	}
 	return filepath.Clean(u.Path), nil
 }
