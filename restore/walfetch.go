@@ -44,7 +44,8 @@ func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (obj
 	if h.Name != name {
 		return h, fmt.Errorf("fetch %s: the stored object holds %q: the store is damaged", name, h.Name)
 	}
-	if err := writeVerified(dest, or); err != nil {
+	guard := func(tmp string) error { return guardTablespaces(ctx, cat, name, tmp, dest) }
+	if err := writeVerified(dest, or, guard); err != nil {
 		return h, fmt.Errorf("fetch %s: %w", name, err)
 	}
 	return h, nil
@@ -52,8 +53,8 @@ func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (obj
 
 // writeVerified copies r to a temporary file beside dest and renames it into
 // place only when r ended without error (the object reader checks size and
-// checksum at its end).
-func writeVerified(dest string, r io.Reader) error {
+// checksum at its end) and check accepts the temporary file.
+func writeVerified(dest string, r io.Reader, check func(tmp string) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*.logship-tmp")
 	if err != nil {
 		return err
@@ -61,6 +62,9 @@ func writeVerified(dest string, r io.Reader) error {
 	_, err = io.Copy(tmp, r)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = check(tmp.Name())
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), dest)
