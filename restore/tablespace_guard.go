@@ -64,7 +64,7 @@ func guardTablespaces(ctx context.Context, cat *catalog.Catalog, name, tmp, dest
 	dataDir := restoredDataDir(dest)
 	for _, tc := range creates {
 		if err := checkTablespaceFolder(dataDir, tc); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return err
 		}
 	}
 	return nil
