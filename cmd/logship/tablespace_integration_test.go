@@ -36,6 +36,8 @@ func TestF4_RestoreNeverWritesIntoSourceTablespace(t *testing.T) {
 	t.Parallel()
 	c, _, flags, pgFlags := backedUpSource(t, "tablespace")
 	tsDir := pgtest.TempDir(t, "logship-ts-")
+	// WAL before the record, so that the scan crosses many pages first.
+	c.Pgbench(t, "-n", "-t", "300", "-c", "2")
 	c.Exec(t, "CREATE TABLESPACE ts LOCATION '"+tsDir+"'")
 	c.Exec(t, "CREATE TABLE in_ts (n int) TABLESPACE ts")
 	c.Exec(t, "INSERT INTO in_ts SELECT generate_series(1, 10000)")
