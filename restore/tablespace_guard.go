@@ -23,6 +23,10 @@ import (
 // exits 200) before PostgreSQL sees the segment.
 var ErrTablespaceInUse = errors.New("the WAL creates a tablespace in a folder that is in use")
 
+// errNotArchived is the store's "absent" for the segment after the one
+// checked; unlike ErrAbsent it does not end recovery.
+var errNotArchived = errors.New("not in the archive")
+
 // guardTablespaces checks the verified segment at tmp, about to become dest
 // (the restored server's pg_wal/…), before PostgreSQL may replay it: every
 // CREATE TABLESPACE it holds must name a folder that is absent, empty,
@@ -45,11 +49,19 @@ func guardTablespaces(ctx context.Context, cat *catalog.Catalog, name, tmp, dest
 	if err != nil {
 		return err
 	}
+	dataDir := restoredDataDir(dest)
 	// A record that begins here may end in the next segment.
 	next := func() ([]byte, error) {
 		nextName := pg.SegmentName(wf.Timeline, wf.SegNo+1, uint64(h.SegmentSize))
 		b, err := readWALObject(ctx, cat, nextName, int64(h.SegmentSize))
-		if err != nil {
+		switch {
+		case errors.Is(err, errNotArchived) && isStandby(dataDir):
+			// A standby asks again later, when the next one is there;
+			// "absent" is its "not yet".
+			return nil, fmt.Errorf("%s ends in a record that may create a tablespace and goes on in %s, not archived yet: %w", name, nextName, ErrAbsent)
+		case err != nil:
+			// Not ErrAbsent: ending recovery before this segment would
+			// be a silently short restore.
 			return nil, fmt.Errorf("%s ends in a record that may create a tablespace and goes on in %s, which is needed to check it: %w", name, nextName, err)
 		}
 		return b, nil
@@ -61,7 +73,6 @@ func guardTablespaces(ctx context.Context, cat *catalog.Catalog, name, tmp, dest
 	if len(creates) == 0 {
 		return nil
 	}
-	dataDir := restoredDataDir(dest)
 	for _, tc := range creates {
 		if err := checkTablespaceFolder(dataDir, tc); err != nil {
 			return err
@@ -96,6 +107,13 @@ func checkTablespaceFolder(dataDir string, tc pg.TablespaceCreate) error {
 	default:
 		return fmt.Errorf("%w: the record at %s creates tablespace %d at %s, which cannot be checked: %w", ErrTablespaceInUse, tc.LSN, tc.OID, path, err)
 	}
+}
+
+// isStandby reports whether the server recovers as a standby, which keeps
+// asking for a segment it was told is absent.
+func isStandby(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, "standby.signal"))
+	return err == nil
 }
 
 // restoredDataDir is the data directory of the server dest is fetched for:
@@ -133,9 +151,7 @@ func within(dir, path string) bool {
 func readWALObject(ctx context.Context, cat *catalog.Catalog, name string, max int64) ([]byte, error) {
 	rc, err := cat.Store().Get(ctx, cat.WALKey(name))
 	if errors.Is(err, store.ErrNotExist) {
-		// Not ErrAbsent: that would end recovery before the segment
-		// being checked, a silently short restore.
-		return nil, fmt.Errorf("%s is not in the archive", name)
+		return nil, fmt.Errorf("%s: %w", name, errNotArchived)
 	}
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/object"
+	"github.com/logship/logship/store/file"
 )
 
 // segmentCreating is a 16 MiB WAL segment 000000010000000000000003 whose
@@ -91,4 +96,111 @@ func TestF4_GuardRefusesTablespaceInUse(t *testing.T) {
 			t.Fatalf("refused: %v", err)
 		}
 	})
+}
+
+// walSegs lays records out from the start of segment 3 (16 MiB segments,
+// 8 kB pages) as PostgreSQL does, across pages and segments; at places
+// filler records so that the next record starts exactly there.
+type walSegs struct {
+	buf []byte
+	pos int
+}
+
+func (w *walSegs) write(rec []byte) {
+	const blk, seg = 8192, 16 << 20
+	le := binary.LittleEndian
+	for done := 0; done < len(rec); {
+		if w.pos%blk == 0 {
+			if w.pos >= len(w.buf) {
+				w.buf = append(w.buf, make([]byte, seg)...)
+			}
+			b := w.buf[w.pos:]
+			le.PutUint16(b, 0xD110)
+			var info uint16
+			if done > 0 {
+				info = 0x0001
+				le.PutUint32(b[16:], uint32(len(rec)-done))
+			}
+			le.PutUint32(b[4:], 1)
+			le.PutUint64(b[8:], 3*seg+uint64(w.pos))
+			h := 24
+			if w.pos%seg == 0 {
+				info |= 0x0002
+				le.PutUint64(b[24:], 42)
+				le.PutUint32(b[32:], seg)
+				le.PutUint32(b[36:], blk)
+				h = 40
+			}
+			le.PutUint16(b[2:], info)
+			w.pos += h
+		}
+		n := copy(w.buf[w.pos:w.pos+min(len(rec)-done, blk-w.pos%blk)], rec[done:])
+		w.pos, done = w.pos+n, done+n
+	}
+	w.pos = (w.pos + 7) &^ 7
+}
+
+func (w *walSegs) fillTo(at int) {
+	for at-w.pos > 200 {
+		w.write(walRec(1, make([]byte, min(at-w.pos-150, 4000))))
+	}
+	w.write(walRec(1, make([]byte, at-w.pos-26)))
+}
+
+func walRec(rmid byte, main []byte) []byte {
+	le := binary.LittleEndian
+	rec := append(make([]byte, 24), 255, byte(len(main)))
+	rec = append(rec, main...)
+	le.PutUint32(rec, uint32(len(rec)))
+	rec[17] = rmid
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	le.PutUint32(rec[20:], crc32.Update(crc32.Checksum(rec[24:], tab), tab, rec[:20]))
+	return rec
+}
+
+// A CREATE TABLESPACE that begins at the end of a segment and ends in the
+// next is checked with the next segment read from the store; while that one
+// is not archived, a standby is told "absent" (it asks again later) and any
+// other recovery stops, never ending short.
+func TestF4_GuardReadsTheNextSegment(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	data := filepath.Join(root, "data")
+	os.MkdirAll(filepath.Join(data, "pg_wal"), 0o700)
+	inUse := filepath.Join(root, "source-ts")
+	os.MkdirAll(filepath.Join(inUse, "PG_15_202209061"), 0o700)
+	var w walSegs
+	w.fillTo(16<<20 - 16)
+	main := append(binary.LittleEndian.AppendUint32(nil, 16390), append([]byte(inUse), 0)...)
+	w.write(walRec(5, main))
+	w.write(walRec(1, nil))
+	tmp := filepath.Join(data, "pg_wal", "seg.tmp")
+	os.WriteFile(tmp, w.buf[:16<<20], 0o600)
+
+	st, err := file.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(st, "guard")
+	dest := filepath.Join(data, "pg_wal", "RECOVERYXLOG")
+	const name = "000000010000000000000003"
+
+	err = guardTablespaces(ctx, cat, name, tmp, dest)
+	if err == nil || errors.Is(err, ErrAbsent) || !strings.Contains(err.Error(), "000000010000000000000004") {
+		t.Fatalf("next segment not archived: got %v, want a fatal error naming it", err)
+	}
+	os.WriteFile(filepath.Join(data, "standby.signal"), nil, 0o600)
+	if err := guardTablespaces(ctx, cat, name, tmp, dest); !errors.Is(err, ErrAbsent) {
+		t.Fatalf("standby, next segment not archived: got %v, want ErrAbsent", err)
+	}
+	obj, err := object.Encode(bytes.NewReader(w.buf[16<<20:32<<20]), object.KindWAL, "000000010000000000000004", nil, object.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(ctx, cat.WALKey("000000010000000000000004"), obj.Reader(), obj.Size()); err != nil {
+		t.Fatal(err)
+	}
+	if err := guardTablespaces(ctx, cat, name, tmp, dest); !errors.Is(err, ErrTablespaceInUse) || !strings.Contains(err.Error(), inUse) {
+		t.Fatalf("got %v, want ErrTablespaceInUse naming %s", err, inUse)
+	}
 }
