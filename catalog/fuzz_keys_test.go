@@ -44,6 +44,10 @@ func FuzzWALRecordKey(f *testing.F) {
 		if err := cat.ListWAL(ctx, func(r catalog.WALRecord) error { recs = append(recs, r); return nil }); err != nil {
 			return
 		}
+		// A key that is not a record is skipped, and reported as stray.
+		if stray := cat.StrayKeys(); len(recs) == 0 && len(stray) == 1 && stray[0] == key {
+			return
+		}
 		if len(recs) != 1 {
 			t.Fatalf("%q listed as %d records", key, len(recs))
 		}
@@ -84,16 +88,21 @@ func FuzzMarkRecordKey(f *testing.F) {
 		if err := st.Put(ctx, key, bytes.NewReader(nil), 0); err != nil {
 			t.Fatal(err)
 		}
-		marks, err := catalog.New(st, fuzzSource).Marks(ctx)
+		cat := catalog.New(st, fuzzSource)
+		marks, err := cat.Marks(ctx)
 		if err != nil {
+			return
+		}
+		// A key that is not a record is skipped, and reported as stray.
+		if stray := cat.StrayKeys(); len(marks) == 0 && len(stray) == 1 && stray[0] == key {
 			return
 		}
 		if len(marks) != 1 {
 			t.Fatalf("%q listed as %d marks", key, len(marks))
 		}
 		m := marks[0]
-		if l, err := pg.ParseLSN(m.LSN); err != nil || uint64(l) != m.LSNValue {
-			t.Fatalf("%q: mark LSN text %q, value %#x", key, m.LSN, m.LSNValue)
+		if l, err := pg.ParseLSN(m.LSN.String()); err != nil || l != m.LSN {
+			t.Fatalf("%q: mark LSN %s does not read back (%v)", key, m.LSN, err)
 		}
 		if strings.Contains(m.Name, "~") || m.Source != fuzzSource || m.Time.Location() != m.Time.UTC().Location() {
 			t.Fatalf("%q accepted as %+v", key, m)

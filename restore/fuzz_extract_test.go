@@ -49,11 +49,11 @@ func fuzzTar(spec []byte) []byte {
 	return b.Bytes()
 }
 
-// sparseTar is a PAX GNU sparse 1.0 entry: a 512-byte map saying the file is
+// sparseTarSeed is a PAX GNU sparse 1.0 entry: a 512-byte map saying the file is
 // one hole of realSize bytes, which archive/tar expands into that many
 // zeros. tar.Writer writes no GNU.sparse records, so the PAX header is made
 // by hand: a regular entry retyped to 'x' with its checksum redone.
-func sparseTar(realSize string) []byte {
+func sparseTarSeed(realSize string) []byte {
 	rec := ""
 	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"}, {"GNU.sparse.name", "big"}, {"GNU.sparse.realsize", realSize}} {
 		s := " " + kv[0] + "=" + kv[1] + "\n"
@@ -93,7 +93,7 @@ func FuzzExtractTar(f *testing.F) {
 	f.Add(append([]byte{2, 4}, "link"...), true)
 	f.Add(append(append([]byte{0, 1, 'a', 1, 'x'}, 0, 3), "a/b"...), true)
 	f.Add([]byte{0, 1, 'a', 1, 'x', 0, 1, 'a'}, true)
-	f.Add(sparseTar("1000000"), false)
+	f.Add(sparseTarSeed("1000000"), false)
 	f.Add(fuzzTar(append([]byte{1, 5}, "a/./b"...)), false)
 	f.Add([]byte("not a tar at all"), false)
 	f.Fuzz(func(t *testing.T, data []byte, build bool) {

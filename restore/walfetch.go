@@ -37,7 +37,8 @@ func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (obj
 	}
 	defer o.Close()
 	h := o.Header()
-	if err := writeVerified(dest, o); err != nil {
+	guard := func(tmp string) error { return guardTablespaces(ctx, cat, name, tmp, dest) }
+	if err := writeVerified(dest, o, guard); err != nil {
 		return h, fmt.Errorf("fetch %s: %w", name, err)
 	}
 	return h, nil
@@ -45,8 +46,8 @@ func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (obj
 
 // writeVerified copies r to a temporary file beside dest and renames it into
 // place only when r ended without error (the object reader checks size and
-// checksum at its end).
-func writeVerified(dest string, r io.Reader) error {
+// checksum at its end) and check accepts the temporary file.
+func writeVerified(dest string, r io.Reader, check func(tmp string) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*.logship-tmp")
 	if err != nil {
 		return err
@@ -54,6 +55,9 @@ func writeVerified(dest string, r io.Reader) error {
 	_, err = io.Copy(tmp, r)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = check(tmp.Name())
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), dest)

@@ -2,24 +2,30 @@ package store
 
 import "strings"
 
-// RedactURL is raw fit for an error message or a log: the user information
-// of the URL (which may hold a key and its secret) and any query or
-// fragment (which may hold a token) are replaced by "REDACTED". It works on
-// the text rather than on url.Parse's result, so that a URL too malformed
-// to parse is redacted as well; a path that holds '@' loses its start.
+// RedactURL is a store URL as error messages may show it: without a user
+// or password (anything before an "@" in the authority) and without a query
+// or fragment, where presigned tokens and keys end up. A message about a
+// malformed URL must help to find the typo without printing the secret that
+// was pasted along with it.
 func RedactURL(raw string) string {
-	s, tail := raw, ""
+	s := raw
 	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		s, tail = s[:i], s[i:i+1]+"REDACTED"
+		s = s[:i] + "?<redacted>"
 	}
+	// The authority follows "scheme://" (or "scheme:" in an opaque URL)
+	// and ends at the next "/".
 	start := 0
-	if j := strings.Index(s, "://"); j >= 0 {
-		start = j + len("://")
-	} else if j := strings.IndexByte(s, ':'); j >= 0 {
-		start = j + 1
+	if i := strings.Index(s, "://"); i >= 0 {
+		start = i + 3
+	} else if i := strings.Index(s, ":"); i >= 0 {
+		start = i + 1
 	}
-	if i := strings.LastIndexByte(s, '@'); i >= start {
-		s = s[:start] + "REDACTED@" + s[i+1:]
+	end := len(s)
+	if i := strings.Index(s[start:], "/"); i >= 0 {
+		end = start + i
 	}
-	return s + tail
+	if at := strings.LastIndex(s[start:end], "@"); at >= 0 {
+		s = s[:start] + "<redacted>@" + s[start+at+1:]
+	}
+	return s
 }
