@@ -29,8 +29,8 @@ Example:
 		ErrWriter:            stderr,
 		Flags:                globalFlags(),
 		EnableBashCompletion: true,
-		HideVersion:          true,
 		OnUsageError:         onUsageError,
+		Action:               unknownCommand,
 		Commands: []*cli.Command{
 			walPushCommand(),
 			walFetchCommand(),
@@ -47,16 +47,25 @@ Example:
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and exits, once
 	}
+	// --version prints what the version command prints; no -v, which
+	// reads as "verbose".
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer) }
 	for _, cmd := range app.Commands {
 		setUsageErrors(cmd)
 	}
 	return app
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error { return usageErr(err) }
-
+// setUsageErrors makes every error of the framework itself (an unknown
+// flag or subcommand, a missing required flag, a negative duration) one
+// line and exit 2, instead of a page of help.
 func setUsageErrors(cmd *cli.Command) {
 	cmd.OnUsageError = onUsageError
+	checkFlags(cmd)
+	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		cmd.Action = unknownCommand
+	}
 	for _, sub := range cmd.Subcommands {
 		setUsageErrors(sub)
 	}
@@ -140,8 +149,12 @@ func versionCommand() *cli.Command {
 		Usage:     "print the version",
 		UsageText: "logship version\n\nExample:\n   logship version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "logship %s (object format %d)\n", version, object.Version)
+			printVersion(c.App.Writer)
 			return nil
 		},
 	}
+}
+
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "logship %s (object format %d)\n", version, object.Version)
 }
