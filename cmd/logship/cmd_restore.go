@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -83,6 +84,9 @@ func runRestore(c *cli.Context) error {
 	began := time.Now()
 	if err := needArgs(c); err != nil {
 		return err
+	}
+	if err := checkTargetDir(c.String("target-dir")); err != nil {
+		return usageErr(err)
 	}
 	target, err := restoreTarget(c)
 	if err != nil {
@@ -168,6 +172,24 @@ func runRestore(c *cli.Context) error {
 	if reached.State != "shut down" {
 		fmt.Fprintf(rt.stdout, "server running: pid %d, port %d, socket %s, log %s\nstop it with: %s -D %s stop\n",
 			reached.PID, reached.Port, reached.SocketDir, reached.LogFile, filepath.Join(reached.BinDir, "pg_ctl"), res.TargetDir)
+	}
+	return nil
+}
+
+// checkTargetDir refuses, before anything is read or written, a
+// --target-dir that can never be a data directory: empty, or a path that
+// is (or runs through) something other than a directory. Whether it is
+// empty is restore's to check, which --force changes.
+func checkTargetDir(dir string) error {
+	if dir == "" {
+		return errors.New("--target-dir is empty: give the data directory to create")
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("--target-dir %s: a parent of it is not a directory", dir)
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("--target-dir %s is not a directory: give a directory that is empty or absent", dir)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
@@ -33,6 +35,9 @@ Example (postgresql.conf):
 			if err := needArgs(c, "PATH"); err != nil {
 				return err
 			}
+			if err := regularFile(c.Args().First()); err != nil {
+				return usageErr(err)
+			}
 			rt, cat, err := setupCatalog(c)
 			if err != nil {
 				return err
@@ -45,6 +50,32 @@ Example (postgresql.conf):
 			return err
 		},
 	}
+}
+
+// regularFile refuses a path that exists and is not a regular file (after
+// symlinks): reading a FIFO or a device would block or never end, and no
+// WAL file is one. A missing file is left to the shipper, which knows what
+// PostgreSQL may have already moved.
+func regularFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("%s is not a regular file (%s): wal-push reads WAL files only", path, fileKind(fi.Mode()))
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
 }
 
 // noGC turns the garbage collector off for wal-push and wal-fetch: each is
@@ -92,6 +123,8 @@ Example (postgresql.conf of the restored server):
 				return usageErr(err)
 			case errors.Is(err, restore.ErrAbsent):
 				return withCode(exitFailure, err)
+			case c.Context.Err() != nil:
+				return withCode(exitCancelled, err)
 			default:
 				return withCode(exitFetchFatal, err)
 			}
