@@ -36,6 +36,9 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 	if ctx.Err() != nil && !errors.As(err, &explicit) {
 		code = exitCancelled
 	}
+	if code == exitCancelled {
+		err = fmt.Errorf("interrupted: %w", err)
+	}
 	fmt.Fprintf(stderr, "logship: %s\n", oneLine(err))
 	return code
 }

@@ -134,14 +134,14 @@ func checkFlags(cmd *cli.Command) {
 	}
 	before := cmd.Before
 	cmd.Before = func(c *cli.Context) error {
-		for _, n := range required {
-			if !c.IsSet(n) {
-				return usageErr(fmt.Errorf("%s needs --%s: see %s --help", c.Command.FullName(), n, c.Command.HelpName))
-			}
-		}
 		for _, n := range durations {
 			if c.IsSet(n) && c.Duration(n) < 0 {
 				return usageErr(fmt.Errorf("--%s %s: a duration must not be negative", n, c.Duration(n)))
+			}
+		}
+		for _, n := range required {
+			if !c.IsSet(n) {
+				return usageErr(fmt.Errorf("%s needs --%s: see %s --help", c.Command.FullName(), n, c.Command.HelpName))
 			}
 		}
 		if before != nil {
