@@ -21,6 +21,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Description: `Ships compressed, checksummed WAL and base backups to object storage, records
 them in a catalog kept in the store, and restores a standby to an exact mark.
 
+Exit codes of every command: 0 done, 1 failed (wal-fetch: the file is absent), 2 bad
+arguments, configuration or input (nothing was changed), 130 interrupted (SIGTERM or
+SIGINT; a command still busy 5 s later, or at a second signal, is stopped; schedule
+has its stop grace and timeout and exits 0 when stopped cleanly), 200 wal-fetch only:
+the object is corrupt or the store failed.
+
 Example:
    archive_command = 'logship --store file:///backup wal-push %p'
    logship --store file:///backup catalog list`,

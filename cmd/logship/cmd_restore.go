@@ -46,13 +46,15 @@ Exit codes: 0 restored (with --start: the target was reached); 1 failed: no back
 fits, a segment is missing, a part or the manifest does not match its checksum, the
 extraction failed (the directory is then incomplete: rerun with --force), or the
 started server stopped before its target; 2 bad arguments or configuration, an
-unknown mark, or a non-empty --target-dir without --force; 130 interrupted.
+unknown mark, a target past the end of the archive (an LSN after the newest shipped
+segment, a time after it was stored), a --target-dir that is not a directory, or a
+non-empty one without --force; nothing is written then; 130 interrupted.
 
 Example:
    logship --store s3://backups/pg --source main restore --target-dir /srv/pg-dr \
        --mark before_upgrade --start --port 5433`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target-dir", Usage: "data directory to create (must be empty or absent)", Required: true},
+			&cli.StringFlag{Name: "target-dir", Usage: "data directory to create (required; must be empty or absent)", Required: true},
 			&cli.StringFlag{Name: "mark", Usage: "restore to the mark NAME, or latest"},
 			&cli.StringFlag{Name: "time", Usage: `restore to a time, RFC 3339 or "2006-01-02 15:04:05-07"`},
 			&cli.StringFlag{Name: "lsn", Usage: "restore to a WAL position, e.g. 0/3000148"},

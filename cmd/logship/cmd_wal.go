@@ -25,7 +25,8 @@ name fails and keeps the stored file. With --push-parallel N (default 4), it als
 up to N-1 of the next files PostgreSQL has marked ready, at the same time, so that the
 archiver's later calls for them return at once (markers in pg_wal/logship-pushed/).
 
-Exit codes: 0 stored, 1 failed (PostgreSQL retries later), 2 bad input or configuration.
+Exit codes: 0 stored, 1 failed (PostgreSQL retries later), 2 bad input (a path that
+is not a regular WAL file) or configuration, 130 interrupted.
 
 Example (postgresql.conf):
    archive_mode = on
@@ -97,7 +98,7 @@ PostgreSQL's next requests are answered at once.
 Exit codes: 0 fetched; 1 the store says NAME is absent (PostgreSQL reads this as the
 end of the archive); 2 bad arguments; 200 the object is corrupt or the store or
 configuration failed — above 125 on purpose, so that PostgreSQL stops recovery
-instead of treating a damaged archive as its end.
+instead of treating a damaged archive as its end; 130 interrupted (also above 125).
 
 Example (postgresql.conf of the restored server):
    restore_command = 'logship --store file:///var/lib/logship wal-fetch %f %p'`,
