@@ -28,6 +28,10 @@ type Target struct {
 	Time      time.Time // the last commit time to include
 	LSN       pg.LSN    // the WAL position to stop after
 	Immediate bool      // stop as soon as the backup is consistent
+	// Standby says the restored server keeps replaying WAL as it is
+	// shipped, so a time after the newest stored segment is waited for,
+	// not refused. It is no target of its own.
+	Standby bool
 }
 
 func (t Target) count() int {
@@ -184,9 +188,9 @@ const latestHint = "restore to --mark latest, or give no target to restore every
 // after that moment can be in the store, so recovery would replay
 // everything, find no commit past the target and end short of it. A store
 // whose WAL objects cannot be listed with times (records only) is left to
-// the chain's checks.
+// the chain's checks; a standby waits for what is shipped later.
 func timeInArchive(ctx context.Context, cat *catalog.Catalog, t Target, segSize uint64) error {
-	if t.Time.IsZero() {
+	if t.Time.IsZero() || t.Standby {
 		return nil
 	}
 	newest, err := cat.NewestSegment(ctx, segSize)

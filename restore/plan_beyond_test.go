@@ -54,6 +54,8 @@ func TestF14_PlanRefusesTargetsBeyondTheArchive(t *testing.T) {
 	for _, target := range []restore.Target{
 		{LSN: pg.LSN(segLSN(11, 0) - 1)},
 		{Time: planEpoch.Add(5 * time.Minute)},
+		// A standby waits for the WAL shipped until then.
+		{Time: stored.Add(time.Hour), Standby: true},
 	} {
 		if p, err := restore.NewPlan(context.Background(), s.cat, target); err != nil || p.BackupID != "B1" {
 			t.Errorf("plan to %s: %s, %v; want B1", target, p.BackupID, err)

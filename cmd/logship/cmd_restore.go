@@ -94,6 +94,7 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return usageErr(err)
 	}
+	target.Standby = c.Bool("standby")
 	action := c.String("action")
 	if err := restore.ValidAction(action); err != nil {
 		return usageErr(fmt.Errorf("--%w", err))
