@@ -28,6 +28,10 @@ type Target struct {
 	Time      time.Time // the last commit time to include
 	LSN       pg.LSN    // the WAL position to stop after
 	Immediate bool      // stop as soon as the backup is consistent
+	// Standby says the restored server keeps replaying WAL as it is
+	// shipped, so a time after the newest stored segment is waited for,
+	// not refused. It is no target of its own.
+	Standby bool
 }
 
 func (t Target) count() int {
@@ -102,6 +106,9 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 		}
 		p.Mark, ct.Mark = &m, m
 	}
+	if err := timeInArchive(ctx, cat, target, ch.SegmentSize); err != nil {
+		return p, err
+	}
 	r, err := ch.Reach(ct, nil)
 	p.Timeline, p.LatestTimeline = r.Timeline, r.Latest
 	if err != nil {
@@ -137,6 +144,14 @@ func (t Target) chainTarget() catalog.Target {
 // target: no backup on the timeline, the target before every backup, or a
 // hole in the WAL.
 func planError(err error, t Target, p Plan, ch *catalog.Chain) error {
+	var be *catalog.BeyondError
+	if errors.As(err, &be) {
+		if be.Newest == "" {
+			return fmt.Errorf("%w: %s: no WAL of timeline %d's path is in the store", ErrBadTarget, t, be.Timeline)
+		}
+		return fmt.Errorf("%w: %s is past the end of the archive: the newest segment shipped on timeline %d's path is %s, which ends at LSN %s; %s",
+			ErrBadTarget, t, be.Timeline, be.Newest, be.End, latestHint)
+	}
 	var re *catalog.ReachError
 	if !errors.As(err, &re) {
 		return fmt.Errorf("restore to %s: %w", t, err)
@@ -162,6 +177,32 @@ func planError(err error, t Target, p Plan, ch *catalog.Chain) error {
 	}
 	return fmt.Errorf("%w: %s is before the oldest backup %s (which ends at LSN %s, %s); a backup can only be rolled forward",
 		catalog.ErrNoBackup, where, oldest.ID, oldest.EndLSN, oldest.EndTime.Format(time.RFC3339))
+}
+
+// latestHint is what to restore to instead of a target the store cannot
+// reach.
+const latestHint = "restore to --mark latest, or give no target to restore everything shipped"
+
+// timeInArchive refuses a time target later than when the newest segment
+// was stored. The catalog holds no commit times, but nothing committed
+// after that moment can be in the store, so recovery would replay
+// everything, find no commit past the target and end short of it. A store
+// whose WAL objects cannot be listed with times (records only) is left to
+// the chain's checks; a standby waits for what is shipped later.
+func timeInArchive(ctx context.Context, cat *catalog.Catalog, t Target, segSize uint64) error {
+	if t.Time.IsZero() || t.Standby {
+		return nil
+	}
+	newest, err := cat.NewestSegment(ctx, segSize)
+	if err != nil || newest == nil || t.Time.Before(newest.Time) {
+		return err
+	}
+	end := "?"
+	if f, err := pg.ParseWALFileName(newest.Name, segSize); err == nil {
+		end = pg.SegmentStart(f.SegNo+1, segSize).String()
+	}
+	return fmt.Errorf("%w: %s is after the newest WAL in the store: %s, stored %s, ending at LSN %s; nothing committed later can be in the store; %s",
+		ErrBadTarget, t, newest.Name, newest.Time.Format(time.RFC3339Nano), end, latestHint)
 }
 
 func missingCount(m []catalog.MissingRange) uint64 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -46,13 +47,15 @@ Exit codes: 0 restored (with --start: the target was reached); 1 failed: no back
 fits, a segment is missing, a part or the manifest does not match its checksum, the
 extraction failed (the directory is then incomplete: rerun with --force), or the
 started server stopped before its target; 2 bad arguments or configuration, an
-unknown mark, or a non-empty --target-dir without --force; 130 interrupted.
+unknown mark, a target past the end of the archive (an LSN after the newest shipped
+segment, a time after it was stored), a --target-dir that is not a directory, or a
+non-empty one without --force; nothing is written then; 130 interrupted.
 
 Example:
    logship --store s3://backups/pg --source main restore --target-dir /srv/pg-dr \
        --mark before_upgrade --start --port 5433`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target-dir", Usage: "data directory to create (must be empty or absent)", Required: true},
+			&cli.StringFlag{Name: "target-dir", Usage: "data directory to create (required; must be empty or absent)", Required: true},
 			&cli.StringFlag{Name: "mark", Usage: "restore to the mark NAME, or latest"},
 			&cli.StringFlag{Name: "time", Usage: `restore to a time, RFC 3339 or "2006-01-02 15:04:05-07"`},
 			&cli.StringFlag{Name: "lsn", Usage: "restore to a WAL position, e.g. 0/3000148"},
@@ -85,10 +88,14 @@ func runRestore(c *cli.Context) error {
 	if err := needArgs(c); err != nil {
 		return err
 	}
+	if err := checkTargetDir(c.String("target-dir")); err != nil {
+		return usageErr(err)
+	}
 	target, err := restoreTarget(c)
 	if err != nil {
 		return usageErr(err)
 	}
+	target.Standby = c.Bool("standby")
 	action := c.String("action")
 	if err := restore.ValidAction(action); err != nil {
 		return usageErr(fmt.Errorf("--%w", err))
@@ -176,6 +183,24 @@ func runRestore(c *cli.Context) error {
 		srv := server.Server{BinDir: reached.BinDir, DataDir: res.TargetDir}
 		fmt.Fprintf(rt.stdout, "server running: pid %d, port %d, socket %s, log %s\nstop it with: %s\n",
 			reached.PID, reached.Port, reached.SocketDir, reached.LogFile, srv.StopCommand(server.AsRoot()))
+	}
+	return nil
+}
+
+// checkTargetDir refuses, before anything is read or written, a
+// --target-dir that can never be a data directory: empty, or a path that
+// is (or runs through) something other than a directory. Whether it is
+// empty is restore's to check, which --force changes.
+func checkTargetDir(dir string) error {
+	if dir == "" {
+		return errors.New("--target-dir is empty: give the data directory to create")
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("--target-dir %s: a parent of it is not a directory", dir)
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("--target-dir %s is not a directory: give a directory that is empty or absent", dir)
 	}
 	return nil
 }
