@@ -142,6 +142,9 @@ func runRestore(c *cli.Context) error {
 		}
 		printRestored(rt.stdout, res)
 		fmt.Fprintf(rt.stdout, "start it with:\n   %s\n", out.StartCommand)
+		if plan.Recovery.LSN != 0 || !plan.Recovery.Time.IsZero() {
+			fmt.Fprintf(rt.stdout, "where recovery stops is checked against the target only with --start: after starting it by hand, compare the server's \"recovery stopping\" line with %s\n", targetWhere(plan))
+		}
 		return nil
 	}
 	if !c.Bool("json") {
@@ -157,12 +160,11 @@ func runRestore(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(rt.stdout, out)
 	}
-	what := plan.Target
-	if plan.Mark != nil {
-		what = fmt.Sprintf("mark %s (%s)", plan.Mark.Name, plan.Mark.LSN)
-	}
 	fmt.Fprintf(rt.stdout, "reached %s: %s at LSN %s on timeline %d; recovery took %s, RTO %s\n",
-		what, reached.State, reached.LSN, reached.Timeline, reached.Duration.Round(time.Millisecond), out.RTO.Round(time.Millisecond))
+		targetWhere(plan), reached.State, reached.LSN, reached.Timeline, reached.Duration.Round(time.Millisecond), out.RTO.Round(time.Millisecond))
+	if plan.Mark != nil {
+		fmt.Fprintf(rt.stdout, "restored to mark %s at LSN %s (checked: replay ended exactly there)\n", plan.Mark.Name, plan.Mark.LSN)
+	}
 	if reached.StopLine != "" {
 		fmt.Fprintf(rt.stdout, "server log: %s\n", reached.StopLine)
 	}
@@ -172,6 +174,15 @@ func runRestore(c *cli.Context) error {
 			reached.PID, reached.Port, reached.SocketDir, reached.LogFile, srv.StopCommand(server.AsRoot()))
 	}
 	return nil
+}
+
+// targetWhere names the target for the user: a mark by its name and LSN,
+// since recovery goes to the LSN.
+func targetWhere(plan restore.Plan) string {
+	if m := plan.Mark; m != nil {
+		return fmt.Sprintf("mark %s (LSN %s)", m.Name, m.LSN)
+	}
+	return plan.Target
 }
 
 // restoreTarget reads the target flags; at most one may be given.
