@@ -176,7 +176,7 @@ func MarkGroup(ctx context.Context, catalogOf func(source string) *catalog.Catal
 		}
 	}
 	for _, m := range ms {
-		if err := WaitForWAL(ctx, m.cat, m.walfile, opts.Wait); err != nil {
+		if err := WaitForMarkWAL(ctx, m.cat, m.mark, m.walfile, opts.Wait); err != nil {
 			return gm, fmt.Errorf("%w: member %s: %w", ErrMarkNotShipped, m.Source, err)
 		}
 	}
