@@ -46,14 +46,10 @@ func (c *Catalog) markPrefix() string             { return c.key("catalog/marks/
 
 // ReserveMark claims name for a new mark before the restore point exists,
 // create-only, so that two concurrent marks of one name cannot both win.
+// It is ClaimMark without the report: a reservation left by an interrupted
+// mark is taken over or completed the same way.
 func (c *Catalog) ReserveMark(ctx context.Context, name string) error {
-	if err := ValidMarkName(name); err != nil {
-		return err
-	}
-	err := c.st.Put(ctx, c.markNameKey(name), bytes.NewReader(nil), 0)
-	if errors.Is(err, store.ErrExist) {
-		return fmt.Errorf("%w: source %q already has a mark %q; choose another name", ErrDuplicateMark, c.source, name)
-	}
+	_, err := c.ClaimMark(ctx, name)
 	return err
 }
 

@@ -29,6 +29,8 @@ type GroupMarkOptions struct {
 	// NoSwitch and Wait are as for MarkOptions, per member.
 	NoSwitch bool
 	Wait     time.Duration
+	// Notice is as for MarkOptions, per member.
+	Notice func(string)
 }
 
 // GroupMark is the record of a mark made on every member of a group at once.
@@ -130,7 +132,7 @@ func MarkGroup(ctx context.Context, catalogOf func(source string) *catalog.Catal
 	if err := checkMembers(ctx, group, name, ms); err != nil {
 		return gm, err
 	}
-	if err := reserveAll(ctx, group, name, ms); err != nil {
+	if err := reserveAll(ctx, group, name, ms, opts.Notice); err != nil {
 		return gm, err
 	}
 	if err := quiesce(ctx, group, ms, opts.QuiesceTimeout); err != nil {
@@ -244,14 +246,24 @@ func checkMembers(ctx context.Context, group, name string, ms []*groupMember) er
 	return nil
 }
 
-// reserveAll reserves name on every member, or on none.
-func reserveAll(ctx context.Context, group, name string, ms []*groupMember) error {
+// reserveAll reserves name on every member, or on none. A member's
+// reservation left by an interrupted mark is taken over (notice says so);
+// one whose interrupted mark is completed (catalog.ClaimMark) makes the
+// name taken there, as any recorded mark does.
+func reserveAll(ctx context.Context, group, name string, ms []*groupMember, notice func(string)) error {
 	for _, m := range ms {
-		if err := m.cat.ReserveMark(ctx, name); err != nil {
+		claim, err := m.cat.ClaimMark(ctx, name)
+		if err == nil && claim.Completed != nil {
+			err = fmt.Errorf("%w: %s; choose another name", catalog.ErrDuplicateMark, claim.Notice(name))
+		}
+		if err != nil {
 			err = fmt.Errorf("group %s member %s: %w", group, m.Source, err)
 			return errors.Join(err, releaseAll(context.WithoutCancel(ctx), name, ms))
 		}
 		m.reserved = true
+		if n := claim.Notice(name); n != "" && notice != nil {
+			notice(fmt.Sprintf("group %s member %s: %s", group, m.Source, n))
+		}
 	}
 	return nil
 }

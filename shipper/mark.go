@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/pg"
 	"github.com/logship/logship/pg/sqlsource"
 )
 
@@ -20,6 +21,9 @@ type MarkOptions struct {
 	// one a restore to the mark replays, to reach the store; 0 = 60 s.
 	// Ignored with NoSwitch.
 	Wait time.Duration
+	// Notice, if set, is told what became of an earlier interrupted mark
+	// of the same name (catalog.MarkClaim.Notice).
+	Notice func(string)
 }
 
 // ErrMarkNotShipped means the restore point exists in the source's WAL (and
@@ -53,19 +57,23 @@ func Mark(ctx context.Context, cat *catalog.Catalog, name string, opts MarkOptio
 	if err := src.Check(ident.SystemID); err != nil {
 		return catalog.Mark{}, err
 	}
-	if err := cat.ReserveMark(ctx, name); err != nil {
+	claim, err := cat.ClaimMark(ctx, name)
+	if err != nil {
 		return catalog.Mark{}, err
 	}
-	rp, err := conn.CreateRestorePoint(ctx, name)
-	if err != nil {
-		_ = cat.ReleaseMark(context.WithoutCancel(ctx), name)
-		return catalog.Mark{}, fmt.Errorf("create restore point %q: %w", name, err)
+	if n := claim.Notice(name); n != "" && opts.Notice != nil {
+		opts.Notice(n)
 	}
-	m := catalog.Mark{Name: name, LSN: rp.LSN, Timeline: rp.Timeline, Time: rp.Time.UTC(), Source: cat.SourceName()}
-	// Recorded before the wait: the restore point exists in the WAL whatever
-	// happens next, and the name must stay taken.
-	if err := cat.AddMark(ctx, m); err != nil {
-		return m, err
+	m, walfile := catalog.Mark{}, ""
+	if claim.Completed != nil {
+		// An interrupted run made and stored this mark: it is only shipped
+		// now, not made again.
+		m = *claim.Completed
+		walfile = pg.SegmentName(m.Timeline, (uint64(m.LSN)-1)/src.SegmentSize, src.SegmentSize)
+	} else {
+		if m, walfile, err = makeMark(ctx, cat, conn, name); err != nil {
+			return m, err
+		}
 	}
 	if opts.NoSwitch {
 		return m, nil
@@ -75,10 +83,28 @@ func Mark(ctx context.Context, cat *catalog.Catalog, name string, opts MarkOptio
 	if err := conn.SwitchWAL(ctx); err != nil {
 		return m, fmt.Errorf("switch WAL after mark %q: %w", name, err)
 	}
-	if err := WaitForMarkWAL(ctx, cat, m, rp.WALFile, opts.Wait); err != nil {
+	if err := WaitForMarkWAL(ctx, cat, m, walfile, opts.Wait); err != nil {
 		return m, fmt.Errorf("%w: %w", ErrMarkNotShipped, err)
 	}
 	return m, nil
+}
+
+// makeMark creates the restore point of a reserved name and records it.
+func makeMark(ctx context.Context, cat *catalog.Catalog, conn *sqlsource.Source, name string) (catalog.Mark, string, error) {
+	holdMark("reserved")
+	rp, err := conn.CreateRestorePoint(ctx, name)
+	if err != nil {
+		_ = cat.ReleaseMark(context.WithoutCancel(ctx), name)
+		return catalog.Mark{}, "", fmt.Errorf("create restore point %q: %w", name, err)
+	}
+	m := catalog.Mark{Name: name, LSN: rp.LSN, Timeline: rp.Timeline, Time: rp.Time.UTC(), Source: cat.SourceName()}
+	holdMark("made")
+	// Recorded before the wait: the restore point exists in the WAL whatever
+	// happens next, and the name must stay taken.
+	if err := cat.AddMark(ctx, m); err != nil {
+		return m, "", err
+	}
+	return m, rp.WALFile, nil
 }
 
 // markRecheck bounds how often WaitForMarkWAL lists the catalog while an
