@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/pgtest"
 	"github.com/logship/logship/pg"
 )
 
@@ -112,5 +115,53 @@ func TestF2_StopAwayFromMarkFailsLoudly(t *testing.T) {
 	// Paused, checked, never promoted: no new timeline went to the store.
 	if found, _ := filepath.Glob(filepath.Join(storeDir, "f2miss", "*", "00000002*")); len(found) > 0 {
 		t.Errorf("a timeline 2 was shipped into the store: %v", found)
+	}
+}
+
+// killMark runs mark NAME, stops it at the hold point at (see
+// shipper/mark_hold.go) and kills it with SIGKILL there.
+func killMark(t *testing.T, pgFlags []string, name, at string) {
+	t.Helper()
+	marker := filepath.Join(t.TempDir(), "holding")
+	cmd := exec.Command(logshipBin, append(append([]string{}, pgFlags...), "mark", name)...)
+	cmd.Env = append(cleanEnv(), "LOGSHIP_TEST_HOLD_IN_MARK="+marker, "LOGSHIP_TEST_HOLD_IN_MARK_AT="+at)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pgtest.WaitFor(t, 30*time.Second, "mark to reach "+at, func() bool {
+		_, err := os.Stat(marker)
+		return err == nil
+	})
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+}
+
+// F10: a mark killed between reserving its name and recording it does not
+// burn the name: the rerun takes the reservation over and says so, and the
+// mark it makes restores exactly, also when the killed run had already made
+// a restore point of that name.
+func TestF10_KilledMarkRerun(t *testing.T) {
+	t.Parallel()
+	c, _, flags, pgFlags := backedUpSource(t, "f10")
+	c.Exec(t, "INSERT INTO probe VALUES (1)")
+	killMark(t, pgFlags, "reserved", "reserved")
+	killMark(t, pgFlags, "made", "made")
+	c.Exec(t, "INSERT INTO probe VALUES (2)")
+	for _, name := range []string{"reserved", "made"} {
+		r := logship(t, nil, append(pgFlags, "mark", name)...)
+		if r.code != 0 || !strings.Contains(r.stderr, "took over an interrupted reservation of "+name) {
+			t.Errorf("rerun of mark %s: exit %d, want 0 saying it took over the reservation:\n%s%s", name, r.code, r.stdout, r.stderr)
+		}
+		if r := logship(t, nil, append(pgFlags, "mark", name)...); r.code != 2 || !strings.Contains(r.stderr, "already has a mark") {
+			t.Errorf("third mark %s: exit %d, want 2, already has a mark:\n%s", name, r.code, r.stderr)
+		}
+	}
+	c.Exec(t, "INSERT INTO probe VALUES (3)")
+	waitArchived(t, c, switchWAL(t, c))
+	// The killed run made a restore point "made" before probe 2; the
+	// recorded mark is after it.
+	r, _ := restoreAndStart(t, flags, "--mark", "made", "--no-archive")
+	if got := r.query(t, probesSQL); got != "1,2" {
+		t.Errorf("restore to the rerun mark: probes %q, want 1,2", got)
 	}
 }
