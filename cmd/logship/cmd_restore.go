@@ -35,17 +35,26 @@ Targets (at most one; none means everything in the store):
    --lsn L              a WAL position, e.g. 0/3000148
    --immediate          the end of the backup: the earliest consistent state
 
+A mark is recovered to by its recorded LSN (the end of its restore point record,
+recovery_target_inclusive off), not by name: a restore point of the same name made
+by hand earlier cannot stop the restore short.
+
 --start starts PostgreSQL on the directory (as the postgres OS user when run as
 root), waits until the target is reached and prints the mark, LSN, timeline and
-the time it took (the RTO). Without --start it prints the command to start it.
+the time it took (the RTO). For a mark, --lsn or --time it then checks where
+recovery stopped: exactly at the mark's LSN; after the first record at or past
+--lsn; before the first commit after --time. A stop anywhere else stops the server
+and fails (exit 1). With action promote the server pauses at the target and is
+promoted only once the check passed. Without --start it prints the command to
+start it, and the stop is not checked.
 A promoted server archives with the source's archive_command, into the same store, on
 a new timeline; restores that follow the latest timeline then take it. For a drill,
 add --no-archive.
 
 Exit codes: 0 restored (with --start: the target was reached); 1 failed: no backup
 fits, a segment is missing, a part or the manifest does not match its checksum, the
-extraction failed (the directory is then incomplete: rerun with --force), or the
-started server stopped before its target; 2 bad arguments or configuration, an
+extraction failed (the directory is then incomplete: rerun with --force), the
+started server stopped before its target, or recovery stopped away from it; 2 bad arguments or configuration, an
 unknown mark, or a non-empty --target-dir without --force; 130 interrupted.
 
 Example:
