@@ -303,3 +303,23 @@ func TestF2_MarkRecoversByLSNNotName(t *testing.T) {
 		t.Errorf("recovery target for mark m1: %+v (inclusive %v); want LSN %s, inclusive off, no name", rt, rt.Inclusive, pg.LSN(segLSN(4, 0x500)))
 	}
 }
+
+// F2: recovery to a mark stops before the record after it, so a mark whose
+// record ends exactly at a segment's end needs the next segment too.
+func TestF2_MarkAtSegmentEndNeedsNextSegment(t *testing.T) {
+	t.Parallel()
+	s := newSynth(t)
+	s.segments(1, 1, 6)
+	s.backup("B1", 1, 2, 2)
+	m := catalog.Mark{Name: "edge", LSN: pg.LSN(segLSN(5, 0)), Timeline: 1, Time: planEpoch.Add(5 * time.Minute)}
+	if err := s.cat.AddMark(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	p, err := restore.NewPlan(context.Background(), s.cat, restore.Target{Mark: "edge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := pg.SegmentName(1, 5, planSegSize); p.LastWAL != want {
+		t.Errorf("plan for a mark ending segment 4 reads up to %s, want %s", p.LastWAL, want)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/pg"
 	"github.com/logship/logship/pg/sqlsource"
 )
 
@@ -69,7 +70,7 @@ type groupMember struct {
 	reserved bool
 	// filled by the restore point
 	mark     catalog.Mark
-	walfile  string
+	segSize  uint64 // the source's WAL segment size
 	prepared int64
 	err      error
 }
@@ -178,11 +179,17 @@ func MarkGroup(ctx context.Context, catalogOf func(source string) *catalog.Catal
 		}
 	}
 	for _, m := range ms {
-		if err := WaitForMarkWAL(ctx, m.cat, m.mark, m.walfile, opts.Wait); err != nil {
+		if err := WaitForMarkWAL(ctx, m.cat, m.mark, m.nextSegment(), opts.Wait); err != nil {
 			return gm, fmt.Errorf("%w: member %s: %w", ErrMarkNotShipped, m.Source, err)
 		}
 	}
 	return gm, nil
+}
+
+// nextSegment is the segment a restore to the member's mark must read
+// last: the one the record after the mark's starts in (see Mark).
+func (m *groupMember) nextSegment() string {
+	return pg.SegmentName(m.mark.Timeline, pg.SegmentOf(m.mark.LSN, m.segSize), m.segSize)
 }
 
 func validGroup(group string, members []GroupMember) error {
@@ -224,6 +231,7 @@ func checkMembers(ctx context.Context, group, name string, ms []*groupMember) er
 		if sources[i], err = m.cat.Source(ctx); err != nil {
 			return fmt.Errorf("group %s member %s: %w: marks need a source that archives its WAL here", group, m.Source, err)
 		}
+		m.segSize = sources[i].SegmentSize
 	}
 	systems := map[uint64]string{}
 	for i, m := range ms {
@@ -331,7 +339,7 @@ func createPoints(ctx context.Context, name string, ms []*groupMember) {
 				m.err = err
 				return
 			}
-			m.walfile, m.prepared = rp.WALFile, rp.Prepared
+			m.prepared = rp.Prepared
 			m.mark = catalog.Mark{Name: name, LSN: rp.LSN, Timeline: rp.Timeline,
 				Time: rp.Time.UTC(), Source: m.Source}
 		}()

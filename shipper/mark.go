@@ -64,22 +64,23 @@ func Mark(ctx context.Context, cat *catalog.Catalog, name string, opts MarkOptio
 	if n := claim.Notice(name); n != "" && opts.Notice != nil {
 		opts.Notice(n)
 	}
-	m, walfile := catalog.Mark{}, ""
+	var m catalog.Mark
 	if claim.Completed != nil {
 		// An interrupted run made and stored this mark: it is only shipped
 		// now, not made again.
 		m = *claim.Completed
-		walfile = pg.SegmentName(m.Timeline, (uint64(m.LSN)-1)/src.SegmentSize, src.SegmentSize)
-	} else {
-		if m, walfile, err = makeMark(ctx, cat, conn, name); err != nil {
-			return m, err
-		}
+	} else if m, err = makeMark(ctx, cat, conn, name); err != nil {
+		return m, err
 	}
+	// Recovery stops before the record after the mark's, so the segment
+	// that record starts in is needed: the mark's own, or the next one
+	// when the mark's record ends exactly at a segment's end (where
+	// pg_walfile_name would name the earlier one).
+	walfile := pg.SegmentName(m.Timeline, pg.SegmentOf(m.LSN, src.SegmentSize), src.SegmentSize)
 	if opts.NoSwitch {
 		return m, nil
 	}
-	// The restore point's record ends in the segment of its LSN (or the next
-	// one when the LSN is at a boundary); the switch closes that segment.
+	// The switch closes the segment of the record after the mark's.
 	if err := conn.SwitchWAL(ctx); err != nil {
 		return m, fmt.Errorf("switch WAL after mark %q: %w", name, err)
 	}
@@ -90,21 +91,21 @@ func Mark(ctx context.Context, cat *catalog.Catalog, name string, opts MarkOptio
 }
 
 // makeMark creates the restore point of a reserved name and records it.
-func makeMark(ctx context.Context, cat *catalog.Catalog, conn *sqlsource.Source, name string) (catalog.Mark, string, error) {
+func makeMark(ctx context.Context, cat *catalog.Catalog, conn *sqlsource.Source, name string) (catalog.Mark, error) {
 	holdMark("reserved")
 	rp, err := conn.CreateRestorePoint(ctx, name)
 	if err != nil {
 		_ = cat.ReleaseMark(context.WithoutCancel(ctx), name)
-		return catalog.Mark{}, "", fmt.Errorf("create restore point %q: %w", name, err)
+		return catalog.Mark{}, fmt.Errorf("create restore point %q: %w", name, err)
 	}
 	m := catalog.Mark{Name: name, LSN: rp.LSN, Timeline: rp.Timeline, Time: rp.Time.UTC(), Source: cat.SourceName()}
 	holdMark("made")
 	// Recorded before the wait: the restore point exists in the WAL whatever
 	// happens next, and the name must stay taken.
 	if err := cat.AddMark(ctx, m); err != nil {
-		return m, "", err
+		return m, err
 	}
-	return m, rp.WALFile, nil
+	return m, nil
 }
 
 // markRecheck bounds how often WaitForMarkWAL lists the catalog while an
