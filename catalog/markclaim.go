@@ -27,9 +27,10 @@ const MarkReserveStale = 2 * time.Minute
 // name, and when. Reservations written before it held anything are empty;
 // their store time stands in for Time.
 type markReservation struct {
-	Time time.Time `json:"time"`
-	Host string    `json:"host,omitempty"`
-	PID  int       `json:"pid,omitempty"`
+	Time   time.Time `json:"time"`
+	Host   string    `json:"host,omitempty"`
+	PID    int       `json:"pid,omitempty"`
+	legacy bool      // empty: written by an older logship or catalog rebuild
 }
 
 // MarkClaim says how ClaimMark got the name.
@@ -52,23 +53,24 @@ func (mc MarkClaim) Notice(name string) string {
 		return fmt.Sprintf("completed the interrupted mark %s: recorded its restore point at %s on timeline %d (%s)",
 			name, m.LSN, m.Timeline, m.Time.Format(time.RFC3339))
 	case mc.TookOver:
-		return fmt.Sprintf("took over an interrupted reservation of %s from %s: no mark of that name is recorded (its run was interrupted, or the mark was purged since)",
-			name, mc.From.Format(time.RFC3339))
+		return fmt.Sprintf("took over an interrupted reservation of %s from %s: that run recorded no mark", name, mc.From.Format(time.RFC3339))
 	}
 	return ""
 }
 
 // ClaimMark reserves name for a new mark, create-only. A name already
-// reserved is refused when a mark of that name is recorded. A reservation
-// without a record is what a mark killed between reserving and recording
-// leaves:
+// reserved is refused (ErrDuplicateMark) when a mark of that name is
+// recorded, or was and has been purged. A reservation without a record is
+// what a mark killed between reserving and recording leaves:
 //   - if the mark's object was stored, its restore point exists: the record
 //     is added and Completed says so;
 //   - otherwise, once the reservation is stale (its process gone on this
 //     host, or older than MarkReserveStale), it is taken over: a restore
 //     point the killed run may have made stays unrecorded, which harms
 //     nothing since restores go to a mark's LSN, not its name;
-//   - a recent one is refused with ErrMarkBusy.
+//   - a recent one is refused with ErrMarkBusy;
+//   - an empty one, from an older logship that left no trace of recorded
+//     names, is refused as used: its mark may have been purged.
 func (c *Catalog) ClaimMark(ctx context.Context, name string) (MarkClaim, error) {
 	var mc MarkClaim
 	if err := ValidMarkName(name); err != nil {
@@ -89,6 +91,9 @@ func (c *Catalog) ClaimMark(ctx context.Context, name string) (MarkClaim, error)
 	switch err := c.getDoc(ctx, c.markObjectKey(name), &d, maxSourceRecord); {
 	case err == nil:
 		m := d.Mark
+		if err := c.markNameUsed(ctx, m.Name); err != nil {
+			return mc, err
+		}
 		if err := c.addMarkRecord(ctx, m); err != nil {
 			return mc, err
 		}
@@ -96,6 +101,12 @@ func (c *Catalog) ClaimMark(ctx context.Context, name string) (MarkClaim, error)
 		return mc, nil
 	case !errors.Is(err, store.ErrNotExist):
 		return mc, fmt.Errorf("mark %s is reserved but not recorded, and its object cannot be read: %w", name, err)
+	}
+	switch _, err := c.st.Stat(ctx, c.markNameKey(name)+recordSep+"recorded"); {
+	case err == nil:
+		return mc, fmt.Errorf("%w: source %q had a mark %q, purged since; a name is used once: choose another", ErrDuplicateMark, c.source, name)
+	case !errors.Is(err, store.ErrNotExist):
+		return mc, err
 	}
 	return c.takeOverReservation(ctx, name)
 }
@@ -116,6 +127,12 @@ func (c *Catalog) takeOverReservation(ctx context.Context, name string) (MarkCla
 	}
 	if err != nil {
 		return mc, err
+	}
+	if old.legacy {
+		// Written by an older logship, which left no trace of a recorded
+		// name: the mark may have been purged, so the name stays used.
+		return mc, fmt.Errorf("%w: source %q: the name %q was reserved at %s by an earlier version of logship and has no mark recorded (interrupted, or purged since); choose another name",
+			ErrDuplicateMark, c.source, name, old.Time.Format(time.RFC3339))
 	}
 	if !old.stale(time.Now()) {
 		who := ""
@@ -157,7 +174,7 @@ func (c *Catalog) putReservation(ctx context.Context, name string) error {
 }
 
 // readReservation reads a reservation; an empty or unreadable one (from an
-// older logship, or catalog rebuild) is dated by the store.
+// older logship, or catalog rebuild) is legacy, dated by the store.
 func (c *Catalog) readReservation(ctx context.Context, name string) (markReservation, error) {
 	var r markReservation
 	key := c.markNameKey(name)
@@ -175,7 +192,7 @@ func (c *Catalog) readReservation(ctx context.Context, name string) (markReserva
 		return r, err
 	}
 	if json.Unmarshal(b, &r) != nil || r.Time.IsZero() {
-		r = markReservation{Time: info.ModTime}
+		r = markReservation{Time: info.ModTime, legacy: true}
 	}
 	return r, nil
 }

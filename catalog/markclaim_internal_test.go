@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logship/logship/store"
 	"github.com/logship/logship/store/file"
 )
 
@@ -92,11 +93,41 @@ func TestF10_RecentReservationIsBusy(t *testing.T) {
 	c := claimCatalog(t)
 	host, _ := os.Hostname()
 	putRawReservation(t, c, "alive", &markReservation{Time: time.Now().UTC(), Host: host, PID: os.Getpid()})
-	putRawReservation(t, c, "legacy", nil) // an empty one, dated by the store: just now
-	for _, name := range []string{"alive", "legacy"} {
-		_, err := c.ClaimMark(ctx, name)
-		if !errors.Is(err, ErrMarkBusy) || !strings.Contains(err.Error(), "rerun after") || errors.Is(err, ErrDuplicateMark) {
-			t.Errorf("%s: ClaimMark = %v, want ErrMarkBusy saying when to rerun", name, err)
+	_, err := c.ClaimMark(ctx, "alive")
+	if !errors.Is(err, ErrMarkBusy) || !strings.Contains(err.Error(), "rerun after") || errors.Is(err, ErrDuplicateMark) {
+		t.Errorf("ClaimMark = %v, want ErrMarkBusy saying when to rerun", err)
+	}
+}
+
+// A purged mark's name, or one an older logship reserved (which may have
+// been purged too), stays used: names are used once.
+func TestF10_PurgedAndLegacyNamesStayUsed(t *testing.T) {
+	ctx := context.Background()
+	c := claimCatalog(t)
+	m := Mark{Name: "gone", LSN: 0x3000100, Timeline: 1, Time: time.Now().UTC(), Source: "claims"}
+	if err := c.ReserveMark(ctx, m.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddMark(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	// As purge deletes a mark: its object, then its record.
+	if err := c.st.Delete(ctx, c.markObjectKey(m.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.st.List(ctx, c.markPrefix()+m.Name+recordSep, func(oi store.ObjectInfo) error {
+		return c.st.Delete(ctx, oi.Key)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ClaimMark(ctx, "gone"); !errors.Is(err, ErrDuplicateMark) || !strings.Contains(err.Error(), "purged since") {
+		t.Errorf("claim of a purged mark's name: %v, want ErrDuplicateMark", err)
+	}
+	putRawReservation(t, c, "legacy", &markReservation{}) // empty JSON: as good as an empty object
+	putRawReservation(t, c, "legacy2", nil)
+	for _, name := range []string{"legacy", "legacy2"} {
+		if _, err := c.ClaimMark(ctx, name); !errors.Is(err, ErrDuplicateMark) || !strings.Contains(err.Error(), "earlier version") {
+			t.Errorf("claim of a legacy reservation %s: %v, want ErrDuplicateMark", name, err)
 		}
 	}
 }

@@ -66,7 +66,21 @@ func (c *Catalog) AddMark(ctx context.Context, m Mark) error {
 	if err != nil && !errors.Is(err, store.ErrExist) {
 		return fmt.Errorf("store mark %s: %w", m.Name, err)
 	}
+	if err := c.markNameUsed(ctx, m.Name); err != nil {
+		return err
+	}
 	return c.addMarkRecord(ctx, m)
+}
+
+// markNameUsed leaves a key beside the reservation that says the name was
+// recorded: purge deletes a mark's object and record but not this, so a
+// reservation without a record is told from a purged mark's (ClaimMark).
+func (c *Catalog) markNameUsed(ctx context.Context, name string) error {
+	err := c.st.Put(ctx, c.markNameKey(name)+recordSep+"recorded", bytes.NewReader(nil), 0)
+	if err != nil && !errors.Is(err, store.ErrExist) {
+		return fmt.Errorf("mark %s: %w", name, err)
+	}
+	return nil
 }
 
 // markDoc is a mark as its object holds it: the LSN also as a number,
