@@ -14,6 +14,8 @@ build:
 test:
 	scripts/test
 
+# Unit tests only, in a minute: tests that need PostgreSQL or an S3 server
+# skip themselves under -short (pgtest.Require and the S3 test setups).
 test-short:
 	$(GO) test -short ./...
 
@@ -27,8 +29,9 @@ lint:
 bench: build
 	scripts/bench
 
+# Every fuzz target, 60 s each (scripts/fuzz finds them; CI runs them 5 s).
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzReader -fuzztime=$${FUZZTIME:-30s} ./object/
+	FUZZTIME=$${FUZZTIME:-60s} scripts/fuzz
 
 clean:
 	rm -rf bin

@@ -27,6 +27,7 @@ func FuzzReader(f *testing.F) {
 		}
 	}
 	f.Add([]byte("\x89LSO\r\n\x1a\n\x01"), false)
+	addSeedFiles(f)
 
 	const maxOut = 64 << 20 // an expanding body is cut off here, not an error
 	buf := make([]byte, 64<<10)

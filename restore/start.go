@@ -331,10 +331,10 @@ func readRecoveryConf(dir string) (recoveryConf, error) {
 // environment. As root that is the postgres user, who must own the
 // directory and be able to reach it and the restore command.
 func serverIdentity(srv *server.Server, logFile string, conf recoveryConf) error {
-	// PGPORT and friends would redirect the server or its restore
-	// command; PGDATA would point pg tools elsewhere.
+	// What the server inherits is serverEnv's to decide (no PG*, no
+	// LOGSHIP_PG).
 	if !server.AsRoot() {
-		srv.Env = server.CleanEnv(os.Getenv("HOME"), "PG")
+		srv.Env = append(serverEnv(os.Environ()), "HOME="+os.Getenv("HOME"))
 		return nil
 	}
 	u, err := server.PostgresUser()
@@ -361,7 +361,7 @@ func serverIdentity(srv *server.Server, logFile string, conf recoveryConf) error
 			return err
 		}
 	}
-	srv.Env, srv.User = server.CleanEnv(u.Home, "PG"), &u
+	srv.Env, srv.User = append(serverEnv(os.Environ()), "HOME="+u.Home), &u
 	return nil
 }
 

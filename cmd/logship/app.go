@@ -55,7 +55,9 @@ Example:
 func onUsageError(_ *cli.Context, err error, _ bool) error { return usageErr(err) }
 
 func setUsageErrors(cmd *cli.Command) {
-	cmd.OnUsageError = onUsageError
+	if cmd.OnUsageError == nil { // wal-fetch sets its own
+		cmd.OnUsageError = onUsageError
+	}
 	for _, sub := range cmd.Subcommands {
 		setUsageErrors(sub)
 	}

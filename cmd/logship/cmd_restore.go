@@ -113,6 +113,7 @@ func runRestore(c *cli.Context) error {
 		return err
 	}
 	plan, err := restore.NewPlan(c.Context, cat, target)
+	warnStrayKeys(rt.stderr, cat)
 	switch {
 	case errors.Is(err, restore.ErrUnknownMark), errors.Is(err, restore.ErrBadTarget):
 		return usageErr(err)
@@ -164,6 +165,11 @@ func runRestore(c *cli.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if reached.State == "promoted" {
+		if err := restore.CheckReachedEnd(plan, reached.LSN); err != nil {
+			return fmt.Errorf("%w; the promoted server (pid %d) still runs on %s: do not use it", err, reached.PID, res.TargetDir)
+		}
 	}
 	out.Reached, out.RTO = &reached, time.Since(began)
 	if c.Bool("json") {

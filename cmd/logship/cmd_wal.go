@@ -63,17 +63,26 @@ before it appears at DEST. With --fetch-ahead N (default 4) it also fetches the 
 segments in parallel into pg_wal/logship-prefetch/, verified the same way, so that
 PostgreSQL's next requests are answered at once.
 
-Exit codes: 0 fetched; 1 the store says NAME is absent (PostgreSQL reads this as the
-end of the archive); 2 bad arguments; 200 the object is corrupt or the store or
-configuration failed — above 125 on purpose, so that PostgreSQL stops recovery
-instead of treating a damaged archive as its end.
+Exit codes: 0 fetched. 1 NAME is not in the archive: the source exists in the
+store, the store answered, and NAME is neither recorded nor stored; PostgreSQL reads
+this as the end of the archive (it asks for .history files and other timelines'
+segments that never existed). 200 anything else, above 125 on purpose, so that
+PostgreSQL stops recovery instead of taking a damaged or unreachable archive for its
+end: no source record (an empty or unmounted store folder, a misspelt --store or
+--source), an unreadable catalog, NAME recorded but its object missing, an object that
+does not match its record (another cluster's, an older copy) or is corrupt, a store
+or configuration failure, and bad arguments (a wrong number of arguments, an invalid
+NAME, an unknown flag).
 
 Example (postgresql.conf of the restored server):
    restore_command = 'logship --store file:///var/lib/logship wal-fetch %f %p'`,
+		// Exit 2 would read as "end of archive" too.
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return withCode(exitFetchFatal, err) },
 		Action: func(c *cli.Context) error {
 			noGC()
 			if err := needArgs(c, "NAME", "DEST"); err != nil {
-				return err
+				// A malformed restore_command must stop recovery, not end it.
+				return withCode(exitFetchFatal, err)
 			}
 			rt, err := setup(c)
 			if err != nil {
@@ -88,8 +97,6 @@ Example (postgresql.conf of the restored server):
 			switch {
 			case err == nil:
 				return nil
-			case errors.Is(err, pg.ErrInvalidWALFileName):
-				return usageErr(err)
 			case errors.Is(err, restore.ErrAbsent):
 				return withCode(exitFailure, err)
 			default:

@@ -13,6 +13,9 @@ import (
 // (scripts/s3server), or skips when there is none, unless CI requires it.
 func s3Flags(t *testing.T) []string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs an S3 server: skipped by -short")
+	}
 	endpoint, bucket := os.Getenv("LOGSHIP_TEST_S3_ENDPOINT"), os.Getenv("LOGSHIP_TEST_S3_BUCKET")
 	if endpoint == "" || bucket == "" {
 		if os.Getenv("LOGSHIP_REQUIRE_S3") == "1" {

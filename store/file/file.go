@@ -40,20 +40,33 @@ func ParseURL(raw string) (string, error) {
 	if strings.HasPrefix(raw, "/") {
 		return filepath.Clean(raw), nil
 	}
+	// Messages show the URL redacted: a pasted user:password@ or ?token=
+	// must not reach logs.
+	shown := store.RedactURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "file" {
-		return "", fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, raw)
+		return "", fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, shown)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL holds no user or password", store.ErrConfig, shown)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL takes no query or fragment", store.ErrConfig, shown)
 	}
 	if u.Host != "" && u.Host != "localhost" {
-		return "", fmt.Errorf("%w: bad store URL %q: a file URL has no host; write file:///%s%s", store.ErrConfig, raw, u.Host, u.Path)
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL has no host; write file:///%s%s", store.ErrConfig, shown, u.Host, u.Path)
 	}
 	if u.Path == "" || !filepath.IsAbs(u.Path) {
-		return "", fmt.Errorf("%w: bad store URL %q: the path must be absolute (file:///var/lib/logship)", store.ErrConfig, raw)
+		return "", fmt.Errorf("%w: bad store URL %q: the path must be absolute (file:///var/lib/logship)", store.ErrConfig, shown)
 	}
 	return filepath.Clean(u.Path), nil
 }
 
-// Open checks that root is an existing, writable folder. It writes nothing.
+// Open checks that root is an existing folder this user can read. It writes
+// nothing, and does not ask for write access: reading commands (wal-fetch,
+// restore, catalog list, verify --no-record) must work on a read-only copy,
+// as a DR site often mounts it. A write into a folder this user cannot
+// write fails with a configuration error (see notWritable).
 func Open(root string) (*Store, error) {
 	fi, err := os.Stat(root)
 	switch {
@@ -64,8 +77,8 @@ func Open(root string) (*Store, error) {
 	case !fi.IsDir():
 		return nil, fmt.Errorf("%w: store %s is not a folder: fix --store", store.ErrConfig, root)
 	}
-	if err := syscall.Access(root, 0x2|0x1); err != nil { // W_OK|X_OK
-		return nil, fmt.Errorf("%w: store folder %s is not writable by this user: fix its owner or mode", store.ErrConfig, root)
+	if err := syscall.Access(root, 0x4|0x1); err != nil { // R_OK|X_OK
+		return nil, fmt.Errorf("%w: store folder %s is not readable by this user: fix its owner or mode", store.ErrConfig, root)
 	}
 	return &Store{Root: root}, nil
 }
@@ -102,11 +115,11 @@ func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size in
 	}
 	dir := filepath.Dir(final)
 	if err := s.mkdirAll(dir); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, s.notWritable(err))
 	}
 	tmp, err := writeTemp(ctx, dir, filepath.Base(final), body, size)
 	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, s.notWritable(err))
 	}
 	defer os.Remove(tmp)
 	if err := ctx.Err(); err != nil {
@@ -201,6 +214,16 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+// notWritable turns a refused write (mode bits, owner, read-only mount)
+// into the configuration error Open used to give for every command: only
+// a command that writes learns that the folder is read-only.
+func (s *Store) notWritable(err error) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return fmt.Errorf("%w: store folder %s is not writable by this user: fix its owner or mode, or its mount: %w", store.ErrConfig, s.Root, err)
+	}
+	return err
+}
+
 // Get opens the object's file.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	p, err := s.path(key)
@@ -254,7 +277,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete %s: %w", key, err)
+		return fmt.Errorf("delete %s: %w", key, s.notWritable(err))
 	}
 	return nil
 }

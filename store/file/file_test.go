@@ -1,6 +1,7 @@
 package file_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -62,9 +63,15 @@ func TestOpenRefusesMissingAndUnwritable(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Skip("root can write anywhere; the unwritable case is covered by the CLI test as the postgres user")
 	}
+	// A read-only folder opens (reading commands work on it); a write
+	// says it is not writable.
 	ro := filepath.Join(dir, "ro")
 	os.Mkdir(ro, 0o555)
-	if _, err := file.Open(ro); !errors.Is(err, store.ErrConfig) || !strings.Contains(err.Error(), "not writable") {
+	st, err := file.Open(ro)
+	if err != nil {
 		t.Fatalf("read-only folder: %v", err)
+	}
+	if err := st.Put(context.Background(), "a/b", strings.NewReader("x"), 1); !errors.Is(err, store.ErrConfig) || !strings.Contains(err.Error(), "not writable") {
+		t.Fatalf("put into a read-only folder: %v", err)
 	}
 }

@@ -38,6 +38,9 @@ type server struct {
 // server is a failure rather than a silently skipped suite.
 func testServer(tb testing.TB) server {
 	tb.Helper()
+	if testing.Short() {
+		tb.Skip("needs an S3 server: skipped by -short")
+	}
 	srv := server{os.Getenv("LOGSHIP_TEST_S3_ENDPOINT"), os.Getenv("LOGSHIP_TEST_S3_BUCKET")}
 	if srv.endpoint == "" || srv.bucket == "" {
 		const how = "scripts/s3server start DIR && . DIR/env"
