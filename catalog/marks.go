@@ -46,14 +46,10 @@ func (c *Catalog) markPrefix() string             { return c.key("catalog/marks/
 
 // ReserveMark claims name for a new mark before the restore point exists,
 // create-only, so that two concurrent marks of one name cannot both win.
+// It is ClaimMark without the report: a reservation left by an interrupted
+// mark is taken over or completed the same way.
 func (c *Catalog) ReserveMark(ctx context.Context, name string) error {
-	if err := ValidMarkName(name); err != nil {
-		return err
-	}
-	err := c.st.Put(ctx, c.markNameKey(name), bytes.NewReader(nil), 0)
-	if errors.Is(err, store.ErrExist) {
-		return fmt.Errorf("%w: source %q already has a mark %q; choose another name", ErrDuplicateMark, c.source, name)
-	}
+	_, err := c.ClaimMark(ctx, name)
 	return err
 }
 
@@ -70,7 +66,21 @@ func (c *Catalog) AddMark(ctx context.Context, m Mark) error {
 	if err != nil && !errors.Is(err, store.ErrExist) {
 		return fmt.Errorf("store mark %s: %w", m.Name, err)
 	}
+	if err := c.markNameUsed(ctx, m.Name); err != nil {
+		return err
+	}
 	return c.addMarkRecord(ctx, m)
+}
+
+// markNameUsed leaves a key beside the reservation that says the name was
+// recorded: purge deletes a mark's object and record but not this, so a
+// reservation without a record is told from a purged mark's (ClaimMark).
+func (c *Catalog) markNameUsed(ctx context.Context, name string) error {
+	err := c.st.Put(ctx, c.markNameKey(name)+recordSep+"recorded", bytes.NewReader(nil), 0)
+	if err != nil && !errors.Is(err, store.ErrExist) {
+		return fmt.Errorf("mark %s: %w", name, err)
+	}
+	return nil
 }
 
 // markDoc is a mark as its object holds it: the LSN also as a number,

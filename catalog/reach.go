@@ -188,8 +188,11 @@ func (ch *Chain) Reach(t Target, usable func(Backup) bool) (Reach, error) {
 func (ch *Chain) replayEnd(path []pg.TimelineRange, t Target) pg.LSN {
 	switch t.Kind {
 	case TargetMark:
-		// The restore point's record ends there.
-		return t.Mark.LSN
+		// The restore point's record ends there, and recovery stops before
+		// the next record (recovery_target_lsn, inclusive off), so the
+		// segment that one starts in is read: the next segment when the
+		// mark's record ends exactly at a segment's end.
+		return t.Mark.LSN + 1
 	case TargetLSN:
 		// Recovery stops after the first record that starts at or past the
 		// target, so the segment holding the target itself is read.

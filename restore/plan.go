@@ -239,7 +239,13 @@ func recoveryTargetOf(t Target, p Plan) RecoveryTarget {
 	}
 	switch {
 	case p.Mark != nil:
-		rt.Name = p.Mark.Name
+		// By LSN, not by name: PostgreSQL stops at the first restore point
+		// of a name, and one made by hand before the mark would win. The
+		// mark's LSN is the end of its restore point record, so recovery
+		// stops before the next record: inclusive would replay that one
+		// too, possibly a later commit.
+		rt.LSN = p.Mark.LSN
+		rt.Inclusive = new(bool)
 	case !t.Time.IsZero():
 		rt.Time = t.Time
 	case t.LSN != 0:

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/object"
 	"github.com/logship/logship/pg"
 	"github.com/logship/logship/restore"
 )
@@ -24,7 +25,11 @@ func TestF14_PlanRefusesTargetsBeyondTheArchive(t *testing.T) {
 	s.backup("B1", 1, 2, 3)
 	// The newest segment as an object too: its time is when it was stored.
 	newest := pg.SegmentName(1, 10, planSegSize)
-	if err := s.cat.Store().Put(context.Background(), s.cat.WALKey(newest), bytes.NewReader([]byte("x")), 1); err != nil {
+	obj, err := object.Encode(bytes.NewReader([]byte("x")), object.KindWAL, newest, nil, object.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cat.PutWAL(context.Background(), newest, obj); err != nil {
 		t.Fatal(err)
 	}
 	stored := time.Now()

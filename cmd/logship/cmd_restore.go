@@ -36,20 +36,30 @@ Targets (at most one; none means everything in the store):
    --lsn L              a WAL position, e.g. 0/3000148
    --immediate          the end of the backup: the earliest consistent state
 
+A mark is recovered to by its recorded LSN (the end of its restore point record,
+recovery_target_inclusive off), not by name: a restore point of the same name made
+by hand earlier cannot stop the restore short.
+
 --start starts PostgreSQL on the directory (as the postgres OS user when run as
 root), waits until the target is reached and prints the mark, LSN, timeline and
-the time it took (the RTO). Without --start it prints the command to start it.
+the time it took (the RTO). For a mark, --lsn or --time it then checks where
+recovery stopped: exactly at the mark's LSN; after the first record at or past
+--lsn; before the first commit after --time. A stop anywhere else stops the server
+and fails (exit 1). With action promote the server pauses at the target and is
+promoted only once the check passed. Without --start it prints the command to
+start it, and the stop is not checked.
 A promoted server archives with the source's archive_command, into the same store, on
 a new timeline; restores that follow the latest timeline then take it. For a drill,
 add --no-archive.
 
 Exit codes: 0 restored (with --start: the target was reached); 1 failed: no backup
 fits, a segment is missing, a part or the manifest does not match its checksum, the
-extraction failed (the directory is then incomplete: rerun with --force), or the
-started server stopped before its target; 2 bad arguments or configuration, an
-unknown mark, a target past the end of the archive (an LSN after the newest shipped
-segment, a time after it was stored), a --target-dir that is not a directory, or a
-non-empty one without --force; nothing is written then; 130 interrupted.
+extraction failed (the directory is then incomplete: rerun with --force), the
+started server stopped before its target, or recovery stopped away from it; 2 bad
+arguments or configuration, an unknown mark, a target past the end of the archive (an
+LSN after the newest shipped segment, a time after it was stored), a --target-dir that
+is not a directory, or a non-empty one without --force; nothing is written then;
+130 interrupted.
 
 Example:
    logship --store s3://backups/pg --source main restore --target-dir /srv/pg-dr \
@@ -150,6 +160,9 @@ func runRestore(c *cli.Context) error {
 		}
 		printRestored(rt.stdout, res)
 		fmt.Fprintf(rt.stdout, "start it with:\n   %s\n", out.StartCommand)
+		if plan.Recovery.LSN != 0 || !plan.Recovery.Time.IsZero() {
+			fmt.Fprintf(rt.stdout, "where recovery stops is checked against the target only with --start: after starting it by hand, compare the server's \"recovery stopping\" line with %s\n", targetWhere(plan))
+		}
 		return nil
 	}
 	if !c.Bool("json") {
@@ -170,12 +183,11 @@ func runRestore(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(rt.stdout, out)
 	}
-	what := plan.Target
-	if plan.Mark != nil {
-		what = fmt.Sprintf("mark %s (%s)", plan.Mark.Name, plan.Mark.LSN)
-	}
 	fmt.Fprintf(rt.stdout, "reached %s: %s at LSN %s on timeline %d; recovery took %s, RTO %s\n",
-		what, reached.State, reached.LSN, reached.Timeline, reached.Duration.Round(time.Millisecond), out.RTO.Round(time.Millisecond))
+		targetWhere(plan), reached.State, reached.LSN, reached.Timeline, reached.Duration.Round(time.Millisecond), out.RTO.Round(time.Millisecond))
+	if plan.Mark != nil {
+		fmt.Fprintf(rt.stdout, "restored to mark %s at LSN %s (checked: replay ended exactly there)\n", plan.Mark.Name, plan.Mark.LSN)
+	}
 	if reached.StopLine != "" {
 		fmt.Fprintf(rt.stdout, "server log: %s\n", reached.StopLine)
 	}
@@ -203,6 +215,15 @@ func checkTargetDir(dir string) error {
 		return fmt.Errorf("--target-dir %s is not a directory: give a directory that is empty or absent", dir)
 	}
 	return nil
+}
+
+// targetWhere names the target for the user: a mark by its name and LSN,
+// since recovery goes to the LSN.
+func targetWhere(plan restore.Plan) string {
+	if m := plan.Mark; m != nil {
+		return fmt.Sprintf("mark %s (LSN %s)", m.Name, m.LSN)
+	}
+	return plan.Target
 }
 
 // restoreTarget reads the target flags; at most one may be given.
