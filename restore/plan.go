@@ -110,7 +110,7 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 	// Following 'latest' needs no history file; without one it is nil.
 	p.History, _ = ch.History(p.Timeline)
 	p.Backup, p.BackupID = r.Backup, r.ID
-	p.FirstWAL = r.Runs[0].Names(ch.SegmentSize)[0]
+	p.FirstWAL = pg.SegmentName(r.Runs[0].Timeline, r.Runs[0].First, ch.SegmentSize)
 	lastRun := r.Runs[len(r.Runs)-1]
 	p.LastWAL = pg.SegmentName(lastRun.Timeline, lastRun.Last, ch.SegmentSize)
 	p.Segments = int(r.Segments())
