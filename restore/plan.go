@@ -147,6 +147,9 @@ func planError(err error, t Target, p Plan, ch *catalog.Chain) error {
 			t, re.Attempt.ID, ErrMissingWAL, first[0].First, missingCount(first))
 	}
 	if len(re.OnPath) == 0 {
+		if err := otherSystem(ch); err != nil {
+			return fmt.Errorf("restore to %s: %w", t, err)
+		}
 		return fmt.Errorf("%w: none of the %d backups of source %q lies on the history of timeline %d (the timeline of %s)",
 			catalog.ErrNoBackup, len(ch.Backups), ch.Source.Name, p.Timeline, t)
 	}
@@ -162,6 +165,26 @@ func planError(err error, t Target, p Plan, ch *catalog.Chain) error {
 	}
 	return fmt.Errorf("%w: %s is before the oldest backup %s (which ends at LSN %s, %s); a backup can only be rolled forward",
 		catalog.ErrNoBackup, where, oldest.ID, oldest.EndLSN, oldest.EndTime.Format(time.RFC3339))
+}
+
+// otherSystem names the backups the chain skipped because they come from
+// another PostgreSQL system than the source record's (its system
+// identifier changed: a new initdb, or another cluster archiving under the
+// same source), or is nil when there are none.
+func otherSystem(ch *catalog.Chain) error {
+	var other []catalog.Backup
+	for _, b := range ch.Backups {
+		if b.SystemID != 0 && b.SystemID != ch.Source.SystemID {
+			other = append(other, b)
+		}
+	}
+	if len(other) == 0 {
+		return nil
+	}
+	last := other[len(other)-1]
+	return fmt.Errorf("%w, %w: %d of the %d backups of source %q (the newest: %s) come from PostgreSQL system %d, but the source is system %d: "+
+		"its system identifier changed (a new initdb, or another cluster archiving here); restore only backups of the source's system, or give the new cluster its own source",
+		catalog.ErrNoBackup, catalog.ErrWrongSystem, len(other), len(ch.Backups), ch.Source.Name, last.ID, last.SystemID, ch.Source.SystemID)
 }
 
 func missingCount(m []catalog.MissingRange) uint64 {
