@@ -30,14 +30,21 @@ type RetentionPolicy struct {
 	// OrphanGrace is how old objects without a record (left by an
 	// interrupted backup or purge) must be before purge removes them, so
 	// that a backup in progress, whose record comes last, is never touched.
-	// 0 removes them whatever their age; negative never removes them.
+	// 0 removes them whatever their age; negative is refused. A backup
+	// that holds a live lease (lease.go) is never touched, whatever it is.
 	OrphanGrace time.Duration `json:"-"`
 }
+
+// ErrBadPolicy means a retention setting is out of range.
+var ErrBadPolicy = errors.New("bad retention policy")
 
 // Validate checks the policy.
 func (p RetentionPolicy) Validate() error {
 	if p.KeepBackups < 0 || p.RecoveryWindow < 0 {
 		return fmt.Errorf("%w: keep-backups and recovery-window must not be negative", ErrNoPolicy)
+	}
+	if p.OrphanGrace < 0 {
+		return fmt.Errorf("%w: orphan-grace %s must not be negative (0 removes objects without a record whatever their age)", ErrBadPolicy, p.OrphanGrace)
 	}
 	if p.KeepBackups == 0 && p.RecoveryWindow == 0 {
 		return fmt.Errorf("%w: set keep-backups and/or recovery-window-days", ErrNoPolicy)
@@ -369,10 +376,23 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 	if err != nil {
 		return fmt.Errorf("list backup objects: %w", err)
 	}
+	// Listed after the objects: a backup puts its lease before its first
+	// object, so one whose objects were seen shows its lease here unless
+	// it has ended since (see running).
+	leases, err := c.Leases(ctx)
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
 		if hasDoc(dirs[id].objs, c.backupPrefix(id)+BackupDocName) {
 			// A complete backup whose record was lost: never an orphan.
 			p.Warnings = append(p.Warnings, fmt.Sprintf("backup %s is complete but has no catalog record: run logship catalog rebuild", id))
+			continue
+		}
+		if run, err := p.running(ctx, c, id, leases, now); err != nil || run {
+			if err != nil {
+				return err
+			}
 			continue
 		}
 		if d := dirs[id]; d.old {
@@ -381,6 +401,9 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 					Reason: "part of backup " + id + ", which has no record (interrupted, or its purge was)"})
 			}
 		}
+	}
+	if err := p.planLeaseOrphans(ctx, c, leases, now); err != nil {
+		return err
 	}
 	if cutoff == 0 {
 		return nil
