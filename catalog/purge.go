@@ -405,6 +405,11 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 	if err := p.planLeaseOrphans(ctx, c, leases, now); err != nil {
 		return err
 	}
+	return p.planWALOrphans(ctx, c, ch, cutoff)
+}
+
+// planWALOrphans finds WAL objects without a record before the cutoff.
+func (p *PurgePlan) planWALOrphans(ctx context.Context, c *Catalog, ch *Chain, cutoff pg.LSN) error {
 	if cutoff == 0 {
 		return nil
 	}
@@ -414,7 +419,7 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 		have[r.Name] = true
 	}
 	walPrefix := c.key("wal/")
-	err = c.st.List(ctx, walPrefix, func(oi store.ObjectInfo) error {
+	err := c.st.List(ctx, walPrefix, func(oi store.ObjectInfo) error {
 		name := strings.TrimPrefix(oi.Key, walPrefix)
 		if have[name] {
 			return nil
