@@ -55,11 +55,18 @@ func ParseBackupHistory(b []byte) (BackupHistoryFile, error) {
 		return f, fmt.Errorf("%w: not text", ErrInvalidBackupHistory)
 	}
 	seen := map[string]bool{}
+	inLabel := false
 	for n, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
 		key, val, ok := strings.Cut(line, ": ")
 		if !ok || key == "" || strings.ToUpper(key) != key {
+			if inLabel {
+				// PostgreSQL writes the label as given, newlines included.
+				f.Label += "\n" + line
+				continue
+			}
 			return f, fmt.Errorf("%w: line %d %q: want KEY: value", ErrInvalidBackupHistory, n+1, line)
 		}
+		inLabel = key == "LABEL"
 		if seen[key] {
 			return f, fmt.Errorf("%w: line %d: %s given twice", ErrInvalidBackupHistory, n+1, key)
 		}

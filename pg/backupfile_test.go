@@ -47,6 +47,11 @@ func TestParseBackupHistory(t *testing.T) {
 	if f, err := pg.ParseBackupHistory([]byte(pg18)); err != nil || f.FromLSN != 0x900028 || f.FromTimeline != 1 {
 		t.Fatalf("PostgreSQL 18 form: %+v, %v", f, err)
 	}
+	// A label is written as given, newlines included.
+	multi := strings.Replace(pg15BackupHistory, "LABEL: logship 20261127T043300.000Z", "LABEL: two\nlines: of label", 1)
+	if f, err := pg.ParseBackupHistory([]byte(multi)); err != nil || f.Label != "two\nlines: of label" {
+		t.Fatalf("label with a newline: %+v, %v", f, err)
+	}
 }
 
 // F11: wal-push stored garbage .backup files for good. Each of these is
