@@ -62,7 +62,9 @@ test:
 test-short:
 	$(GO) test -short ./...
 
-demo: build
+demo:
+	@echo "building bin/logship…"
+	@$(MAKE) --no-print-directory build >/dev/null
 	scripts/demo
 
 lint:
