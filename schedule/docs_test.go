@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -102,5 +103,15 @@ func TestDocumentedUnitsAreTheInstalledOnes(t *testing.T) {
 	}
 	for b := range shown {
 		t.Errorf("%s shows a unit that is not installed:\n%s", schedulingDoc, b)
+	}
+}
+
+// logship_build_info carries the version it is given and the Go version.
+func TestBuildInfo(t *testing.T) {
+	m := schedule.NewMetrics(nil)
+	m.SetBuildInfo("1.2.3")
+	want := `logship_build_info{goversion="` + runtime.Version() + `",version="1.2.3"} 1`
+	if out := scrape(t, m); !strings.Contains(out, want) {
+		t.Fatalf("no %s in:\n%s", want, out)
 	}
 }
