@@ -29,7 +29,7 @@ the object is corrupt or the store failed.
 Example:
    archive_command = 'logship --store file:///backup wal-push %p'
    logship --store file:///backup catalog list`,
-		Version:              version,
+		Version:              fullVersion(),
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		Flags:                globalFlags(),
@@ -49,6 +49,8 @@ Example:
 			checkCommand(),
 			verifyCommand(),
 			versionCommand(),
+			manCommand(),
+			completionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and exits, once
 	}
@@ -162,8 +164,4 @@ func versionCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-func printVersion(w io.Writer) {
-	fmt.Fprintf(w, "logship %s (object format %d)\n", version, object.Version)
 }

@@ -81,7 +81,7 @@ func runSchedule(c *cli.Context) error {
 		return usageErr(errors.New("every job is off: nothing to schedule"))
 	}
 	d, err := schedule.NewDaemon(cat, jobs, schedule.DaemonOptions{
-		Logger: rt.log, StopGrace: grace, StopTimeout: c.Duration("stop-timeout")})
+		Logger: rt.log, StopGrace: grace, StopTimeout: c.Duration("stop-timeout"), Version: fullVersion()})
 	if err != nil {
 		return usageErr(err)
 	}
