@@ -282,17 +282,6 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 	}
 	pr := &partsReader{ctx: ctx, v: v, parts: b.Parts}
 	defer pr.close()
-	tr := tar.NewReader(pr)
-	crc := crc32.New(castagnoli)
-	seen := make(map[string]bool, len(man.Files))
-	var mismatches []string
-	count := 0
-	mismatch := func(format string, args ...any) {
-		count++
-		if len(mismatches) < 5 {
-			mismatches = append(mismatches, fmt.Sprintf(format, args...))
-		}
-	}
 	streamErr := func(err error) (bool, error) {
 		var pe *partError
 		if errors.As(err, &pe) {
@@ -306,35 +295,10 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		}
 		return bad(CodeCorrupt, b.Parts[0].Key, fmt.Sprintf("backup %s: its parts do not form a valid tar stream: %v", b.ID, err), retake)
 	}
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return streamErr(err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
-		name := path.Clean(hdr.Name)
-		crc.Reset()
-		n, err := io.CopyBuffer(crc, tr, buf)
-		if err != nil {
-			return streamErr(err)
-		}
-		seen[name] = true
-		mf, ok := man.File(name)
-		switch {
-		case !ok:
-			if !pg.ManifestIgnored(name) {
-				mismatch("%s is in the backup but not in its manifest", name)
-			}
-		case n != mf.Size:
-			mismatch("%s has %d bytes, manifest says %d", name, n, mf.Size)
-		case !mf.MatchesCRC32C(crc.Sum32()):
-			mismatch("%s has CRC-32C %s, manifest says %s", name, pg.ManifestCRC32CText(crc.Sum32()), mf.Checksum)
-		}
+	var diff manifestDiff
+	seen, err := diff.compareTar(tar.NewReader(pr), man, buf)
+	if err != nil {
+		return streamErr(err)
 	}
 	// The tar end marker may come before the end of the last part: read
 	// on, so that every part is decoded to its end and so checked.
@@ -346,14 +310,66 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 	}
 	for _, mf := range man.Files {
 		if !seen[mf.Path] && !pg.ManifestIgnored(mf.Path) {
-			mismatch("%s is in the manifest but not in the backup", mf.Path)
+			diff.add("%s is in the manifest but not in the backup", mf.Path)
 		}
 	}
-	if count > 0 {
-		msg := fmt.Sprintf("backup %s does not match its backup_manifest: %d difference(s): %s", b.ID, count, strings.Join(mismatches, "; "))
+	if diff.count > 0 {
+		msg := fmt.Sprintf("backup %s does not match its backup_manifest: %d difference(s): %s", b.ID, diff.count, strings.Join(diff.first, "; "))
 		return bad(CodeManifestMismatch, b.ManifestKey, msg, retake)
 	}
 	return true, nil
+}
+
+// manifestDiff counts the differences between a backup and its manifest,
+// keeping the first few for the message.
+type manifestDiff struct {
+	count int
+	first []string
+}
+
+func (d *manifestDiff) add(format string, args ...any) {
+	d.count++
+	if len(d.first) < 5 {
+		d.first = append(d.first, fmt.Sprintf(format, args...))
+	}
+}
+
+// compareTar reads every file of a backup's tar stream, checking its size
+// and CRC-32C against the manifest, and returns the paths it saw. An error
+// is the stream's own (a part, or the tar format), for the caller to sort.
+func (d *manifestDiff) compareTar(tr *tar.Reader, man *pg.Manifest, buf []byte) (map[string]bool, error) {
+	crc := crc32.New(castagnoli)
+	seen := make(map[string]bool, len(man.Files))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return seen, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		name := path.Clean(hdr.Name)
+		crc.Reset()
+		n, err := io.CopyBuffer(crc, tr, buf)
+		if err != nil {
+			return nil, err
+		}
+		seen[name] = true
+		mf, ok := man.File(name)
+		switch {
+		case !ok:
+			if !pg.ManifestIgnored(name) {
+				d.add("%s is in the backup but not in its manifest", name)
+			}
+		case n != mf.Size:
+			d.add("%s has %d bytes, manifest says %d", name, n, mf.Size)
+		case !mf.MatchesCRC32C(crc.Sum32()):
+			d.add("%s has CRC-32C %s, manifest says %s", name, pg.ManifestCRC32CText(crc.Sum32()), mf.Checksum)
+		}
+	}
 }
 
 // partError says which object of a backup failed and how; code "" means the
