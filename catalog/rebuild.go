@@ -43,6 +43,29 @@ func (c *Catalog) Rebuild(ctx context.Context) (RebuildResult, error) {
 	if err := c.ListWAL(ctx, func(r WALRecord) error { have[r.Name] = r; return nil }); err != nil {
 		return res, err
 	}
+	source, err := c.rebuildWAL(ctx, have, &res)
+	if err != nil {
+		return res, err
+	}
+	if _, err := c.Source(ctx); errors.Is(err, ErrNoSource) && source != nil {
+		if _, err := c.ClaimSource(ctx, *source); err != nil {
+			return res, err
+		}
+		res.Source = true
+	}
+	if res.Backups, err = c.rebuildBackups(ctx); err != nil {
+		return res, err
+	}
+	if res.Marks, err = c.rebuildMarks(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// rebuildWAL adds a record for every WAL object under wal/ that has none
+// (have), reading headers in parallel, and returns the source found in the
+// first header that names one.
+func (c *Catalog) rebuildWAL(ctx context.Context, have map[string]WALRecord, res *RebuildResult) (*Source, error) {
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -107,24 +130,12 @@ func (c *Catalog) Rebuild(ctx context.Context) (RebuildResult, error) {
 	close(work)
 	wg.Wait()
 	if firstErr != nil {
-		return res, firstErr
+		return nil, firstErr
 	}
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	if _, err := c.Source(ctx); errors.Is(err, ErrNoSource) && source != nil {
-		if _, err := c.ClaimSource(ctx, *source); err != nil {
-			return res, err
-		}
-		res.Source = true
-	}
-	if res.Backups, err = c.rebuildBackups(ctx); err != nil {
-		return res, err
-	}
-	if res.Marks, err = c.rebuildMarks(ctx); err != nil {
-		return res, err
-	}
-	return res, nil
+	return source, nil
 }
 
 // rebuildBackups restores the record of every backup whose copy (written
@@ -137,15 +148,11 @@ func (c *Catalog) rebuildBackups(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	var docs []string
-	prefix := c.key("backups/")
-	if err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
-		id, rest, _ := strings.Cut(strings.TrimPrefix(oi.Key, prefix), "/")
-		if rest == BackupDocName && !have[id] {
-			docs = append(docs, oi.Key)
-		}
-		return nil
-	}); err != nil {
+	docs, err := c.listKeys(ctx, c.key("backups/"), func(rest string) bool {
+		id, doc, _ := strings.Cut(rest, "/")
+		return doc == BackupDocName && !have[id]
+	})
+	if err != nil {
 		return 0, err
 	}
 	for _, key := range docs {
@@ -171,14 +178,9 @@ func (c *Catalog) rebuildMarks(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	var keys []string
 	prefix := c.key("marks/")
-	if err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
-		if !have[strings.TrimPrefix(oi.Key, prefix)] {
-			keys = append(keys, oi.Key)
-		}
-		return nil
-	}); err != nil {
+	keys, err := c.listKeys(ctx, prefix, func(name string) bool { return !have[name] })
+	if err != nil {
 		return 0, err
 	}
 	for _, key := range keys {
