@@ -148,23 +148,13 @@ func (c *Catalog) rebuildBackups(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	docs, err := c.listKeys(ctx, c.key("backups/"), func(rest string) bool {
+	keep := func(rest string) bool {
 		id, doc, _ := strings.Cut(rest, "/")
 		return doc == BackupDocName && !have[id]
+	}
+	return restoreDocs(ctx, c, c.key("backups/"), keep, maxBackupRecord, func(_ string, b Backup) error {
+		return c.addBackupRecord(ctx, b)
 	})
-	if err != nil {
-		return 0, err
-	}
-	for _, key := range docs {
-		var b Backup
-		if err := c.getDoc(ctx, key, &b, maxBackupRecord); err != nil {
-			return 0, err
-		}
-		if err := c.addBackupRecord(ctx, b); err != nil {
-			return 0, err
-		}
-	}
-	return len(docs), nil
 }
 
 // rebuildMarks restores the record (and the name reservation) of every
@@ -179,15 +169,8 @@ func (c *Catalog) rebuildMarks(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	prefix := c.key("marks/")
-	keys, err := c.listKeys(ctx, prefix, func(name string) bool { return !have[name] })
-	if err != nil {
-		return 0, err
-	}
-	for _, key := range keys {
-		var d markDoc
-		if err := c.getDoc(ctx, key, &d, maxSourceRecord); err != nil {
-			return 0, err
-		}
+	keep := func(name string) bool { return !have[name] }
+	return restoreDocs(ctx, c, prefix, keep, maxSourceRecord, func(key string, d markDoc) error {
 		m := d.Mark
 		m.LSN = pg.LSN(d.LSNValue)
 		// The record's key is built from these facts: a name that is not
@@ -196,12 +179,30 @@ func (c *Catalog) rebuildMarks(ctx context.Context) (int, error) {
 		// or that breaks every later listing of marks.
 		if err := ValidMarkName(m.Name); err != nil || m.Name != strings.TrimPrefix(key, prefix) ||
 			!time.Unix(0, m.Time.UnixNano()).Equal(m.Time) {
-			return 0, fmt.Errorf("mark object %s holds mark %q at %s: not a mark of that name; delete or fix the object", key, m.Name, m.Time)
+			return fmt.Errorf("mark object %s holds mark %q at %s: not a mark of that name; delete or fix the object", key, m.Name, m.Time)
 		}
 		if err := c.st.Put(ctx, c.markNameKey(m.Name), bytes.NewReader(nil), 0); err != nil && !errors.Is(err, store.ErrExist) {
+			return err
+		}
+		return c.addMarkRecord(ctx, m)
+	})
+}
+
+// restoreDocs reads every object under prefix that keep (given the key
+// without prefix) selects as a T (JSON in the object format, at most limit
+// bytes) and hands it to restore, one after another; it returns how many
+// it restored, or the first error.
+func restoreDocs[T any](ctx context.Context, c *Catalog, prefix string, keep func(string) bool, limit int64, restore func(key string, doc T) error) (int, error) {
+	keys, err := c.listKeys(ctx, prefix, keep)
+	if err != nil {
+		return 0, err
+	}
+	for _, key := range keys {
+		var doc T
+		if err := c.getDoc(ctx, key, &doc, limit); err != nil {
 			return 0, err
 		}
-		if err := c.addMarkRecord(ctx, m); err != nil {
+		if err := restore(key, doc); err != nil {
 			return 0, err
 		}
 	}
