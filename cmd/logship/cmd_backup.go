@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/shipper"
 )
 
@@ -29,14 +30,7 @@ Example:
 			&cli.DurationFlag{Name: "archive-wait", Value: 0, Usage: "how long to wait for the backup's WAL to be shipped (default 5m)"},
 			jsonFlag,
 		},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c); err != nil {
-				return err
-			}
-			rt, cat, err := setupCatalog(c)
-			if err != nil {
-				return err
-			}
+		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 			prog := newProgress("backup", rt.stderr, rt.log)
 			b, err := shipper.Backup(c.Context, cat, shipper.BackupOptions{
 				ConnString: rt.cfg.PG, Label: c.String("label"), FastCheckpoint: c.Bool("fast"),
@@ -54,6 +48,6 @@ Example:
 				b.ID, humanBytes(b.RawSize), humanBytes(b.StoredSize), len(b.Parts), b.StartLSN, b.EndLSN, b.Timeline,
 				b.EndTime.Sub(b.StartTime).Round(1e7))
 			return nil
-		},
+		}),
 	}
 }

@@ -98,23 +98,9 @@ func runRestore(c *cli.Context) error {
 	if err := needArgs(c); err != nil {
 		return err
 	}
-	if err := checkTargetDir(c.String("target-dir")); err != nil {
-		return usageErr(err)
-	}
-	target, err := restoreTarget(c)
+	target, action, err := restoreFlags(c)
 	if err != nil {
-		return usageErr(err)
-	}
-	target.Standby = c.Bool("standby")
-	action := c.String("action")
-	if err := restore.ValidAction(action); err != nil {
-		return usageErr(fmt.Errorf("--%w", err))
-	}
-	if p := c.Int("port"); p < 0 || p > 65535 {
-		return usageErr(fmt.Errorf("--port %d: want 1 to 65535", p))
-	}
-	if c.Int("parallel") < 1 {
-		return usageErr(errors.New("--parallel: want at least 1"))
+		return err
 	}
 	rt, cat, err := setupCatalog(c)
 	if err != nil {
@@ -147,27 +133,63 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out := restoreOutput{Restore: res}
 	if !c.Bool("start") {
-		if p := c.Int("port"); p != 0 {
-			if err := restore.SetPort(res.TargetDir, p); err != nil {
-				return err
-			}
-		}
-		out.StartCommand = startCommand(res.TargetDir, c.String("pg-bin"))
-		if c.Bool("json") {
-			return printJSON(rt.stdout, out)
-		}
-		printRestored(rt.stdout, res)
-		fmt.Fprintf(rt.stdout, "start it with:\n   %s\n", out.StartCommand)
-		if plan.Recovery.LSN != 0 || !plan.Recovery.Time.IsZero() {
-			fmt.Fprintf(rt.stdout, "where recovery stops is checked against the target only with --start: after starting it by hand, compare the server's \"recovery stopping\" line with %s\n", targetWhere(plan))
-		}
-		return nil
+		return reportUnstarted(c, rt, plan, res)
 	}
 	if !c.Bool("json") {
 		printRestored(rt.stdout, res)
 	}
+	return startRestored(c, rt, plan, res, began)
+}
+
+// restoreFlags checks restore's flags and returns the recovery target and
+// the recovery action; its errors are usage errors.
+func restoreFlags(c *cli.Context) (restore.Target, string, error) {
+	if err := checkTargetDir(c.String("target-dir")); err != nil {
+		return restore.Target{}, "", usageErr(err)
+	}
+	target, err := restoreTarget(c)
+	if err != nil {
+		return restore.Target{}, "", usageErr(err)
+	}
+	target.Standby = c.Bool("standby")
+	action := c.String("action")
+	if err := restore.ValidAction(action); err != nil {
+		return restore.Target{}, "", usageErr(fmt.Errorf("--%w", err))
+	}
+	if p := c.Int("port"); p < 0 || p > 65535 {
+		return restore.Target{}, "", usageErr(fmt.Errorf("--port %d: want 1 to 65535", p))
+	}
+	if c.Int("parallel") < 1 {
+		return restore.Target{}, "", usageErr(errors.New("--parallel: want at least 1"))
+	}
+	return target, action, nil
+}
+
+// reportUnstarted ends a restore without --start: it sets the port and
+// says how to start the server.
+func reportUnstarted(c *cli.Context, rt *runtime, plan restore.Plan, res restore.Result) error {
+	out := restoreOutput{Restore: res}
+	if p := c.Int("port"); p != 0 {
+		if err := restore.SetPort(res.TargetDir, p); err != nil {
+			return err
+		}
+	}
+	out.StartCommand = startCommand(res.TargetDir, c.String("pg-bin"))
+	if c.Bool("json") {
+		return printJSON(rt.stdout, out)
+	}
+	printRestored(rt.stdout, res)
+	fmt.Fprintf(rt.stdout, "start it with:\n   %s\n", out.StartCommand)
+	if plan.Recovery.LSN != 0 || !plan.Recovery.Time.IsZero() {
+		fmt.Fprintf(rt.stdout, "where recovery stops is checked against the target only with --start: after starting it by hand, compare the server's \"recovery stopping\" line with %s\n", targetWhere(plan))
+	}
+	return nil
+}
+
+// startRestored starts the restored server, checks where recovery ended
+// and reports it; began is when the restore began, for the RTO.
+func startRestored(c *cli.Context, rt *runtime, plan restore.Plan, res restore.Result, began time.Time) error {
 	reached, err := restore.Start(c.Context, res.TargetDir, restore.StartOptions{
 		PGBin: c.String("pg-bin"), Port: c.Int("port"), Timeout: c.Duration("start-timeout"), Logger: rt.log,
 	})
@@ -179,7 +201,7 @@ func runRestore(c *cli.Context) error {
 			return fmt.Errorf("%w; the promoted server (pid %d) still runs on %s: do not use it", err, reached.PID, res.TargetDir)
 		}
 	}
-	out.Reached, out.RTO = &reached, time.Since(began)
+	out := restoreOutput{Restore: res, Reached: &reached, RTO: time.Since(began)}
 	if c.Bool("json") {
 		return printJSON(rt.stdout, out)
 	}

@@ -53,16 +53,9 @@ Run: logship --log-format json schedule`,
 }
 
 func runSchedule(c *cli.Context) error {
-	if err := needArgs(c); err != nil {
-		return err
-	}
-	rt, err := setup(c)
+	rt, jc, err := setupJobs(c)
 	if err != nil {
 		return err
-	}
-	jc, err := loadJobsConfig(c)
-	if err != nil {
-		return usageErr(err)
 	}
 	listen := jc.metricsListen()
 	if c.IsSet("metrics-listen") {

@@ -130,6 +130,24 @@ func parseDurationKey(key string, v *string, def time.Duration) (time.Duration, 
 	return d, nil
 }
 
+// setupJobs starts a command that takes no arguments and runs by the jobs:
+// section (purge, schedule): setup, then the section, whose errors are
+// usage errors.
+func setupJobs(c *cli.Context) (*runtime, JobsConfig, error) {
+	if err := needArgs(c); err != nil {
+		return nil, JobsConfig{}, err
+	}
+	rt, err := setup(c)
+	if err != nil {
+		return nil, JobsConfig{}, err
+	}
+	jc, err := loadJobsConfig(c)
+	if err != nil {
+		return nil, JobsConfig{}, usageErr(err)
+	}
+	return rt, jc, nil
+}
+
 // loadJobsConfig reads the jobs section of the config file that c names
 // (or the default file when it exists); absent, every job has its default.
 func loadJobsConfig(c *cli.Context) (JobsConfig, error) {
