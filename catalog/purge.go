@@ -157,6 +157,7 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 	}
 
 	keep := policyKeeps(ch.Backups, pol, now)
+	keepAncestors(ch, keep)
 	needs := map[string]string{} // WAL file name -> what needs it
 	cutoff, oldest := p.keepForMarks(ch, keep, needs)
 	for i, b := range ch.Backups {
@@ -269,6 +270,7 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]stri
 		if !grew {
 			break
 		}
+		keepAncestors(ch, keep)
 	}
 	lsn, oldest := cutoff()
 	for _, m := range ch.Marks {
