@@ -136,3 +136,33 @@ func (v *verifier) checkAncestry(ch *Chain) {
 		}
 	}
 }
+
+// ErrBackupDamaged means a recorded backup's part or manifest is missing
+// from the store or has another size than recorded.
+var ErrBackupDamaged = errors.New("backup damaged")
+
+// CheckStored checks, with one listing, that every part and the manifest
+// of b are in the store at their recorded sizes: what a restore checks of
+// every backup it needs before it writes anything.
+func (c *Catalog) CheckStored(ctx context.Context, b Backup) error {
+	have := map[string]int64{}
+	if err := c.st.List(ctx, c.backupPrefix(b.ID), func(oi store.ObjectInfo) error {
+		have[oi.Key] = oi.Size
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list backup %s: %w", b.ID, err)
+	}
+	if _, ok := have[b.ManifestKey]; !ok || b.ManifestKey == "" {
+		return fmt.Errorf("%w: backup %s: its backup_manifest %s is missing", ErrBackupDamaged, b.ID, b.ManifestKey)
+	}
+	for _, p := range b.AllParts() {
+		size, ok := have[p.Key]
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: backup %s: part %s is missing from the store", ErrBackupDamaged, b.ID, p.Key)
+		case size != p.StoredSize:
+			return fmt.Errorf("%w: backup %s: part %s is %d bytes, the record says %d", ErrBackupDamaged, b.ID, p.Key, size, p.StoredSize)
+		}
+	}
+	return nil
+}

@@ -112,6 +112,9 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 		return res, fmt.Errorf("backup %s has no parts or no manifest: the record is damaged", plan.Backup.ID)
 	}
 
+	if plan.Backup.Incremental() {
+		return runChain(ctx, cat, plan, opts, res, settings, log, began)
+	}
 	// The manifest is small and its absence would doom the restore: read it
 	// before touching the directory.
 	manifest, err := fetchManifest(ctx, cat, plan.Backup)

@@ -27,6 +27,11 @@ type BackupOptions struct {
 	ArchiveWait    time.Duration // how long to wait for the WAL the backup needs; 0 = 5 min
 	Progress       func(done, total int64)
 	Logger         *slog.Logger
+	// Incremental takes an incremental backup (PostgreSQL 17+, summarize_wal
+	// = on) on top of Parent, or of the newest complete backup when Parent
+	// is "".
+	Incremental bool
+	Parent      string
 }
 
 const defaultPartSize = 32 << 20
@@ -66,13 +71,17 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if b.Label == "" {
 		b.Label = "logship " + b.ID
 	}
+	parentManifest, err := prepareIncremental(ctx, cat, src.SystemID, opts, &b)
+	if err != nil {
+		return b, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pw := newPartWriter(ctx, cat, b.ID, opts)
-	res, err := basebackup.Run(ctx, opts.ConnString, basebackup.Options{Label: b.Label, FastCheckpoint: opts.FastCheckpoint}, pw, opts.Progress)
+	res, err := basebackup.Run(ctx, opts.ConnString, basebackup.Options{Label: b.Label, FastCheckpoint: opts.FastCheckpoint, IncrementalFrom: parentManifest}, pw, opts.Progress)
 	parts, perr := pw.finish(err == nil)
 	if err != nil {
-		return b, err
+		return b, incrementalError(b.Parent, err)
 	}
 	if perr != nil {
 		return b, perr

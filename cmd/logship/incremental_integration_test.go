@@ -1,0 +1,159 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/pgtest"
+)
+
+// pg18Bin is the PostgreSQL 18 bin directory of $LOGSHIP_TEST_PG18_BIN; the
+// test is skipped without it, unless LOGSHIP_REQUIRE_PG=1. It also becomes
+// LOGSHIP_PG_BIN, which pgtest's helpers (stopping a restored server) use,
+// so tests calling it must not run in parallel.
+func pg18Bin(t *testing.T) string {
+	t.Helper()
+	pgtest.Require(t)
+	bin := os.Getenv("LOGSHIP_TEST_PG18_BIN")
+	if bin == "" {
+		if os.Getenv("LOGSHIP_REQUIRE_PG") == "1" {
+			t.Fatal("PostgreSQL 18 required (LOGSHIP_REQUIRE_PG=1): set LOGSHIP_TEST_PG18_BIN")
+		}
+		t.Skip("no PostgreSQL 18: set LOGSHIP_TEST_PG18_BIN")
+	}
+	t.Setenv("LOGSHIP_PG_BIN", bin)
+	return bin
+}
+
+// archivingCluster18 is archivingCluster on PostgreSQL 18 with WAL
+// summaries on, as incremental backups need.
+func archivingCluster18(t *testing.T, source string) (c *pgtest.Cluster, storeDir string, flags, pgFlags []string, bin string) {
+	t.Helper()
+	bin = pg18Bin(t)
+	storeDir = pgtest.TempDir(t, "logship-store-")
+	flags = []string{"--store", "file://" + storeDir, "--source", source}
+	archive := fmt.Sprintf("archive_command = '%s %s wal-push %%p'", logshipBin, strings.Join(flags, " "))
+	c = pgtest.Start(t, pgtest.Options{BinDir: bin, Conf: []string{
+		"archive_mode = on", archive, "wal_keep_size = '2GB'", "summarize_wal = on",
+	}})
+	pgFlags = append(append([]string{}, flags...), "--pg", c.ConnString())
+	return c, storeDir, flags, pgFlags, bin
+}
+
+// Full, writes, m1, incremental, writes, m2, incremental, writes, m3: every
+// mark restores data-exact from its chain. With a part of the first
+// incremental gone, verify names it, a restore to m3 fails before writing
+// anything, a restore to m1 (from the full backup) still works; purge
+// keeps the ancestors of the newest backup.
+func TestIncrementalChain(t *testing.T) {
+	c, storeDir, flags, pgFlags, bin := archivingCluster18(t, "incr")
+	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
+	c.Pgbench(t, "-i", "-s", "1", "-q")
+	waitArchived(t, c, switchWAL(t, c))
+	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
+	want := map[string]dataState{}
+	for i := 1; i <= 3; i++ {
+		c.Exec(t, "INSERT INTO probe VALUES ($1)", i)
+		c.Pgbench(t, "-n", "-t", "200", "-c", "2")
+		c.Exec(t, "DELETE FROM pgbench_history WHERE aid % 7 = $1", i)
+		name := fmt.Sprintf("m%d", i)
+		want[name] = stateOf(t, c.QueryString)
+		mustLogship(t, nil, append(pgFlags, "mark", name)...)
+		if i < 3 {
+			out := mustLogship(t, nil, append(pgFlags, "backup", "--fast", "--incremental")...)
+			if !strings.Contains(out, "incremental backup") {
+				t.Fatalf("backup --incremental said: %s", out)
+			}
+		}
+	}
+	waitArchived(t, c, switchWAL(t, c))
+
+	bs, err := openCatalog(t, storeDir, "incr").Backups(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 3 || bs[0].Incremental() || !bs[1].Incremental() || bs[1].Parent != bs[0].ID || bs[2].Parent != bs[1].ID {
+		t.Fatalf("backup records: %+v", bs)
+	}
+	if bs[2].StoredSize >= bs[0].StoredSize {
+		t.Errorf("incremental stored %d bytes, the full one %d", bs[2].StoredSize, bs[0].StoredSize)
+	}
+	pgBin := []string{"--pg-bin", bin, "--no-archive"}
+	for _, m := range []string{"m1", "m2", "m3"} {
+		r, out := restoreAndStart(t, flags, append([]string{"--mark", m}, pgBin...)...)
+		if got := stateOf(t, r.query); got != want[m] {
+			t.Errorf("%s: restored data %+v, want %+v (backup %s)", m, got, want[m], out.Restore.Plan.BackupID)
+		}
+		if label := readFileOf(t, r.dir+"/backup_label.old"); strings.Contains(label, "INCREMENTAL") {
+			t.Errorf("%s: the rebuilt backup_label kept INCREMENTAL lines:\n%s", m, label)
+		}
+		stopServer(t, r.dir)
+	}
+
+	// Purge keeps the chain of the newest backup.
+	plan := purgeJSON(t, flags, "--keep-backups", "1", "--dry-run")
+	backups, _ := plan.actions()
+	for _, b := range bs {
+		if backups[b.ID] != "keep" {
+			t.Errorf("purge --keep-backups 1 would %s backup %s, an ancestor of the newest", backups[b.ID], b.ID)
+		}
+	}
+
+	// Lose a part of the first incremental.
+	if err := os.Remove(storeDir + "/incr/backups/" + bs[1].ID + "/part-000001"); err != nil {
+		t.Fatal(err)
+	}
+	res := logship(t, nil, append(append([]string{}, flags...), "verify", "--json")...)
+	if res.code != 1 {
+		t.Fatalf("verify exit %d, want 1\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	var rep verifyReport
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	named := false
+	for _, p := range rep.Problems {
+		if p.Code == catalog.CodeBadAncestor && strings.Contains(p.Message, bs[1].ID) && strings.Contains(p.Message, bs[2].ID) {
+			named = true
+		}
+	}
+	if !named {
+		t.Errorf("verify does not name the damaged ancestor %s of %s: %+v", bs[1].ID, bs[2].ID, rep.Problems)
+	}
+	dir := newTargetDir(t)
+	res = logship(t, nil, append(append([]string{}, flags...), "restore", "--target-dir", dir, "--mark", "m3")...)
+	if res.code != 1 || !strings.Contains(res.stderr, bs[1].ID) {
+		t.Errorf("restore to m3 with a part of %s gone: exit %d\n%s", bs[1].ID, res.code, res.stderr)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the failed restore created %s: %v", dir, err)
+	}
+	r, _ := restoreAndStart(t, flags, append([]string{"--mark", "m1"}, pgBin...)...)
+	if got := stateOf(t, r.query); got != want["m1"] {
+		t.Errorf("m1 after the damage: restored data %+v, want %+v", got, want["m1"])
+	}
+}
+
+// --incremental on PostgreSQL 15 is refused with exit 2.
+func TestIncrementalRefusedOn15(t *testing.T) {
+	t.Parallel()
+	_, _, _, pgFlags := backedUpSource(t, "incr15")
+	res := logship(t, nil, append(pgFlags, "backup", "--fast", "--incremental")...)
+	if res.code != 2 || !strings.Contains(res.stderr, "PostgreSQL 17") {
+		t.Fatalf("backup --incremental on 15: exit %d\n%s", res.code, res.stderr)
+	}
+}
+
+func readFileOf(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
+}
