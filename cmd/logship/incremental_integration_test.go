@@ -84,8 +84,11 @@ func TestIncrementalChain(t *testing.T) {
 		t.Errorf("incremental stored %d bytes, the full one %d", bs[2].StoredSize, bs[0].StoredSize)
 	}
 	pgBin := []string{"--pg-bin", bin, "--no-archive"}
-	for _, m := range []string{"m1", "m2", "m3"} {
+	for i, m := range []string{"m1", "m2", "m3"} {
 		r, out := restoreAndStart(t, flags, append([]string{"--mark", m}, pgBin...)...)
+		if out.Restore.Plan.BackupID != bs[i].ID {
+			t.Errorf("%s: restored from backup %s, want %s", m, out.Restore.Plan.BackupID, bs[i].ID)
+		}
 		if got := stateOf(t, r.query); got != want[m] {
 			t.Errorf("%s: restored data %+v, want %+v (backup %s)", m, got, want[m], out.Restore.Plan.BackupID)
 		}
