@@ -55,6 +55,9 @@ func TestIncrementalChain(t *testing.T) {
 	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	waitArchived(t, c, switchWAL(t, c))
+	if res := logship(t, nil, append(pgFlags, "check")...); !strings.Contains(res.stdout, "summarize_wal = on") {
+		t.Errorf("check does not report summarize_wal:\n%s", res.stdout)
+	}
 	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
 	want := map[string]dataState{}
 	for i := 1; i <= 3; i++ {
