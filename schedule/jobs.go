@@ -17,9 +17,9 @@ const (
 	// JobIncremental takes incremental backups (PostgreSQL 17+) between the
 	// full ones: "full on Sunday, incremental every night".
 	JobIncremental = "incremental"
-	JobMark   = "mark"
-	JobPurge  = "purge"
-	JobVerify = "verify"
+	JobMark        = "mark"
+	JobPurge       = "purge"
+	JobVerify      = "verify"
 )
 
 // MarkName is the name of a scheduled mark taken at t: "ls_" and the UTC
