@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/logship/logship/object"
 	"github.com/logship/logship/store"
 )
 
@@ -165,4 +166,15 @@ func (c *Catalog) CheckStored(ctx context.Context, b Backup) error {
 		}
 	}
 	return nil
+}
+
+// PutPartIn stores obj, a part of backup id kept in the folder dir of the
+// backup (a tablespace's, "tblspc-<oid>"), create-only, and returns the
+// part's record.
+func (c *Catalog) PutPartIn(ctx context.Context, id, dir string, obj *object.Encoded) (BackupPart, error) {
+	key := c.backupPrefix(id) + dir + "/" + obj.Header.Name
+	if err := c.st.Put(ctx, key, obj.Reader(), obj.Size()); err != nil {
+		return BackupPart{}, err
+	}
+	return BackupPart{Key: key, RawSize: obj.Header.RawSize, SHA256: obj.Header.ChecksumHex(), StoredSize: obj.Size()}, nil
 }

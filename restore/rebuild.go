@@ -69,25 +69,32 @@ func loadChain(ctx context.Context, cat *catalog.Catalog, b catalog.Backup) ([]c
 	return steps, nil
 }
 
-// runChain is Run for an incremental backup, from the point where the
-// options are checked; res and settings are Run's.
+// runChain is Run for an incremental backup or one with tablespaces, from
+// the point where the options are checked; res and settings are Run's.
 func runChain(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options, res Result, settings RecoverySettings, log *slog.Logger, began time.Time) (Result, error) {
 	dir := res.TargetDir
 	steps, err := loadChain(ctx, cat, plan.Backup)
 	if err != nil {
 		return res, err
 	}
+	dests, err := planTablespaces(plan.Backup, opts.TablespaceMap, dir)
+	if err != nil {
+		return res, err
+	}
 	res.Parts = 0
 	var total int64
 	for _, s := range steps {
-		res.Parts += len(s.b.Parts)
+		res.Parts += len(s.b.AllParts())
 		total += s.b.RawSize
 	}
 	if err := prepareDir(dir, opts.Force); err != nil {
 		return res, err
 	}
 	incomplete := func(err error) error {
-		return fmt.Errorf("%w: %s must not be started; fix the cause and rerun the restore with --force: %w", ErrIncomplete, dir, err)
+		return fmt.Errorf("%w: %s must not be started; fix the cause and rerun the restore with --force (after emptying its tablespace directories): %w", ErrIncomplete, dir, err)
+	}
+	if err := makeTablespaceDirs(dests); err != nil {
+		return res, incomplete(err)
 	}
 	var done int64
 	progress := func(n, _ int64) {
@@ -95,29 +102,26 @@ func runChain(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options
 			opts.Progress(done+n, total)
 		}
 	}
-	full := steps[0]
-	log.Info("extracting full backup", "backup", full.b.ID, "chain", len(steps), "parts", len(full.b.Parts), "target_dir", dir)
-	files, err := extractParts(ctx, cat, full.b.Parts, dir, opts.Parallel, progress)
-	if err != nil {
-		return res, incomplete(err)
-	}
-	if err := VerifyManifest(full.raw, files); err != nil {
-		return res, incomplete(fmt.Errorf("backup %s: %w", full.b.ID, err))
-	}
-	labels, err := fullLabel(dir, full.b)
-	if err != nil {
-		return res, incomplete(err)
-	}
-	done += full.b.RawSize
-	for i, s := range steps[1:] {
-		newest := i == len(steps)-2
-		log.Info("applying incremental backup", "backup", s.b.ID, "parent", s.b.Parent, "parts", len(s.b.Parts))
-		if labels, err = applyIncremental(ctx, cat, dir, s, newest, labels, opts.Parallel, progress); err != nil {
+	var labels []incremental.Label
+	for i, s := range steps {
+		log.Info("restoring backup", "backup", s.b.ID, "step", i+1, "of", len(steps), "incremental", s.b.Incremental(), "parts", len(s.b.AllParts()), "target_dir", dir)
+		r := rebuildStep{chainStep: s, full: i == 0, newest: i == len(steps)-1, dir: dir, dests: dests, parallel: opts.Parallel}
+		if labels, err = r.apply(ctx, cat, labels, func(n, _ int64) { progress(n, 0) }); err != nil {
 			return res, incomplete(err)
 		}
 		done += s.b.RawSize
 	}
+	if err := linkTablespaces(dir, dests); err != nil {
+		return res, incomplete(err)
+	}
 	newest := steps[len(steps)-1]
+	if len(steps) == 1 {
+		// As pg_basebackup leaves it; a rebuilt directory has no manifest
+		// of its own.
+		if err := os.WriteFile(filepath.Join(dir, "backup_manifest"), newest.raw, 0o600); err != nil {
+			return res, incomplete(err)
+		}
+	}
 	res.Files = len(newest.man.Files)
 	for _, f := range newest.man.Files {
 		res.RawBytes += f.Size
@@ -125,23 +129,23 @@ func runChain(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options
 	if err := finishDir(ctx, dir, opts, settings); err != nil {
 		return res, incomplete(err)
 	}
+	for _, t := range dests {
+		if err := SyncTree(ctx, t.Dest); err != nil {
+			return res, incomplete(err)
+		}
+	}
 	res.Duration = time.Since(began)
-	log.Info("restored", "backup", plan.Backup.ID, "chain", len(steps), "target", plan.Target, "target_dir", dir, "duration", res.Duration)
+	log.Info("restored", "backup", plan.Backup.ID, "chain", len(steps), "tablespaces", len(dests), "target", plan.Target, "target_dir", dir, "duration", res.Duration)
 	return res, nil
 }
 
-// fullLabel reads the extracted full backup's backup_label, the start of
-// the chain's labels.
-func fullLabel(dir string, b catalog.Backup) ([]incremental.Label, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "backup_label"))
-	if err != nil {
-		return nil, fmt.Errorf("backup %s: %w", b.ID, err)
-	}
-	l, err := checkLabel(raw, b)
-	if err != nil {
-		return nil, err
-	}
-	return []incremental.Label{l}, nil
+// rebuildStep is one backup of the chain being laid onto the directories.
+type rebuildStep struct {
+	chainStep
+	full, newest bool
+	dir          string
+	dests        []tablespaceDest
+	parallel     int
 }
 
 // checkLabel parses a backup's backup_label and checks it against the
@@ -158,39 +162,89 @@ func checkLabel(raw []byte, b catalog.Backup) (incremental.Label, error) {
 	return l, nil
 }
 
-// applyIncremental streams one incremental backup onto dir and returns the
-// chain's labels with its own appended.
-func applyIncremental(ctx context.Context, cat *catalog.Catalog, dir string, s chainStep, newest bool, labels []incremental.Label, parallel int, progress func(done, total int64)) ([]incremental.Label, error) {
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return labels, err
+// archiveDest is one archive of a backup and where it goes.
+type archiveDest struct {
+	parts  []catalog.BackupPart
+	root   string
+	prefix string
+	inTS   bool
+}
+
+// archives lists the backup's archives to lay down, tablespaces first,
+// and the manifest prefixes of its tablespaces that the newest backup no
+// longer has (skipped).
+func (r rebuildStep) archives() (out []archiveDest, skipped []string) {
+	for _, ts := range r.b.Tablespaces {
+		d := tablespaceDest{OID: ts.OID}
+		found := false
+		for _, x := range r.dests {
+			if x.OID == ts.OID {
+				d, found = x, true
+			}
+		}
+		if !found {
+			skipped = append(skipped, d.prefix())
+			continue
+		}
+		out = append(out, archiveDest{parts: ts.Parts, root: d.Dest, prefix: d.prefix(), inTS: true})
 	}
-	defer root.Close()
+	return append(out, archiveDest{parts: r.b.Parts, root: r.dir}), skipped
+}
+
+// apply streams every archive of the backup onto its directory and
+// returns the chain's labels with the backup's own appended.
+func (r rebuildStep) apply(ctx context.Context, cat *catalog.Catalog, labels []incremental.Label, progress func(done, total int64)) ([]incremental.Label, error) {
 	seen := map[string]bool{}
-	a := newApplier(ctx, root, s.man, "", false, newest, seen)
-	if err := streamParts(ctx, cat, s.b.Parts, parallel, progress, a.run); err != nil {
-		return labels, fmt.Errorf("backup %s: %w", s.b.ID, err)
+	archives, skipped := r.archives()
+	var label []byte
+	dirs := map[string]map[string]bool{}
+	var done int64
+	for _, ad := range archives {
+		root, err := os.OpenRoot(ad.root)
+		if err != nil {
+			return labels, err
+		}
+		a := newApplier(ctx, root, r.man, ad.prefix, ad.inTS, r.newest, seen)
+		a.full = r.full
+		base := done
+		err = streamParts(ctx, cat, ad.parts, r.parallel, func(n, t int64) { progress(base+n, t) }, a.run)
+		root.Close()
+		if err != nil {
+			return labels, fmt.Errorf("backup %s: %w", r.b.ID, err)
+		}
+		for _, p := range ad.parts {
+			done += p.RawSize
+		}
+		if !ad.inTS {
+			label = a.label
+		}
+		dirs[ad.root] = a.dirs
 	}
-	if missing := missingMembers(s.man, seen); len(missing) > 0 {
-		return labels, fmt.Errorf("backup %s: %d file(s) of its manifest not in its archive, e.g. %s", s.b.ID, len(missing), missing[0])
+	if missing := missingMembers(r.man, seen, skipped); len(missing) > 0 {
+		return labels, fmt.Errorf("backup %s: %d file(s) of its manifest not in its archives, e.g. %s", r.b.ID, len(missing), missing[0])
 	}
-	if a.label == nil {
-		return labels, fmt.Errorf("backup %s: no backup_label in its archive", s.b.ID)
+	if label == nil {
+		return labels, fmt.Errorf("backup %s: no backup_label in its archive", r.b.ID)
 	}
-	l, err := checkLabel(a.label, s.b)
+	l, err := checkLabel(label, r.b)
 	if err != nil {
 		return labels, err
 	}
 	labels = append(labels, l)
 	if err := incremental.CheckChain(labels); err != nil {
-		return labels, fmt.Errorf("backup %s: %w", s.b.ID, err)
+		return labels, fmt.Errorf("backup %s: %w", r.b.ID, err)
 	}
-	var dirs map[string]bool
-	if newest {
-		dirs = a.dirs
+	if r.full {
+		return labels, nil
 	}
-	if err := removeUnlisted(dir, s.man, "", false, dirs); err != nil {
-		return labels, fmt.Errorf("backup %s: delete the files it lacks: %w", s.b.ID, err)
+	for _, ad := range archives {
+		var keepDirs map[string]bool
+		if r.newest {
+			keepDirs = dirs[ad.root]
+		}
+		if err := removeUnlisted(ad.root, r.man, ad.prefix, ad.inTS, keepDirs); err != nil {
+			return labels, fmt.Errorf("backup %s: delete the files it lacks: %w", r.b.ID, err)
+		}
 	}
 	return labels, nil
 }

@@ -36,6 +36,7 @@ type applier struct {
 	prefix       string
 	inTablespace bool
 	newest       bool
+	full         bool // a full backup: INCREMENTAL.<name> is a file like any
 	seen         map[string]bool // manifest paths met, over all of a backup's archives
 	dirs         map[string]bool // directories the archive holds
 	label        []byte          // its backup_label as stored
@@ -121,7 +122,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 
 // file writes one member: applied, replaced, or (backup_label) kept too.
 func (a *applier) file(name string, r io.Reader) error {
-	if target, ok := incremental.Target(name, a.inTablespace); ok {
+	if target, ok := incremental.Target(name, a.inTablespace); ok && !a.full {
 		f, err := a.openRegular(target, os.O_RDWR)
 		if err != nil {
 			return fmt.Errorf("no older version of %s to apply it to (a backup of the chain lacks it): %w", target, err)
@@ -184,12 +185,13 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// missingMembers lists the manifest's files under prefix that no archive of
-// the backup held (the ignored ones aside).
-func missingMembers(man *pg.Manifest, seen map[string]bool) []string {
+// missingMembers lists the manifest's files that no archive of the backup
+// held: the ignored ones aside, and those under a skipped prefix (a
+// tablespace the newest backup no longer has).
+func missingMembers(man *pg.Manifest, seen map[string]bool, skipped []string) []string {
 	var out []string
 	for _, f := range man.Files {
-		if !seen[f.Path] && !pg.ManifestIgnored(f.Path) {
+		if !seen[f.Path] && !pg.ManifestIgnored(f.Path) && !hasAnyPrefix(f.Path, skipped) {
 			out = append(out, f.Path)
 		}
 	}
@@ -243,4 +245,13 @@ func removeUnlisted(root string, man *pg.Manifest, prefix string, inTablespace b
 		}
 	}
 	return nil
+}
+
+func hasAnyPrefix(p string, prefixes []string) bool {
+	for _, pre := range prefixes {
+		if strings.HasPrefix(p, pre) {
+			return true
+		}
+	}
+	return false
 }

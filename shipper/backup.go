@@ -36,8 +36,9 @@ type BackupOptions struct {
 
 const defaultPartSize = 32 << 20
 
-// Backup takes a full base backup of the source over the replication
-// protocol. The tar stream is cut into parts that are compressed, checksummed
+// Backup takes a base backup of the source over the replication protocol,
+// every tablespace included (one archive each), full or, with
+// opts.Incremental, incremental. The tar stream is cut into parts that are compressed, checksummed
 // and stored while the server still sends, so memory stays at about
 // (Parallel+1) parts whatever the database size. The backup is recorded, and
 // so becomes usable by restore, only once every part, the manifest and all
@@ -77,9 +78,9 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pw := newPartWriter(ctx, cat, b.ID, opts)
-	res, err := basebackup.Run(ctx, opts.ConnString, basebackup.Options{Label: b.Label, FastCheckpoint: opts.FastCheckpoint, IncrementalFrom: parentManifest}, pw, opts.Progress)
-	parts, perr := pw.finish(err == nil)
+	as := &archiveSet{ctx: ctx, cat: cat, id: b.ID, opts: opts}
+	res, err := basebackup.RunArchives(ctx, opts.ConnString, basebackup.Options{Label: b.Label, FastCheckpoint: opts.FastCheckpoint, IncrementalFrom: parentManifest}, as.open, opts.Progress)
+	parts, tablespaces, perr := as.finish(err == nil)
 	if err != nil {
 		return b, incrementalError(b.Parent, err)
 	}
@@ -93,8 +94,8 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	b.StartLSN, b.EndLSN = res.StartLSN, res.EndLSN
 	b.StartWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.StartLSN, res.SegmentSize), res.SegmentSize)
 	b.EndWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.EndLSN-1, res.SegmentSize), res.SegmentSize)
-	b.Parts = parts
-	for _, p := range parts {
+	b.Parts, b.Tablespaces = parts, tablespaces
+	for _, p := range b.AllParts() {
 		b.RawSize += p.RawSize
 		b.StoredSize += p.StoredSize
 	}
@@ -149,6 +150,7 @@ type partWriter struct {
 	ctx   context.Context
 	cat   *catalog.Catalog
 	id    string
+	dir   string // folder of a tablespace's parts; "" for the main archive
 	opts  BackupOptions
 	buf   []byte
 	next  int
@@ -232,7 +234,13 @@ func (w *partWriter) store(idx int, raw []byte) (catalog.BackupPart, error) {
 	if err != nil {
 		return catalog.BackupPart{}, err
 	}
-	part, err := w.cat.PutPart(w.ctx, w.id, obj)
+	put := w.cat.PutPart
+	if w.dir != "" {
+		put = func(ctx context.Context, id string, obj *object.Encoded) (catalog.BackupPart, error) {
+			return w.cat.PutPartIn(ctx, id, w.dir, obj)
+		}
+	}
+	part, err := put(w.ctx, w.id, obj)
 	if err != nil {
 		return catalog.BackupPart{}, fmt.Errorf("store backup part %s: %w", name, err)
 	}
