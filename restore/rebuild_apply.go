@@ -36,7 +36,7 @@ type applier struct {
 	prefix       string
 	inTablespace bool
 	newest       bool
-	full         bool // a full backup: INCREMENTAL.<name> is a file like any
+	full         bool            // a full backup: INCREMENTAL.<name> is a file like any
 	seen         map[string]bool // manifest paths met, over all of a backup's archives
 	dirs         map[string]bool // directories the archive holds
 	label        []byte          // its backup_label as stored
