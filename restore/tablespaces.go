@@ -173,3 +173,29 @@ func linkTablespaces(dir string, dests []tablespaceDest) error {
 	}
 	return nil
 }
+
+// tablespaceTargets lists where the links in dir/pg_tblspc point: the
+// directories a server started on dir writes to besides dir itself.
+func tablespaceTargets(dir string) []string {
+	entries, err := os.ReadDir(filepath.Join(dir, "pg_tblspc"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		if target, err := os.Readlink(filepath.Join(dir, "pg_tblspc", e.Name())); err == nil && filepath.IsAbs(target) {
+			out = append(out, target)
+		}
+	}
+	return out
+}
+
+// tablespaceParents are the parents of tablespaceTargets, which the server's
+// user must be able to reach.
+func tablespaceParents(dir string) []string {
+	var out []string
+	for _, t := range tablespaceTargets(dir) {
+		out = append(out, filepath.Dir(t))
+	}
+	return out
+}
