@@ -142,10 +142,10 @@ func (v *verifier) deepItems(ch *Chain) []deepItem {
 			continue
 		}
 		facts := []string{"backup", b.ID, b.ManifestKey, b.ManifestSHA256}
-		for _, p := range b.Parts {
+		for _, p := range b.AllParts() {
 			facts = append(facts, p.Key, p.SHA256, strconv.FormatInt(p.RawSize, 10), strconv.FormatInt(p.StoredSize, 10))
 		}
-		items = append(items, deepItem{name: b.ID, backup: &ch.Backups[i], objects: len(b.Parts) + 1, id: newProgressID(facts...)})
+		items = append(items, deepItem{name: b.ID, backup: &ch.Backups[i], objects: len(b.AllParts()) + 1, id: newProgressID(facts...)})
 	}
 	return items
 }
@@ -265,6 +265,9 @@ func (v *verifier) readFailed(key string, err error, bad func(code, msg, fix str
 // backup is checked (about 150 bytes a file).
 const maxManifestObject = 1 << 30
 
+// retake is the fix for a backup found damaged.
+const retake = "the backup cannot be restored: take a new backup (logship backup); restores fall back to older backups"
+
 // deepBackup reads a backup's manifest, then streams its parts in order
 // through a tar reader, checking each part's checksum and each file's size
 // and CRC-32C against the manifest. Nothing is written to disk.
@@ -275,7 +278,6 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		v.add(bc, Problem{Severity: SevError, Code: code, Object: obj, Message: msg, Fix: fix})
 		return false, nil
 	}
-	const retake = "the backup cannot be restored: take a new backup (logship backup); restores fall back to older backups"
 	man, err := v.readManifest(ctx, b)
 	if err != nil {
 		var pe *partError
@@ -284,10 +286,6 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		}
 		return false, err
 	}
-	pr := &partsReader{ctx: ctx, v: v, parts: b.Parts}
-	defer pr.close()
-	tr := tar.NewReader(pr)
-	crc := crc32.New(castagnoli)
 	seen := make(map[string]bool, len(man.Files))
 	var mismatches []string
 	count := 0
@@ -297,6 +295,54 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 			mismatches = append(mismatches, fmt.Sprintf(format, args...))
 		}
 	}
+	for _, arc := range b.archives() {
+		if ok, err := v.deepArchive(ctx, b, arc, man, seen, mismatch, bad, buf); !ok || err != nil {
+			return ok, err
+		}
+	}
+	for _, mf := range man.Files {
+		if !seen[mf.Path] && !pg.ManifestIgnored(mf.Path) {
+			mismatch("%s is in the manifest but not in the backup", mf.Path)
+		}
+	}
+	if count > 0 {
+		msg := fmt.Sprintf("backup %s does not match its backup_manifest: %d difference(s): %s", b.ID, count, strings.Join(mismatches, "; "))
+		return bad(CodeManifestMismatch, b.ManifestKey, msg, retake)
+	}
+	return true, nil
+}
+
+// backupArchive is one archive of a backup: its parts, and the prefix its
+// paths have in backup_manifest.
+type backupArchive struct {
+	parts  []BackupPart
+	prefix string
+}
+
+func (a backupArchive) what() string {
+	if a.prefix == "" {
+		return ""
+	}
+	return " (" + strings.TrimSuffix(a.prefix, "/") + ")"
+}
+
+// archives lists the backup's archives: its tablespaces', then the main one.
+func (b Backup) archives() []backupArchive {
+	var out []backupArchive
+	for _, ts := range b.Tablespaces {
+		out = append(out, backupArchive{parts: ts.Parts, prefix: "pg_tblspc/" + strconv.FormatUint(uint64(ts.OID), 10) + "/"})
+	}
+	return append(out, backupArchive{parts: b.Parts})
+}
+
+// deepArchive reads one archive of b, checking each file against the
+// manifest (seen collects the manifest paths met).
+func (v *verifier) deepArchive(ctx context.Context, b Backup, arc backupArchive, man *pg.Manifest, seen map[string]bool,
+	mismatch func(string, ...any), bad func(code, obj, msg, fix string) (bool, error), buf []byte) (bool, error) {
+	pr := &partsReader{ctx: ctx, v: v, parts: arc.parts}
+	defer pr.close()
+	tr := tar.NewReader(pr)
+	crc := crc32.New(castagnoli)
 	streamErr := func(err error) (bool, error) {
 		var pe *partError
 		if errors.As(err, &pe) {
@@ -308,7 +354,7 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		return bad(CodeCorrupt, b.Parts[0].Key, fmt.Sprintf("backup %s: its parts do not form a valid tar stream: %v", b.ID, err), retake)
+		return bad(CodeCorrupt, arc.parts[0].Key, fmt.Sprintf("backup %s: its parts%s do not form a valid tar stream: %v", b.ID, arc.what(), err), retake)
 	}
 	for {
 		hdr, err := tr.Next()
@@ -321,7 +367,7 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		name := path.Clean(hdr.Name)
+		name := arc.prefix + path.Clean(hdr.Name)
 		crc.Reset()
 		n, err := io.CopyBuffer(crc, tr, buf)
 		if err != nil {
@@ -345,17 +391,8 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 	if _, err := io.CopyBuffer(io.Discard, pr, buf); err != nil {
 		return streamErr(err)
 	}
-	if pr.next != len(b.Parts) {
-		return bad(CodeCorrupt, b.Parts[pr.next-1].Key, fmt.Sprintf("backup %s: its tar stream ends before part %d of %d", b.ID, pr.next+1, len(b.Parts)), retake)
-	}
-	for _, mf := range man.Files {
-		if !seen[mf.Path] && !pg.ManifestIgnored(mf.Path) {
-			mismatch("%s is in the manifest but not in the backup", mf.Path)
-		}
-	}
-	if count > 0 {
-		msg := fmt.Sprintf("backup %s does not match its backup_manifest: %d difference(s): %s", b.ID, count, strings.Join(mismatches, "; "))
-		return bad(CodeManifestMismatch, b.ManifestKey, msg, retake)
+	if pr.next != len(arc.parts) {
+		return bad(CodeCorrupt, arc.parts[pr.next-1].Key, fmt.Sprintf("backup %s: its tar stream%s ends before part %d of %d", b.ID, arc.what(), pr.next+1, len(arc.parts)), retake)
 	}
 	return true, nil
 }

@@ -101,6 +101,8 @@ func TestIncrementalChain(t *testing.T) {
 		stopServer(t, r.dir)
 	}
 
+	mustLogship(t, nil, append(append([]string{}, flags...), "verify", "--deep")...)
+
 	// Purge keeps the chain of the newest backup.
 	plan := purgeJSON(t, flags, "--keep-backups", "1", "--dry-run")
 	backups, _ := plan.actions()

@@ -57,6 +57,8 @@ func testTablespaces(t *testing.T, c *pgtest.Cluster, storeDir string, flags, re
 	want := c.QueryString(t, stateSQL)
 	mustLogship(t, nil, append(pgFlags, "mark", "m1")...)
 	waitArchived(t, c, switchWAL(t, c))
+	// Deep verify reads every archive against the manifest.
+	mustLogship(t, nil, append(append([]string{}, flags...), "verify", "--deep")...)
 	base := append(append([]string{}, flags...), "restore", "--mark", "m1", "--no-archive")
 
 	// Same host, no map: the source's tablespace directories are in use.
