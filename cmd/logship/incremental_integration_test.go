@@ -1,15 +1,21 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/internal/pgtest"
+	"github.com/logship/logship/restore"
 )
 
 // pg18Bin is the PostgreSQL 18 bin directory of $LOGSHIP_TEST_PG18_BIN; the
@@ -64,6 +70,17 @@ func TestIncrementalChain(t *testing.T) {
 		c.Exec(t, "INSERT INTO probe VALUES ($1)", i)
 		c.Pgbench(t, "-n", "-t", "200", "-c", "2")
 		c.Exec(t, "DELETE FROM pgbench_history WHERE aid % 7 = $1", i)
+		switch i {
+		case 1: // a database and a table that the next backup no longer has
+			c.Exec(t, "CREATE DATABASE gone")
+			c.Exec(t, "CREATE TABLE dropped AS SELECT g FROM generate_series(1, 10000) g")
+			c.Exec(t, "CREATE TABLE truncated AS SELECT g FROM generate_series(1, 10000) g")
+		case 2:
+			c.Exec(t, "DROP DATABASE gone")
+			c.Exec(t, "DROP TABLE dropped")
+			c.Exec(t, "TRUNCATE truncated")
+			c.Exec(t, "INSERT INTO truncated VALUES (1)")
+		}
 		name := fmt.Sprintf("m%d", i)
 		want[name] = stateOf(t, c.QueryString)
 		mustLogship(t, nil, append(pgFlags, "mark", name)...)
@@ -102,6 +119,7 @@ func TestIncrementalChain(t *testing.T) {
 	}
 
 	mustLogship(t, nil, append(append([]string{}, flags...), "verify", "--deep")...)
+	compareWithCombinebackup(t, c, storeDir, "incr", flags, "m3", bs)
 
 	// Purge keeps the chain of the newest backup.
 	plan := purgeJSON(t, flags, "--keep-backups", "1", "--dry-run")
@@ -164,4 +182,95 @@ func readFileOf(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// compareWithCombinebackup rebuilds backup bs[len-1]'s chain with restore
+// (no start) and checks every file against what pg_combinebackup makes of
+// the same backups extracted side by side.
+func compareWithCombinebackup(t *testing.T, c *pgtest.Cluster, storeDir, source string, flags []string, mark string, bs []catalog.Backup) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cat := openCatalog(t, storeDir, source)
+	work := pgtest.TempDir(t, "combine-")
+	var dirs []string
+	for i, b := range bs {
+		d := filepath.Join(work, fmt.Sprint(i))
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		var readers []io.Reader
+		for _, p := range b.Parts {
+			o, err := cat.OpenPart(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			readers = append(readers, o)
+		}
+		if _, err := restore.ExtractTar(ctx, io.MultiReader(readers...), d); err != nil {
+			t.Fatal(err)
+		}
+		o, err := cat.OpenManifest(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		man, err := io.ReadAll(o)
+		o.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "backup_manifest"), man, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		dirs = append(dirs, d)
+	}
+	want := filepath.Join(work, "want")
+	if err := pgtest.ChownToPostgres(work); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Command(ctx, "pg_combinebackup", append([]string{"-o", want}, dirs...)...).CombinedOutput(); err != nil {
+		t.Fatalf("pg_combinebackup: %v\n%s", err, out)
+	}
+	got := newTargetDir(t)
+	mustLogship(t, nil, append(append([]string{}, flags...), "restore", "--mark", mark, "--target-dir", got)...)
+	files := func(root string) map[string][]byte {
+		out := map[string][]byte{}
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			if d.IsDir() {
+				out[rel+"/"] = nil // directories must match too
+				return nil
+			}
+			switch rel {
+			case "backup_manifest", "postgresql.auto.conf", "recovery.signal", "standby.signal", "postgresql.conf", "tablespace_map":
+				return nil // recovery settings; a manifest of its own; links instead of a map
+			}
+			out[rel], err = os.ReadFile(p)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	w, g := files(want), files(got)
+	for p, wb := range w {
+		if gb, ok := g[p]; !ok {
+			t.Errorf("%s: missing from the restored directory", p)
+		} else if !bytes.Equal(wb, gb) {
+			t.Errorf("%s: %d bytes differ from pg_combinebackup's %d", p, len(gb), len(wb))
+		}
+	}
+	for p := range g {
+		if _, ok := w[p]; !ok {
+			t.Errorf("%s: not in pg_combinebackup's output", p)
+		}
+	}
+	if len(w) < 900 {
+		t.Errorf("only %d files compared", len(w))
+	}
 }
