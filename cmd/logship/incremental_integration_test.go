@@ -274,3 +274,44 @@ func compareWithCombinebackup(t *testing.T, c *pgtest.Cluster, storeDir, source 
 		t.Errorf("only %d files compared", len(w))
 	}
 }
+
+// The schedule daemon's incremental job takes incremental backups, each on
+// top of the one before.
+func TestScheduleIncremental(t *testing.T) {
+	c, storeDir, flags, pgFlags, _ := archivingCluster18(t, "incrsched")
+	c.Pgbench(t, "-i", "-s", "1", "-q")
+	waitArchived(t, c, switchWAL(t, c))
+	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
+	cfg := writeConfig(t, fmt.Sprintf(`store: file://%s
+source: incrsched
+pg: "%s"
+log-format: json
+jobs:
+  backup: "off"
+  incremental: "* * * * * *"
+  backup-fast: true
+  mark: "off"
+  verify: "off"
+  metrics-listen: "off"
+`, storeDir, c.ConnString()))
+	d := startDaemon(t, "--config", cfg, "schedule")
+	cat := openCatalog(t, storeDir, "incrsched")
+	var bs []catalog.Backup
+	pgtest.WaitFor(t, 90*time.Second, "two scheduled incremental backups", func() bool {
+		c.Exec(t, "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 1, now())")
+		var err error
+		bs, err = cat.Backups(context.Background())
+		return err == nil && len(bs) >= 3
+	})
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	<-d.done
+	for i, b := range bs[1:] {
+		if !b.Incremental() || b.Parent != bs[i].ID {
+			t.Errorf("backup %s: kind %q, parent %q; want incremental on %s", b.ID, b.Kind, b.Parent, bs[i].ID)
+		}
+	}
+	if d.find("job succeeded") == nil {
+		t.Errorf("no successful incremental run logged")
+	}
+	verifyJSON(t, flags, 0)
+}
