@@ -37,16 +37,16 @@ func pg18Bin(t *testing.T) string {
 }
 
 // archivingCluster18 is archivingCluster on PostgreSQL 18 with WAL
-// summaries on, as incremental backups need.
-func archivingCluster18(t *testing.T, source string) (c *pgtest.Cluster, storeDir string, flags, pgFlags []string, bin string) {
+// summaries on, as incremental backups need; conf comes last and wins.
+func archivingCluster18(t *testing.T, source string, conf ...string) (c *pgtest.Cluster, storeDir string, flags, pgFlags []string, bin string) {
 	t.Helper()
 	bin = pg18Bin(t)
 	storeDir = pgtest.TempDir(t, "logship-store-")
 	flags = []string{"--store", "file://" + storeDir, "--source", source}
 	archive := fmt.Sprintf("archive_command = '%s %s wal-push %%p'", logshipBin, strings.Join(flags, " "))
-	c = pgtest.Start(t, pgtest.Options{BinDir: bin, Conf: []string{
+	c = pgtest.Start(t, pgtest.Options{BinDir: bin, Conf: append([]string{
 		"archive_mode = on", archive, "wal_keep_size = '2GB'", "summarize_wal = on",
-	}})
+	}, conf...)})
 	pgFlags = append(append([]string{}, flags...), "--pg", c.ConnString())
 	return c, storeDir, flags, pgFlags, bin
 }
@@ -314,4 +314,27 @@ jobs:
 		t.Errorf("no successful incremental run logged")
 	}
 	verifyJSON(t, flags, 0)
+}
+
+// The preconditions, each refused with exit 2 and what to do: no parent,
+// summarize_wal off, an unknown parent. (Summaries that aged out could not
+// be simulated: deleted summary files were rebuilt from the WAL still in
+// pg_wal; the server's refusal is wrapped as basebackup.ErrParentUnusable.)
+func TestIncrementalPreconditions(t *testing.T) {
+	c, _, _, pgFlags, _ := archivingCluster18(t, "incrpre", "summarize_wal = off")
+	waitArchived(t, c, switchWAL(t, c))
+	incr := append(append([]string{}, pgFlags...), "backup", "--fast", "--incremental")
+	if r := logship(t, nil, append(pgFlags, "check")...); !strings.Contains(r.stdout, "ALTER SYSTEM SET summarize_wal = on") {
+		t.Errorf("check does not say how to turn summarize_wal on:\n%s", r.stdout)
+	}
+	if r := logship(t, nil, incr...); r.code != 2 || !strings.Contains(r.stderr, "full backup first") {
+		t.Errorf("no parent: exit %d\n%s", r.code, r.stderr)
+	}
+	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
+	if r := logship(t, nil, incr...); r.code != 2 || !strings.Contains(r.stderr, "summarize_wal = on") {
+		t.Errorf("summarize_wal off: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := logship(t, nil, append(incr, "--parent", "nosuch")...); r.code != 2 || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("unknown parent: exit %d\n%s", r.code, r.stderr)
+	}
 }
