@@ -84,6 +84,9 @@ func runChain(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options
 	res.Parts = 0
 	var total int64
 	for _, s := range steps {
+		if len(steps) > 1 {
+			res.Chain = append(res.Chain, s.b.ID)
+		}
 		res.Parts += len(s.b.AllParts())
 		total += s.b.RawSize
 	}

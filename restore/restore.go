@@ -67,6 +67,9 @@ type Result struct {
 	Archive        bool          `json:"archive"`
 	RestoreCommand string        `json:"restore_command"`
 	Duration       time.Duration `json:"duration_ns"`
+	// Chain lists the backups laid down, full first, when the backup is
+	// incremental.
+	Chain []string `json:"chain,omitempty"`
 }
 
 // defaultParallel keeps a few parts in flight: enough to hide store latency
