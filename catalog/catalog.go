@@ -54,6 +54,7 @@ func ValidSourceName(name string) error {
 type Catalog struct {
 	st     store.Store
 	source string
+	stray  strayKeys // keys that listings skipped (wal.go)
 }
 
 // New returns the catalog of source in st. The name must be valid.

@@ -46,14 +46,10 @@ func (c *Catalog) markPrefix() string             { return c.key("catalog/marks/
 
 // ReserveMark claims name for a new mark before the restore point exists,
 // create-only, so that two concurrent marks of one name cannot both win.
+// It is ClaimMark without the report: a reservation left by an interrupted
+// mark is taken over or completed the same way.
 func (c *Catalog) ReserveMark(ctx context.Context, name string) error {
-	if err := ValidMarkName(name); err != nil {
-		return err
-	}
-	err := c.st.Put(ctx, c.markNameKey(name), bytes.NewReader(nil), 0)
-	if errors.Is(err, store.ErrExist) {
-		return fmt.Errorf("%w: source %q already has a mark %q; choose another name", ErrDuplicateMark, c.source, name)
-	}
+	_, err := c.ClaimMark(ctx, name)
 	return err
 }
 
@@ -70,7 +66,21 @@ func (c *Catalog) AddMark(ctx context.Context, m Mark) error {
 	if err != nil && !errors.Is(err, store.ErrExist) {
 		return fmt.Errorf("store mark %s: %w", m.Name, err)
 	}
+	if err := c.markNameUsed(ctx, m.Name); err != nil {
+		return err
+	}
 	return c.addMarkRecord(ctx, m)
+}
+
+// markNameUsed leaves a key beside the reservation that says the name was
+// recorded: purge deletes a mark's object and record but not this, so a
+// reservation without a record is told from a purged mark's (ClaimMark).
+func (c *Catalog) markNameUsed(ctx context.Context, name string) error {
+	err := c.st.Put(ctx, c.markNameKey(name)+recordSep+"recorded", bytes.NewReader(nil), 0)
+	if err != nil && !errors.Is(err, store.ErrExist) {
+		return fmt.Errorf("mark %s: %w", name, err)
+	}
+	return nil
 }
 
 // markDoc is a mark as its object holds it: the LSN also as a number,
@@ -91,27 +101,41 @@ func (c *Catalog) addMarkRecord(ctx context.Context, m Mark) error {
 	return nil
 }
 
-// Marks lists every mark, oldest (lowest LSN) first.
+// Marks lists every mark, oldest (lowest LSN) first. A key that is not a
+// mark record is skipped and remembered for StrayKeys. Two records of one
+// name (which ReserveMark prevents, but a copied store may hold) are both
+// listed: verify names them.
 func (c *Catalog) Marks(ctx context.Context) ([]Mark, error) {
 	var marks []Mark
 	prefix := c.markPrefix()
 	err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
-		f := strings.Split(strings.TrimPrefix(oi.Key, prefix), recordSep)
-		if len(f) != 4 {
-			return fmt.Errorf("malformed mark record %q", oi.Key)
+		m, ok := parseMarkKey(strings.TrimPrefix(oi.Key, prefix))
+		if !ok {
+			c.stray.add(oi.Key)
+			return nil
 		}
-		lsn, err1 := strconv.ParseUint(f[1], 16, 64)
-		tli, err2 := strconv.ParseUint(f[2], 10, 32)
-		ns, err3 := strconv.ParseInt(f[3], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil {
-			return fmt.Errorf("malformed mark record %q", oi.Key)
-		}
-		marks = append(marks, Mark{Name: f[0], LSN: pg.LSN(lsn), Timeline: pg.TimelineID(tli),
-			Time: time.Unix(0, ns).UTC(), Source: c.source})
+		m.Source = c.source
+		marks = append(marks, m)
 		return nil
 	})
 	sortMarks(marks)
 	return marks, err
+}
+
+// parseMarkKey reads a mark record key (relative to the prefix): name ~
+// LSN ~ timeline ~ unix nanoseconds.
+func parseMarkKey(rel string) (Mark, bool) {
+	f := strings.Split(rel, recordSep)
+	if len(f) != 4 || f[0] == "" {
+		return Mark{}, false
+	}
+	lsn, err1 := strconv.ParseUint(f[1], 16, 64)
+	tli, err2 := strconv.ParseUint(f[2], 10, 32)
+	ns, err3 := strconv.ParseInt(f[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return Mark{}, false
+	}
+	return Mark{Name: f[0], LSN: pg.LSN(lsn), Timeline: pg.TimelineID(tli), Time: time.Unix(0, ns).UTC()}, true
 }
 
 // LatestMark is the mark made last: by time, not LSN, because after a

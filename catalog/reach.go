@@ -93,6 +93,48 @@ func (e *ReachError) Error() string {
 
 func (e *ReachError) Unwrap() error { return ErrUnreachable }
 
+// BeyondError is a target past the end of the WAL stored along its
+// timeline's path: no backup reaches it, whatever is shipped later until
+// then. It wraps ErrUnreachable.
+type BeyondError struct {
+	Target   Target
+	Timeline pg.TimelineID
+	// Newest is the newest segment stored along the path ("" when there is
+	// none) and End the LSN where it ends.
+	Newest string
+	End    pg.LSN
+}
+
+func (e *BeyondError) Error() string {
+	if e.Newest == "" {
+		return fmt.Sprintf("%v: %s lies past the end of the archive: no WAL is stored on the path of timeline %d", ErrUnreachable, e.Target, e.Timeline)
+	}
+	return fmt.Sprintf("%v: %s lies past the end of the archive: the newest segment on the path of timeline %d is %s, which ends at LSN %s",
+		ErrUnreachable, e.Target, e.Timeline, e.Newest, e.End)
+}
+
+func (e *BeyondError) Unwrap() error { return ErrUnreachable }
+
+// beyond returns a *BeyondError when t is an LSN at or past the end of the
+// newest segment stored along path: recovery would have to read a segment
+// the store does not hold, and with none left to fetch would end there,
+// short of the target. Only an LSN says where it lies; a mark's segment
+// may simply not be shipped yet, which Reach reports as missing WAL.
+func (ch *Chain) beyond(path []pg.TimelineRange, t Target, tli pg.TimelineID) error {
+	if t.Kind != TargetLSN {
+		return nil
+	}
+	owner, newest, ok := ch.newestOnPath(path)
+	if !ok {
+		return &BeyondError{Target: t, Timeline: tli}
+	}
+	end := pg.SegmentStart(newest+1, ch.SegmentSize)
+	if t.LSN < end {
+		return nil
+	}
+	return &BeyondError{Target: t, Timeline: tli, End: end, Newest: pg.SegmentName(owner, newest, ch.SegmentSize)}
+}
+
 // Reach finds the newest backup from which t can be reached: it lies on
 // the path of the target's timeline, is of the source's system, ends before
 // the target, is usable (usable nil accepts every backup), and every
@@ -116,6 +158,9 @@ func (ch *Chain) Reach(t Target, usable func(Backup) bool) (Reach, error) {
 		path, err = pg.TimelinePath(nil, r.Timeline), nil
 	}
 	if err != nil {
+		return r, err
+	}
+	if err := ch.beyond(path, t, r.Timeline); err != nil {
 		return r, err
 	}
 	onPath, cands := ch.candidates(path, t)
@@ -143,8 +188,11 @@ func (ch *Chain) Reach(t Target, usable func(Backup) bool) (Reach, error) {
 func (ch *Chain) replayEnd(path []pg.TimelineRange, t Target) pg.LSN {
 	switch t.Kind {
 	case TargetMark:
-		// The restore point's record ends there.
-		return t.Mark.LSN
+		// The restore point's record ends there, and recovery stops before
+		// the next record (recovery_target_lsn, inclusive off), so the
+		// segment that one starts in is read: the next segment when the
+		// mark's record ends exactly at a segment's end.
+		return t.Mark.LSN + 1
 	case TargetLSN:
 		// Recovery stops after the first record that starts at or past the
 		// target, so the segment holding the target itself is read.
@@ -154,7 +202,7 @@ func (ch *Chain) replayEnd(path []pg.TimelineRange, t Target) pg.LSN {
 	}
 	// Time and end of archive: nothing says where the target lies, so
 	// everything stored along the path must be whole.
-	if newest, ok := ch.newestOnPath(path); ok {
+	if _, newest, ok := ch.newestOnPath(path); ok {
 		return pg.SegmentStart(newest+1, ch.SegmentSize)
 	}
 	return 0
@@ -241,8 +289,9 @@ func (ch *Chain) latestTimeline() pg.TimelineID {
 	}
 }
 
-// newestOnPath finds the highest stored segment number along the path.
-func (ch *Chain) newestOnPath(path []pg.TimelineRange) (uint64, bool) {
+// newestOnPath finds the highest stored segment number along the path,
+// and the timeline it is stored on.
+func (ch *Chain) newestOnPath(path []pg.TimelineRange) (pg.TimelineID, uint64, bool) {
 	for i := len(path) - 1; i >= 0; i-- {
 		r := path[i]
 		n, ok := ch.Newest(r.Timeline)
@@ -252,9 +301,9 @@ func (ch *Chain) newestOnPath(path []pg.TimelineRange) (uint64, bool) {
 		if r.End != 0 {
 			n = min(n, pg.SegmentOf(r.End, ch.SegmentSize)-1)
 		}
-		return n, true
+		return r.Timeline, n, true
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // ReachMark is Reach for a mark, its errors naming the mark.

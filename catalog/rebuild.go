@@ -188,6 +188,14 @@ func (c *Catalog) rebuildMarks(ctx context.Context) (int, error) {
 		}
 		m := d.Mark
 		m.LSN = pg.LSN(d.LSNValue)
+		// The record's key is built from these facts: a name that is not
+		// the object's, or invalid (a "~" splits the key), or a time out of
+		// the key's nanosecond range would record a mark that lists wrong,
+		// or that breaks every later listing of marks.
+		if err := ValidMarkName(m.Name); err != nil || m.Name != strings.TrimPrefix(key, prefix) ||
+			!time.Unix(0, m.Time.UnixNano()).Equal(m.Time) {
+			return 0, fmt.Errorf("mark object %s holds mark %q at %s: not a mark of that name; delete or fix the object", key, m.Name, m.Time)
+		}
 		if err := c.st.Put(ctx, c.markNameKey(m.Name), bytes.NewReader(nil), 0); err != nil && !errors.Is(err, store.ErrExist) {
 			return 0, err
 		}

@@ -48,6 +48,8 @@ const (
 	CodeRecordMismatch      = "record-mismatch"
 	CodeManifestMismatch    = "manifest-mismatch"
 	CodeProgress            = "verify-progress"
+	CodeStrayKey            = "stray-key"
+	CodeDuplicateMark       = "duplicate-mark"
 )
 
 // Problem is one thing verify found wrong, with the exact object it is
@@ -165,6 +167,7 @@ func (c *Catalog) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 		return nil, fmt.Errorf("%w for %q in %s: nothing was ever shipped there; check --store and --source", ErrNoSource, c.source, c.st)
 	}
 	v.rep.SystemID = ch.Source.SystemID
+	v.checkStray()
 	if !ch.SourceKnown {
 		v.add(v.storeCheck, Problem{Severity: SevError, Code: CodeNoSource, Object: c.key("catalog/source"),
 			Message: "the source record is missing, so the cluster the WAL belongs to cannot be checked",
@@ -577,41 +580,4 @@ func describePath(path []pg.TimelineRange) string {
 		}
 	}
 	return strings.Join(parts, " -> ")
-}
-
-// checkMarks checks that each mark can be restored.
-func (v *verifier) checkMarks(ch *Chain) {
-	v.rep.Marks = len(ch.Marks)
-	for _, m := range ch.Marks {
-		mc := v.check(CheckMark, m.Name)
-		at := fmt.Sprintf("LSN %s on timeline %d, %s", m.LSN, m.Timeline, m.Time.Format(time.RFC3339))
-		r, err := ch.ReachMark(m, v.usable)
-		if err == nil {
-			v.rep.Reachable++
-			mc.Summary = fmt.Sprintf("%s: restorable from backup %s, %d segment(s)", at, r.ID, r.Segments())
-			if cands, _ := ch.Candidates(pg.TimelineID(m.Timeline), m.LSN); len(cands) > 0 && cands[0].ID != r.ID {
-				mc.Summary += fmt.Sprintf(" (the newer backup %s is not restorable)", cands[0].ID)
-			}
-			continue
-		}
-		if !errors.Is(err, ErrUnreachable) {
-			v.historyProblem(mc, pg.TimelineID(m.Timeline), err)
-		}
-		why := "no backup ends before it on its timeline's path"
-		fix := "the mark is older than every backup on its timeline and can never be restored; purge may drop it"
-		switch {
-		case !errors.Is(err, ErrUnreachable):
-			why = "its timeline's history is unknown"
-			fix = "restore the history file (see the problem above)"
-		case len(r.Missing) > 0:
-			why = fmt.Sprintf("from backup %s, WAL %s is missing", r.ID, r.Missing[0])
-			fix = "push the missing WAL with logship wal-push if any copy exists; otherwise this mark is lost"
-		case r.ID != "":
-			why = fmt.Sprintf("backup %s (and every older one) is not restorable", r.ID)
-			fix = "see the backup's problems; if none can be repaired, this mark is lost"
-		}
-		v.add(mc, Problem{Severity: SevError, Code: CodeMarkUnreachable, Object: m.Name,
-			Message: fmt.Sprintf("mark %s (%s) cannot be restored: %s", m.Name, at, why), Fix: fix})
-		mc.Summary = at + ": NOT RESTORABLE"
-	}
 }

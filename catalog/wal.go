@@ -3,10 +3,14 @@ package catalog
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/logship/logship/store"
 )
@@ -30,23 +34,34 @@ const recordSep = "~"
 func (c *Catalog) walRecordPrefix() string { return c.key("catalog/wal/") }
 
 func (c *Catalog) walRecordKey(r WALRecord) string {
-	return c.walRecordPrefix() + strings.Join([]string{
+	return c.walRecordPrefix() + formatWALRecord(r)
+}
+
+func formatWALRecord(r WALRecord) string {
+	return strings.Join([]string{
 		r.Name, strconv.FormatInt(r.RawSize, 10), r.SHA256, strconv.FormatInt(r.StoredSize, 10), strconv.FormatUint(r.SystemID, 10),
 	}, recordSep)
 }
 
 func parseWALRecordKey(key, prefix string) (WALRecord, error) {
-	f := strings.Split(strings.TrimPrefix(key, prefix), recordSep)
+	rel := strings.TrimPrefix(key, prefix)
+	f := strings.Split(rel, recordSep)
 	if len(f) != 5 {
 		return WALRecord{}, fmt.Errorf("malformed WAL record key %q", key)
 	}
 	raw, err1 := strconv.ParseInt(f[1], 10, 64)
 	stored, err2 := strconv.ParseInt(f[3], 10, 64)
 	sysid, err3 := strconv.ParseUint(f[4], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || len(f[2]) != 64 {
+	sum, err4 := hex.DecodeString(f[2])
+	r := WALRecord{Name: f[0], RawSize: raw, SHA256: f[2], StoredSize: stored, SystemID: sysid}
+	// Only the exact spelling AddWAL writes: purge deletes the key it
+	// computes from the record, so a record parsed from "+1", "01" or
+	// uppercase hex would outlive its object.
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || len(sum) != sha256.Size ||
+		raw < 0 || stored < 0 || f[2] != strings.ToLower(f[2]) || formatWALRecord(r) != rel {
 		return WALRecord{}, fmt.Errorf("malformed WAL record key %q", key)
 	}
-	return WALRecord{Name: f[0], RawSize: raw, SHA256: f[2], StoredSize: stored, SystemID: sysid}, nil
+	return r, nil
 }
 
 // AddWAL records r. The record is create-only and its key holds every fact,
@@ -59,16 +74,50 @@ func (c *Catalog) AddWAL(ctx context.Context, r WALRecord) error {
 	return nil
 }
 
-// ListWAL calls fn for every WAL record in name order.
+// ListWAL calls fn for every WAL record in name order. A key under the
+// record prefix that is not a record (a .DS_Store, a README someone put
+// there) is skipped and remembered for StrayKeys: one stray file must not
+// make the whole source unlistable, unverifiable and unrestorable.
 func (c *Catalog) ListWAL(ctx context.Context, fn func(WALRecord) error) error {
 	prefix := c.walRecordPrefix()
 	return c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
 		r, err := parseWALRecordKey(oi.Key, prefix)
 		if err != nil {
-			return err
+			c.stray.add(oi.Key)
+			return nil
 		}
 		return fn(r)
 	})
+}
+
+// strayKeys are keys under a record prefix that are not records, as the
+// listings of this catalog met them. Safe for concurrent use.
+type strayKeys struct {
+	mu   sync.Mutex
+	keys map[string]bool
+}
+
+func (s *strayKeys) add(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = map[string]bool{}
+	}
+	s.keys[key] = true
+}
+
+// StrayKeys lists, sorted, the keys under catalog/wal/ and catalog/marks/
+// that the listings so far skipped because they are not records. Commands
+// warn about them; nothing reads them.
+func (c *Catalog) StrayKeys() []string {
+	c.stray.mu.Lock()
+	defer c.stray.mu.Unlock()
+	out := make([]string, 0, len(c.stray.keys))
+	for k := range c.stray.keys {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // LookupWAL finds the record of one WAL file, or answers store.ErrNotExist.

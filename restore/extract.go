@@ -12,6 +12,9 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/pg"
 )
 
 // ExtractedFile is one regular file written by ExtractTar. Path is relative to the
@@ -32,7 +35,7 @@ const extractCopyBufSize = 1 << 20
 //
 // It refuses, before writing anything for the offending entry and with an error naming
 // it, any entry that is absolute, has a ".." component, would resolve outside dir, has a
-// parent that is a symlink, is a symlink, hard link, device or fifo, or whose path
+// parent that is a symlink, is a symlink, hard link, device, fifo or sparse file, or whose path
 // already exists as a file (a second copy of a name must never silently replace the
 // first). Symlinks are refused outright: PostgreSQL only sends them for tablespaces
 // (pg_tblspc/<oid>), which logship does not back up yet. Entries already written stay
@@ -45,6 +48,12 @@ const extractCopyBufSize = 1 << 20
 // The returned list holds every regular file with its size and its CRC-32C, computed
 // while writing, for VerifyManifest.
 func ExtractTar(ctx context.Context, r io.Reader, dir string) ([]ExtractedFile, error) {
+	return ExtractTarLimited(ctx, r, dir, ExtractLimits{})
+}
+
+// ExtractTarLimited is ExtractTar that also refuses, before writing a byte of
+// it, a file that would take the extraction beyond limits.
+func ExtractTarLimited(ctx context.Context, r io.Reader, dir string, limits ExtractLimits) ([]ExtractedFile, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open extraction dir: %w", err)
@@ -52,11 +61,17 @@ func ExtractTar(ctx context.Context, r io.Reader, dir string) ([]ExtractedFile, 
 	defer root.Close()
 
 	x := &extractor{
-		ctx:  ctx,
-		root: root,
-		dirs: map[string]bool{".": true},
-		buf:  make([]byte, extractCopyBufSize),
-		crc:  crc32.New(extractCastagnoli),
+		ctx:    ctx,
+		root:   root,
+		dirs:   map[string]bool{".": true},
+		buf:    make([]byte, extractCopyBufSize),
+		crc:    crc32.New(extractCastagnoli),
+		limits: limits,
+	}
+	if limits.Manifest != nil {
+		for _, f := range limits.Manifest.Files {
+			x.listed += f.Size
+		}
 	}
 	tr := tar.NewReader(r)
 	for {
@@ -83,6 +98,10 @@ type extractor struct {
 	files []ExtractedFile
 	buf   []byte
 	crc   hash.Hash32
+	// limits bound the files; written is what they were given so far.
+	limits  ExtractLimits
+	listed  int64 // the total of the manifest's sizes
+	written int64
 }
 
 func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
@@ -100,9 +119,21 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if name == "." {
 			return errors.New("regular file entry names the extraction directory itself")
 		}
+		if isSparse(hdr) {
+			return errors.New("sparse file refused: a base backup never contains one, and its holes could expand far beyond the archive")
+		}
 		if hdr.Size < 0 {
 			return fmt.Errorf("negative size %d", hdr.Size)
 		}
+		if sparseEntry(hdr) {
+			// Its few stored bytes expand to hdr.Size: a 3.5 KB entry can
+			// claim gigabytes of zeros.
+			return errors.New("sparse file refused: a base backup never holds one")
+		}
+		if err := x.allow(name, hdr.Size); err != nil {
+			return err
+		}
+		x.written += hdr.Size
 		if err := x.mkdirs(path.Dir(name)); err != nil {
 			return err
 		}
@@ -118,6 +149,18 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	default:
 		return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
 	}
+}
+
+// isSparse reports a PAX GNU sparse entry, which archive/tar hands over as
+// a regular file whose holes it fills with zeros: a few kilobytes of
+// archive could write exabytes.
+func isSparse(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }
 
 // extractEntryName turns a tar entry name into a clean relative slash path, refusing
@@ -206,4 +249,70 @@ func (c extractCtxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// ExtractLimits bound what an extraction may write by what the backup's
+// record and manifest say, so that a small damaged or hostile part cannot
+// fill the disk before the manifest is checked at the end.
+type ExtractLimits struct {
+	// StreamBytes is the length of the tar stream, the sum of the raw sizes
+	// the record gives the parts: its files cannot hold more. 0: no bound.
+	StreamBytes int64
+	// Manifest, when set, gives every file its size: a file of another
+	// size, or one it does not list (the files pg_verifybackup ignores
+	// aside), is refused. The files together may not exceed its total
+	// plus unlistedAllowance.
+	Manifest *pg.Manifest
+}
+
+// unlistedAllowance is what files a manifest does not list may hold in
+// all: a logship backup holds no WAL, and the other files pg_verifybackup
+// ignores (signal files, postgresql.auto.conf) are small.
+const unlistedAllowance = 16 << 20
+
+// NewExtractLimits bounds the extraction of a backup's parts by their raw
+// sizes and, when it parses, by its manifest. An unparseable manifest
+// bounds nothing here: the check after the extraction reports it.
+func NewExtractLimits(parts []catalog.BackupPart, manifest []byte) ExtractLimits {
+	var l ExtractLimits
+	for _, p := range parts {
+		l.StreamBytes += p.RawSize
+	}
+	if m, err := pg.ParseManifest(manifest); err == nil {
+		l.Manifest = m
+	}
+	return l
+}
+
+// allow checks a file of size bytes about to be written.
+func (x *extractor) allow(name string, size int64) error {
+	l, written := x.limits, x.written
+	if l.Manifest != nil {
+		mf, listed := l.Manifest.File(name)
+		switch {
+		case listed && size != mf.Size:
+			return fmt.Errorf("%d bytes, the backup manifest says %d", size, mf.Size)
+		case !listed && !pg.ManifestIgnored(name):
+			return errors.New("not in the backup manifest")
+		}
+		if size > x.listed+unlistedAllowance-written {
+			return fmt.Errorf("%d bytes would take the files beyond the %d bytes the backup manifest lists", size, x.listed)
+		}
+	}
+	if l.StreamBytes > 0 && size > l.StreamBytes-written {
+		return fmt.Errorf("%d bytes would take the files beyond the %d bytes of the backup's parts", size, l.StreamBytes)
+	}
+	return nil
+}
+
+// sparseEntry reports a GNU sparse file in PAX form, which archive/tar
+// expands transparently (the old GNU form is a type of its own, refused as
+// unsupported).
+func sparseEntry(hdr *tar.Header) bool {
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
 }

@@ -106,7 +106,7 @@ func TestVerifyManifest(t *testing.T) {
 			}
 			return fs
 		}(), wantErr: "and 18 more"},
-		{name: "version 2", manifest: buildManifest(2, base), files: files(), wantErr: "Version is not 1"},
+		{name: "version 2 without System-Identifier", manifest: buildManifest(2, base), files: files(), wantErr: "without System-Identifier"},
 		{name: "sha256 algorithm", manifest: buildManifest(1, []manifestEntry{{path: "a", size: 1, algo: "SHA256"}}),
 			files: []restore.ExtractedFile{{Path: "a", Size: 1}}, wantErr: "not supported"},
 		{name: "tampered manifest", manifest: func() []byte {

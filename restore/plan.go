@@ -28,6 +28,10 @@ type Target struct {
 	Time      time.Time // the last commit time to include
 	LSN       pg.LSN    // the WAL position to stop after
 	Immediate bool      // stop as soon as the backup is consistent
+	// Standby says the restored server keeps replaying WAL as it is
+	// shipped, so a time after the newest stored segment is waited for,
+	// not refused. It is no target of its own.
+	Standby bool
 }
 
 func (t Target) count() int {
@@ -102,6 +106,9 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 		}
 		p.Mark, ct.Mark = &m, m
 	}
+	if err := timeInArchive(ctx, cat, target, ch.SegmentSize); err != nil {
+		return p, err
+	}
 	r, err := ch.Reach(ct, nil)
 	p.Timeline, p.LatestTimeline = r.Timeline, r.Latest
 	if err != nil {
@@ -110,7 +117,7 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 	// Following 'latest' needs no history file; without one it is nil.
 	p.History, _ = ch.History(p.Timeline)
 	p.Backup, p.BackupID = r.Backup, r.ID
-	p.FirstWAL = r.Runs[0].Names(ch.SegmentSize)[0]
+	p.FirstWAL = pg.SegmentName(r.Runs[0].Timeline, r.Runs[0].First, ch.SegmentSize)
 	lastRun := r.Runs[len(r.Runs)-1]
 	p.LastWAL = pg.SegmentName(lastRun.Timeline, lastRun.Last, ch.SegmentSize)
 	p.Segments = int(r.Segments())
@@ -137,6 +144,14 @@ func (t Target) chainTarget() catalog.Target {
 // target: no backup on the timeline, the target before every backup, or a
 // hole in the WAL.
 func planError(err error, t Target, p Plan, ch *catalog.Chain) error {
+	var be *catalog.BeyondError
+	if errors.As(err, &be) {
+		if be.Newest == "" {
+			return fmt.Errorf("%w: %s: no WAL of timeline %d's path is in the store", ErrBadTarget, t, be.Timeline)
+		}
+		return fmt.Errorf("%w: %s is past the end of the archive: the newest segment shipped on timeline %d's path is %s, which ends at LSN %s; %s",
+			ErrBadTarget, t, be.Timeline, be.Newest, be.End, latestHint)
+	}
 	var re *catalog.ReachError
 	if !errors.As(err, &re) {
 		return fmt.Errorf("restore to %s: %w", t, err)
@@ -147,6 +162,9 @@ func planError(err error, t Target, p Plan, ch *catalog.Chain) error {
 			t, re.Attempt.ID, ErrMissingWAL, first[0].First, missingCount(first))
 	}
 	if len(re.OnPath) == 0 {
+		if err := otherSystem(ch); err != nil {
+			return fmt.Errorf("restore to %s: %w", t, err)
+		}
 		return fmt.Errorf("%w: none of the %d backups of source %q lies on the history of timeline %d (the timeline of %s)",
 			catalog.ErrNoBackup, len(ch.Backups), ch.Source.Name, p.Timeline, t)
 	}
@@ -162,6 +180,52 @@ func planError(err error, t Target, p Plan, ch *catalog.Chain) error {
 	}
 	return fmt.Errorf("%w: %s is before the oldest backup %s (which ends at LSN %s, %s); a backup can only be rolled forward",
 		catalog.ErrNoBackup, where, oldest.ID, oldest.EndLSN, oldest.EndTime.Format(time.RFC3339))
+}
+
+// latestHint is what to restore to instead of a target the store cannot
+// reach.
+const latestHint = "restore to --mark latest, or give no target to restore everything shipped"
+
+// timeInArchive refuses a time target later than when the newest segment
+// was stored. The catalog holds no commit times, but nothing committed
+// after that moment can be in the store, so recovery would replay
+// everything, find no commit past the target and end short of it. A store
+// whose WAL objects cannot be listed with times (records only) is left to
+// the chain's checks; a standby waits for what is shipped later.
+func timeInArchive(ctx context.Context, cat *catalog.Catalog, t Target, segSize uint64) error {
+	if t.Time.IsZero() || t.Standby {
+		return nil
+	}
+	newest, err := cat.NewestSegment(ctx, segSize)
+	if err != nil || newest == nil || t.Time.Before(newest.Time) {
+		return err
+	}
+	end := "?"
+	if f, err := pg.ParseWALFileName(newest.Name, segSize); err == nil {
+		end = pg.SegmentStart(f.SegNo+1, segSize).String()
+	}
+	return fmt.Errorf("%w: %s is after the newest WAL in the store: %s, stored %s, ending at LSN %s; nothing committed later can be in the store; %s",
+		ErrBadTarget, t, newest.Name, newest.Time.Format(time.RFC3339Nano), end, latestHint)
+}
+
+// otherSystem names the backups the chain skipped because they come from
+// another PostgreSQL system than the source record's (its system
+// identifier changed: a new initdb, or another cluster archiving under the
+// same source), or is nil when there are none.
+func otherSystem(ch *catalog.Chain) error {
+	var other []catalog.Backup
+	for _, b := range ch.Backups {
+		if b.SystemID != 0 && b.SystemID != ch.Source.SystemID {
+			other = append(other, b)
+		}
+	}
+	if len(other) == 0 {
+		return nil
+	}
+	last := other[len(other)-1]
+	return fmt.Errorf("%w, %w: %d of the %d backups of source %q (the newest: %s) come from PostgreSQL system %d, but the source is system %d: "+
+		"its system identifier changed (a new initdb, or another cluster archiving here); restore only backups of the source's system, or give the new cluster its own source",
+		catalog.ErrNoBackup, catalog.ErrWrongSystem, len(other), len(ch.Backups), ch.Source.Name, last.ID, last.SystemID, ch.Source.SystemID)
 }
 
 func missingCount(m []catalog.MissingRange) uint64 {
@@ -198,7 +262,13 @@ func recoveryTargetOf(t Target, p Plan) RecoveryTarget {
 	}
 	switch {
 	case p.Mark != nil:
-		rt.Name = p.Mark.Name
+		// By LSN, not by name: PostgreSQL stops at the first restore point
+		// of a name, and one made by hand before the mark would win. The
+		// mark's LSN is the end of its restore point record, so recovery
+		// stops before the next record: inclusive would replay that one
+		// too, possibly a later commit.
+		rt.LSN = p.Mark.LSN
+		rt.Inclusive = new(bool)
 	case !t.Time.IsZero():
 		rt.Time = t.Time
 	case t.LSN != 0:

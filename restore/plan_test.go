@@ -118,11 +118,11 @@ func TestNewPlanOneTimeline(t *testing.T) {
 		recovery restore.RecoveryTarget
 	}{
 		{"mark before the second backup", restore.Target{Mark: "m1"}, "B1", "000000010000000000000004",
-			restore.RecoveryTarget{Name: "m1", Timeline: "1"}},
+			restore.RecoveryTarget{LSN: pg.LSN(segLSN(4, 0x500)), Inclusive: boolPtr(false), Timeline: "1"}},
 		{"mark after both", restore.Target{Mark: "m2"}, "B2", "000000010000000000000008",
-			restore.RecoveryTarget{Name: "m2", Timeline: "1"}},
+			restore.RecoveryTarget{LSN: pg.LSN(segLSN(8, 0x500)), Inclusive: boolPtr(false), Timeline: "1"}},
 		{"latest mark", restore.Target{Mark: "latest"}, "B2", "00000001000000000000000A",
-			restore.RecoveryTarget{Name: "m3", Timeline: "1"}},
+			restore.RecoveryTarget{LSN: pg.LSN(segLSN(10, 0x500)), Inclusive: boolPtr(false), Timeline: "1"}},
 		{"lsn", restore.Target{LSN: pg.LSN(segLSN(7, 0x10))}, "B2", "000000010000000000000007",
 			restore.RecoveryTarget{LSN: 0x7000010, Timeline: "latest"}},
 		{"lsn between backups", restore.Target{LSN: pg.LSN(segLSN(5, 0))}, "B1", "000000010000000000000005",
@@ -145,11 +145,18 @@ func TestNewPlanOneTimeline(t *testing.T) {
 			if p.Backup.ID != tt.backup || p.LastWAL != tt.last || p.FirstWAL != p.Backup.StartWAL {
 				t.Errorf("plan uses backup %s, WAL %s to %s; want %s, up to %s", p.Backup.ID, p.FirstWAL, p.LastWAL, tt.backup, tt.last)
 			}
-			if p.Recovery != tt.recovery {
+			if !sameRecoveryTarget(p.Recovery, tt.recovery) {
 				t.Errorf("recovery target %+v, want %+v", p.Recovery, tt.recovery)
 			}
 		})
 	}
+}
+
+// sameRecoveryTarget compares targets by value, Inclusive included.
+func sameRecoveryTarget(a, b restore.RecoveryTarget) bool {
+	ai, bi := a.Inclusive == nil || *a.Inclusive, b.Inclusive == nil || *b.Inclusive
+	a.Inclusive, b.Inclusive = nil, nil
+	return a == b && ai == bi
 }
 
 func TestNewPlanRefuses(t *testing.T) {
@@ -275,5 +282,72 @@ func TestNewPlanTimelines(t *testing.T) {
 	_, err := restore.NewPlan(context.Background(), gap.cat, restore.Target{Mark: "m4"})
 	if !errors.Is(err, restore.ErrMissingWAL) || !strings.Contains(err.Error(), "000000020000000000000005") {
 		t.Fatalf("got %v, want the missing 000000020000000000000005 named", err)
+	}
+}
+
+// F2: a mark is recovered to by its LSN, inclusive off, never by name:
+// PostgreSQL stops at the first restore point of a name, and one made by
+// hand before the mark would win.
+func TestF2_MarkRecoversByLSNNotName(t *testing.T) {
+	t.Parallel()
+	s := newSynth(t)
+	s.segments(1, 1, 6)
+	s.backup("B1", 1, 2, 2)
+	s.mark("m1", 1, 4)
+	p, err := restore.NewPlan(context.Background(), s.cat, restore.Target{Mark: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := p.Recovery
+	if rt.Name != "" || rt.LSN != pg.LSN(segLSN(4, 0x500)) || rt.Inclusive == nil || *rt.Inclusive {
+		t.Errorf("recovery target for mark m1: %+v (inclusive %v); want LSN %s, inclusive off, no name", rt, rt.Inclusive, pg.LSN(segLSN(4, 0x500)))
+	}
+}
+
+// F2: recovery to a mark stops before the record after it, so a mark whose
+// record ends exactly at a segment's end needs the next segment too.
+func TestF2_MarkAtSegmentEndNeedsNextSegment(t *testing.T) {
+	t.Parallel()
+	s := newSynth(t)
+	s.segments(1, 1, 6)
+	s.backup("B1", 1, 2, 2)
+	m := catalog.Mark{Name: "edge", LSN: pg.LSN(segLSN(5, 0)), Timeline: 1, Time: planEpoch.Add(5 * time.Minute)}
+	if err := s.cat.AddMark(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	p, err := restore.NewPlan(context.Background(), s.cat, restore.Target{Mark: "edge"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := pg.SegmentName(1, 5, planSegSize); p.LastWAL != want {
+		t.Errorf("plan for a mark ending segment 4 reads up to %s, want %s", p.LastWAL, want)
+	}
+}
+
+// Backups of another PostgreSQL system than the source's (its system
+// identifier changed) are named as such, not as "no backup on the history
+// of timeline 1".
+func TestNewPlanNamesChangedSystemID(t *testing.T) {
+	t.Parallel()
+	s := newSynth(t)
+	s.segments(1, 1, 6)
+	b := catalog.Backup{ID: "other", Source: "plan", SystemID: 8, Timeline: 1,
+		StartLSN: pg.LSN(segLSN(2, 0x28)), EndLSN: pg.LSN(segLSN(3, 0x100)),
+		StartWAL: pg.SegmentName(1, 2, planSegSize), EndWAL: pg.SegmentName(1, 3, planSegSize),
+		StartTime: planEpoch, EndTime: planEpoch.Add(time.Minute)}
+	if err := s.cat.AddBackup(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	_, err := restore.NewPlan(context.Background(), s.cat, restore.Target{})
+	if !errors.Is(err, catalog.ErrWrongSystem) || !errors.Is(err, catalog.ErrNoBackup) {
+		t.Fatalf("err = %v, want ErrWrongSystem and ErrNoBackup", err)
+	}
+	for _, want := range []string{"system 8", "system 7", "other"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not name %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "history of timeline") {
+		t.Errorf("%q still blames the timeline history", err)
 	}
 }

@@ -209,6 +209,9 @@ func (r rebuildStep) apply(ctx context.Context, cat *catalog.Catalog, labels []i
 		}
 		a := newApplier(ctx, root, r.man, ad.prefix, ad.inTS, r.newest, seen)
 		a.full = r.full
+		for _, p := range ad.parts {
+			a.budget += p.RawSize
+		}
 		base := done
 		err = streamParts(ctx, cat, ad.parts, r.parallel, func(n, t int64) { progress(base+n, t) }, a.run)
 		root.Close()

@@ -40,6 +40,9 @@ type applier struct {
 	seen         map[string]bool // manifest paths met, over all of a backup's archives
 	dirs         map[string]bool // directories the archive holds
 	label        []byte          // its backup_label as stored
+	// budget is what the archive's parts hold, raw: its files cannot add up
+	// to more (0: no bound).
+	budget, written int64
 }
 
 func newApplier(ctx context.Context, root *os.Root, man *pg.Manifest, prefix string, inTablespace, newest bool, seen map[string]bool) *applier {
@@ -88,6 +91,9 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	if name == "." || hdr.Size < 0 {
 		return fmt.Errorf("bad regular file entry (size %d)", hdr.Size)
 	}
+	if isSparse(hdr) || sparseEntry(hdr) {
+		return errors.New("sparse file refused: a base backup never holds one, and its holes could expand far beyond the archive")
+	}
 	mp := a.prefix + name
 	mf, listed := a.man.File(mp)
 	switch {
@@ -95,7 +101,13 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		return errors.New("not in the backup's manifest")
 	case a.seen[mp]:
 		return errors.New("in the archive twice")
+	case listed && mf.Size != hdr.Size:
+		// Checked before writing: a forged size must not fill the disk.
+		return fmt.Errorf("has %d bytes, the manifest says %d", hdr.Size, mf.Size)
+	case a.budget > 0 && hdr.Size > a.budget-a.written:
+		return fmt.Errorf("%d bytes, more than the archive's parts hold", hdr.Size)
 	}
+	a.written += hdr.Size
 	a.seen[mp] = true
 	if err := a.x.mkdirs(path.Dir(name)); err != nil {
 		return err
@@ -112,8 +124,6 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	switch {
 	case cr.n != hdr.Size:
 		return fmt.Errorf("short file: %d of %d bytes", cr.n, hdr.Size)
-	case listed && mf.Size != hdr.Size:
-		return fmt.Errorf("has %d bytes, the manifest says %d", hdr.Size, mf.Size)
 	case listed && !mf.MatchesCRC32C(crc.Sum32()):
 		return fmt.Errorf("has CRC-32C %s, the manifest says %s", pg.ManifestCRC32CText(crc.Sum32()), mf.Checksum)
 	}

@@ -136,7 +136,8 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 		return fmt.Errorf("%w: %s must not be started; fix the cause and rerun the restore with --force: %w", ErrIncomplete, dir, err)
 	}
 	log.Info("extracting backup", "backup", plan.Backup.ID, "parts", len(plan.Backup.Parts), "raw_bytes", plan.Backup.RawSize, "target_dir", dir)
-	files, err := extractParts(ctx, cat, plan.Backup.Parts, dir, opts.Parallel, opts.Progress)
+	limits := NewExtractLimits(plan.Backup.Parts, manifest)
+	files, err := extractParts(ctx, cat, plan.Backup.Parts, dir, limits, opts.Parallel, opts.Progress)
 	if err != nil {
 		return res, incomplete(err)
 	}
@@ -283,7 +284,7 @@ func (e writeError) Unwrap() error { return e.err }
 // Parts are fetched, decoded and verified up to parallel ahead, so that the
 // store's latency and the decompression overlap with the disk writes, and a
 // buffered part reaches the extraction only once its checksum has matched.
-func extractParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.BackupPart, dir string, parallel int, progress func(done, total int64)) ([]ExtractedFile, error) {
+func extractParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.BackupPart, dir string, limits ExtractLimits, parallel int, progress func(done, total int64)) ([]ExtractedFile, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -294,7 +295,7 @@ func extractParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.Bac
 	}
 	done := make(chan extracted, 1)
 	go func() {
-		files, err := ExtractTar(ctx, pr, dir)
+		files, err := ExtractTarLimited(ctx, pr, dir, limits)
 		if err == nil {
 			err = checkTarTail(pr)
 		}

@@ -69,6 +69,13 @@ const startPoll = 200 * time.Millisecond
 // log's FATAL line. Run as root, the server runs as the postgres OS user and
 // the directory is handed to it. The server keeps running after Start
 // returns, also when the wait fails.
+//
+// An LSN or time target is checked once reached (checkTarget): where
+// recovery stopped must be the target exactly, or Start stops the server and
+// fails with ErrRecoveryFailed and ErrTargetMissed. With action promote the
+// server is started to pause at the target instead and promoted only once
+// the check passed, so that a wrong stop never becomes a new timeline
+// shipped into the store.
 func Start(ctx context.Context, dataDir string, opts StartOptions) (Reached, error) {
 	began := time.Now()
 	var r Reached
@@ -83,19 +90,61 @@ func Start(ctx context.Context, dataDir string, opts StartOptions) (Reached, err
 	if err != nil {
 		return r, err
 	}
-	dir := srv.DataDir
-	proc, err := srv.Start(r.LogFile)
+	var args []string
+	// Pausing needs hot_standby; without it PostgreSQL shuts down instead,
+	// so such a server promotes at once and is checked after.
+	pauseFirst := conf.goal.set() && conf.action == "promote" && conf.hotStandby
+	if pauseFirst {
+		args = []string{"-c", "recovery_target_action=pause"}
+	}
+	proc, err := srv.Start(r.LogFile, args...)
 	if err != nil {
 		return r, err
 	}
 	r.PID = proc.PID
-	log.Info("server started", "pid", r.PID, "data_dir", dir, "log", r.LogFile)
+	log.Info("server started", "pid", r.PID, "data_dir", srv.DataDir, "log", r.LogFile, "pause_first", pauseFirst)
+	w := &startWait{ctx: ctx, srv: srv, proc: proc, conf: conf, opts: opts, r: &r}
+	var st serverState
+	if st, err = w.untilTarget(); err != nil {
+		return r, err
+	}
+	if err := w.checkReached(st); err != nil {
+		return r, err
+	}
+	if pauseFirst {
+		log.Info("target checked; promoting", "lsn", r.LSN)
+		if st, err = w.promote(); err != nil {
+			return r, err
+		}
+		if err := w.checkReached(st); err != nil {
+			return r, err
+		}
+	}
+	r.Duration = time.Since(began)
+	return r, nil
+}
 
+// startWait is one Start's server and what it waits for.
+type startWait struct {
+	ctx  context.Context
+	srv  *server.Server
+	proc *server.Process
+	conf recoveryConf
+	opts StartOptions
+	r    *Reached
+}
+
+// untilTarget waits until the server is promoted, paused at its target, a
+// standby, or shut down at its target, and fills r with where it got to.
+func (w *startWait) untilTarget() (serverState, error) {
+	r, conf, dir := w.r, w.conf, w.srv.DataDir
+	var last serverState
 	reached := func() bool {
-		st, err := queryState(ctx, srv, opts.User)
+		st, err := queryState(w.ctx, w.srv, w.opts.User)
 		if err != nil {
 			return false // starting up, or not yet consistent
 		}
+		last = st
 		r.Port, r.SocketDir, r.LSN, r.Timeline = st.port, st.socketDir, st.lsn, st.timeline
 		switch {
 		case !st.inRecovery:
@@ -109,24 +158,51 @@ func Start(ctx context.Context, dataDir string, opts StartOptions) (Reached, err
 		}
 		return true
 	}
-	switch proc.Wait(ctx, opts.Timeout, startPoll, reached) {
+	switch w.proc.Wait(w.ctx, w.opts.Timeout, startPoll, reached) {
 	case server.Exited:
-		text := proc.Log()
+		text := w.proc.Log()
 		r.StopLine = server.LastLine(text, "recovery stopping")
-		if proc.ExitErr() == nil && strings.Contains(text, "shutdown at recovery target") {
-			r.State, r.Duration = "shut down", time.Since(began)
-			r.LSN, r.Timeline = controlRecoveryEnd(ctx, srv)
-			return r, nil
+		if w.proc.ExitErr() == nil && strings.Contains(text, "shutdown at recovery target") {
+			r.State = "shut down"
+			r.LSN, r.Timeline = controlRecoveryEnd(w.ctx, w.srv)
+			return serverState{}, nil
 		}
-		return r, fmt.Errorf("%w: the server on %s stopped (%v): %s (log: %s)", ErrRecoveryFailed, dir, proc.ExitErr(), server.FatalLine(text), r.LogFile)
+		return last, fmt.Errorf("%w: the server on %s stopped (%v): %s (log: %s)", ErrRecoveryFailed, dir, w.proc.ExitErr(), server.FatalLine(text), r.LogFile)
 	case server.TimedOut:
-		return r, fmt.Errorf("%w: not reached after %s; the server (pid %d) still runs on %s; see %s", ErrRecoveryFailed, opts.Timeout, r.PID, dir, r.LogFile)
+		return last, fmt.Errorf("%w: not reached after %s; the server (pid %d) still runs on %s; see %s", ErrRecoveryFailed, w.opts.Timeout, r.PID, dir, r.LogFile)
 	case server.Cancelled:
-		return r, fmt.Errorf("waiting for recovery: %w; the server (pid %d) still runs on %s", ctx.Err(), r.PID, dir)
+		return last, fmt.Errorf("waiting for recovery: %w; the server (pid %d) still runs on %s", w.ctx.Err(), r.PID, dir)
 	}
-	r.Duration = time.Since(began)
-	r.StopLine = server.LastLine(proc.Log(), "recovery stopping")
-	return r, nil
+	r.StopLine = server.LastLine(w.proc.Log(), "recovery stopping")
+	return last, nil
+}
+
+// promote promotes a server paused at its checked target and waits until
+// it is out of recovery.
+func (w *startWait) promote() (serverState, error) {
+	if _, err := runPSQL(w.ctx, w.srv, w.opts.User, "SELECT pg_promote(true, 60)"); err != nil {
+		return serverState{}, fmt.Errorf("%w: promote the server paused at its target (pid %d on %s): %v; see %s",
+			ErrRecoveryFailed, w.r.PID, w.srv.DataDir, err, w.r.LogFile)
+	}
+	var last serverState
+	promoted := func() bool {
+		st, err := queryState(w.ctx, w.srv, w.opts.User)
+		if err != nil || st.inRecovery {
+			return false
+		}
+		last = st
+		w.r.State, w.r.Timeline = "promoted", st.timeline
+		return true
+	}
+	switch w.proc.Wait(w.ctx, w.opts.Timeout, startPoll, promoted) {
+	case server.Reached:
+		return last, nil
+	case server.Exited:
+		return last, fmt.Errorf("%w: the server on %s stopped while promoting (%v): %s (log: %s)", ErrRecoveryFailed,
+			w.srv.DataDir, w.proc.ExitErr(), server.FatalLine(w.proc.Log()), w.r.LogFile)
+	}
+	return last, fmt.Errorf("%w: not promoted after %s; the server (pid %d) still runs on %s, paused at its target; see %s",
+		ErrRecoveryFailed, w.opts.Timeout, w.r.PID, w.srv.DataDir, w.r.LogFile)
 }
 
 // prepareStart checks the data directory, finds the programs, applies
@@ -217,6 +293,8 @@ type recoveryConf struct {
 	hasTarget      bool
 	action         string
 	restoreCommand string
+	goal           recoveryGoal // the LSN or time target Start checks
+	hotStandby     bool         // needed to pause at the target
 }
 
 func readRecoveryConf(dir string) (recoveryConf, error) {
@@ -233,6 +311,14 @@ func readRecoveryConf(dir string) (recoveryConf, error) {
 		c.action = "pause" // PostgreSQL's default
 	}
 	c.restoreCommand = settings["restore_command"]
+	if c.goal, err = goalOf(settings); err != nil {
+		return c, err
+	}
+	switch strings.ToLower(settings["hot_standby"]) {
+	case "off", "false", "no", "0":
+	default:
+		c.hotStandby = true
+	}
 	_, err = os.Stat(filepath.Join(dir, "standby.signal"))
 	c.standby = err == nil
 	if _, err := os.Stat(filepath.Join(dir, "recovery.signal")); err != nil && !c.standby {
@@ -245,10 +331,10 @@ func readRecoveryConf(dir string) (recoveryConf, error) {
 // environment. As root that is the postgres user, who must own the
 // directory and be able to reach it and the restore command.
 func serverIdentity(srv *server.Server, logFile string, conf recoveryConf) error {
-	// PGPORT and friends would redirect the server or its restore
-	// command; PGDATA would point pg tools elsewhere.
+	// What the server inherits is serverEnv's to decide (no PG*, no
+	// LOGSHIP_PG).
 	if !server.AsRoot() {
-		srv.Env = server.CleanEnv(os.Getenv("HOME"), "PG")
+		srv.Env = append(serverEnv(os.Environ()), "HOME="+os.Getenv("HOME"))
 		return nil
 	}
 	u, err := server.PostgresUser()
@@ -275,7 +361,7 @@ func serverIdentity(srv *server.Server, logFile string, conf recoveryConf) error
 			return err
 		}
 	}
-	srv.Env, srv.User = server.CleanEnv(u.Home, "PG"), &u
+	srv.Env, srv.User = append(serverEnv(os.Environ()), "HOME="+u.Home), &u
 	return nil
 }
 
@@ -300,6 +386,7 @@ type serverState struct {
 	timeline   uint32
 	port       int
 	socketDir  string
+	lastCommit time.Time // of the last replayed commit or abort; zero if none
 }
 
 // stateQuery reads recovery progress; pg_walfile_name works only outside
@@ -307,48 +394,67 @@ type serverState struct {
 const stateQuery = `SELECT pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, ''),
   CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() ELSE '' END,
   CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
-  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END`
+  ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END,
+  coalesce(to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00', '')`
 
 // queryState asks the server through psql, run as the server's OS user so
 // that the usual peer authentication over the socket lets it in.
 func queryState(ctx context.Context, srv *server.Server, dbUser string) (serverState, error) {
 	var st serverState
-	pid, err := server.ReadPIDFile(srv.DataDir)
+	out, pid, err := psqlAt(ctx, srv, dbUser, stateQuery)
 	if err != nil {
 		return st, err
-	}
-	if !pid.Ready() {
-		return st, server.ErrNotReady
 	}
 	st.port, st.socketDir = pid.Port, pid.SocketDir
-	host := st.socketDir
-	if host == "" {
-		host = pid.ListenAddr
-		if host == "*" || host == "" {
-			host = "127.0.0.1"
-		}
-	}
-	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	cmd := srv.Command(qctx, "psql", "-X", "-A", "-t", "-q", "-F", "|", "-v", "ON_ERROR_STOP=1", "-c", stateQuery)
-	cmd.Env = slices.Concat(srv.Env, []string{"PGHOST=" + host, "PGPORT=" + strconv.Itoa(st.port), "PGDATABASE=postgres",
-		"PGCONNECT_TIMEOUT=5", "PGAPPNAME=logship restore"})
-	if dbUser != "" {
-		cmd.Env = append(cmd.Env, "PGUSER="+dbUser)
-	}
-	out, err := cmd.Output()
-	if err != nil {
-		return st, err
-	}
-	f := strings.Split(strings.TrimSpace(string(out)), "|")
-	if len(f) != 4 {
+	f := strings.Split(out, "|")
+	if len(f) != 5 {
 		return st, fmt.Errorf("psql printed %q", out)
 	}
 	st.inRecovery = f[0] == "t"
 	st.lsn, st.pause = f[1], f[2]
 	tli, _ := strconv.ParseUint(f[3], 10, 32)
 	st.timeline = uint32(tli)
+	if f[4] != "" {
+		if st.lastCommit, err = parsePGTime(f[4]); err != nil {
+			return st, err
+		}
+	}
 	return st, nil
+}
+
+// runPSQL runs one statement on the started server and returns its output.
+func runPSQL(ctx context.Context, srv *server.Server, dbUser, sql string) (string, error) {
+	out, _, err := psqlAt(ctx, srv, dbUser, sql)
+	return out, err
+}
+
+// psqlAt runs sql with psql on the server's socket (or address) as its
+// postmaster.pid gives it, once the server accepts connections.
+func psqlAt(ctx context.Context, srv *server.Server, dbUser, sql string) (string, server.PIDFile, error) {
+	pid, err := server.ReadPIDFile(srv.DataDir)
+	if err != nil {
+		return "", pid, err
+	}
+	if !pid.Ready() {
+		return "", pid, server.ErrNotReady
+	}
+	host := pid.SocketDir
+	if host == "" {
+		host = pid.ListenAddr
+		if host == "*" || host == "" {
+			host = "127.0.0.1"
+		}
+	}
+	qctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	cmd := srv.Command(qctx, "psql", "-X", "-A", "-t", "-q", "-F", "|", "-v", "ON_ERROR_STOP=1", "-c", sql)
+	cmd.Env = slices.Concat(srv.Env, []string{"PGHOST=" + host, "PGPORT=" + strconv.Itoa(pid.Port), "PGDATABASE=postgres",
+		"PGCONNECT_TIMEOUT=5", "PGAPPNAME=logship restore"})
+	if dbUser != "" {
+		cmd.Env = append(cmd.Env, "PGUSER="+dbUser)
+	}
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), pid, err
 }
 
 // controlRecoveryEnd reads where a server that shut down at its target got

@@ -102,12 +102,6 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// within tells whether p is dir or below it.
-func within(p, dir string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
-}
-
 func checkTablespaceDest(dest string, oid uint32, loc string, mapped bool) error {
 	hint := fmt.Sprintf("restore it elsewhere with --tablespace-map %s=NEW", loc)
 	if mapped {

@@ -14,7 +14,8 @@ import (
 )
 
 // ErrAbsent means the store positively answered that the WAL file is not
-// there. It is the only failure PostgreSQL may read as "end of archive".
+// there, neither recorded nor stored, for a source that exists. It is the
+// only failure PostgreSQL may read as "end of archive".
 var ErrAbsent = errors.New("not in the archive")
 
 // FetchWAL writes the WAL file name to dest, verified. The object is
@@ -29,14 +30,15 @@ func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (obj
 	}
 	o, err := cat.OpenWAL(ctx, name)
 	if errors.Is(err, catalog.ErrNotExist) {
-		return object.Header{}, fmt.Errorf("%s: %w", name, ErrAbsent)
+		return object.Header{}, confirmAbsent(ctx, cat, name)
 	}
 	if err != nil {
 		return object.Header{}, fmt.Errorf("fetch %s: %w", name, err)
 	}
 	defer o.Close()
 	h := o.Header()
-	if err := writeVerified(dest, o); err != nil {
+	guard := func(tmp string) error { return guardTablespaces(ctx, cat, name, tmp, dest) }
+	if err := writeVerified(dest, o, guard); err != nil {
 		return h, fmt.Errorf("fetch %s: %w", name, err)
 	}
 	return h, nil
@@ -44,8 +46,8 @@ func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (obj
 
 // writeVerified copies r to a temporary file beside dest and renames it into
 // place only when r ended without error (the object reader checks size and
-// checksum at its end).
-func writeVerified(dest string, r io.Reader) error {
+// checksum at its end) and check accepts the temporary file.
+func writeVerified(dest string, r io.Reader, check func(tmp string) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".*.logship-tmp")
 	if err != nil {
 		return err
@@ -53,6 +55,9 @@ func writeVerified(dest string, r io.Reader) error {
 	_, err = io.Copy(tmp, r)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = check(tmp.Name())
 	}
 	if err == nil {
 		err = os.Rename(tmp.Name(), dest)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,11 @@ var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | 
 // "*/2 * * * * *", "@daily", "@every 10m", optionally prefixed by
 // "CRON_TZ=Europe/Paris ". Fields without a time zone use local time.
 func ParseSchedule(spec string) (cron.Schedule, error) {
+	// robfig/cron v3.0.1 slices up to the first space after a time zone
+	// prefix without checking there is one: "CRON_TZ=UTC" alone panics.
+	if (strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=")) && !strings.Contains(spec, " ") {
+		return nil, fmt.Errorf("cron expression %q: a time zone must be followed by a space and the schedule", spec)
+	}
 	s, err := cronParser.Parse(spec)
 	if err != nil {
 		return nil, fmt.Errorf("cron expression %q: %w", spec, err)

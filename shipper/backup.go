@@ -78,6 +78,11 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	lease, err := takeLease(ctx, cat, b.ID, log) // before the first part: purge spares a leased backup
+	if err != nil {
+		return b, err
+	}
+	defer lease.release()
 	as := &archiveSet{ctx: ctx, cat: cat, id: b.ID, opts: opts}
 	res, err := basebackup.RunArchives(ctx, opts.ConnString, basebackup.Options{Label: b.Label, FastCheckpoint: opts.FastCheckpoint, IncrementalFrom: parentManifest}, as.open, opts.Progress)
 	parts, tablespaces, perr := as.finish(err == nil)
@@ -107,11 +112,17 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if err := cat.PutManifest(ctx, &b, man); err != nil {
 		return b, fmt.Errorf("store backup manifest: %w", err)
 	}
+	if err := holdForTest(ctx); err != nil {
+		return b, err
+	}
 	log.Info("backup data stored; waiting for its WAL", "backup", b.ID, "end_wal", b.EndWAL, "parts", len(parts))
 	if err := WaitForWAL(ctx, cat, b.EndWAL, opts.ArchiveWait); err != nil {
 		return b, fmt.Errorf("backup %s is not usable: %w", b.ID, err)
 	}
 	b.EndTime = time.Now().UTC()
+	if err := cat.CheckBackupStored(ctx, b); err != nil {
+		return b, err
+	}
 	if err := cat.AddBackup(ctx, b); err != nil {
 		return b, fmt.Errorf("record backup %s: %w", b.ID, err)
 	}

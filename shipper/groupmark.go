@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/pg"
 	"github.com/logship/logship/pg/sqlsource"
 )
 
@@ -29,6 +30,8 @@ type GroupMarkOptions struct {
 	// NoSwitch and Wait are as for MarkOptions, per member.
 	NoSwitch bool
 	Wait     time.Duration
+	// Notice is as for MarkOptions, per member.
+	Notice func(string)
 }
 
 // GroupMark is the record of a mark made on every member of a group at once.
@@ -67,7 +70,7 @@ type groupMember struct {
 	reserved bool
 	// filled by the restore point
 	mark     catalog.Mark
-	walfile  string
+	segSize  uint64 // the source's WAL segment size
 	prepared int64
 	err      error
 }
@@ -130,7 +133,7 @@ func MarkGroup(ctx context.Context, catalogOf func(source string) *catalog.Catal
 	if err := checkMembers(ctx, group, name, ms); err != nil {
 		return gm, err
 	}
-	if err := reserveAll(ctx, group, name, ms); err != nil {
+	if err := reserveAll(ctx, group, name, ms, opts.Notice); err != nil {
 		return gm, err
 	}
 	if err := quiesce(ctx, group, ms, opts.QuiesceTimeout); err != nil {
@@ -176,11 +179,17 @@ func MarkGroup(ctx context.Context, catalogOf func(source string) *catalog.Catal
 		}
 	}
 	for _, m := range ms {
-		if err := WaitForWAL(ctx, m.cat, m.walfile, opts.Wait); err != nil {
+		if err := WaitForMarkWAL(ctx, m.cat, m.mark, m.nextSegment(), opts.Wait); err != nil {
 			return gm, fmt.Errorf("%w: member %s: %w", ErrMarkNotShipped, m.Source, err)
 		}
 	}
 	return gm, nil
+}
+
+// nextSegment is the segment a restore to the member's mark must read
+// last: the one the record after the mark's starts in (see Mark).
+func (m *groupMember) nextSegment() string {
+	return pg.SegmentName(m.mark.Timeline, pg.SegmentOf(m.mark.LSN, m.segSize), m.segSize)
 }
 
 func validGroup(group string, members []GroupMember) error {
@@ -222,6 +231,7 @@ func checkMembers(ctx context.Context, group, name string, ms []*groupMember) er
 		if sources[i], err = m.cat.Source(ctx); err != nil {
 			return fmt.Errorf("group %s member %s: %w: marks need a source that archives its WAL here", group, m.Source, err)
 		}
+		m.segSize = sources[i].SegmentSize
 	}
 	systems := map[uint64]string{}
 	for i, m := range ms {
@@ -244,14 +254,24 @@ func checkMembers(ctx context.Context, group, name string, ms []*groupMember) er
 	return nil
 }
 
-// reserveAll reserves name on every member, or on none.
-func reserveAll(ctx context.Context, group, name string, ms []*groupMember) error {
+// reserveAll reserves name on every member, or on none. A member's
+// reservation left by an interrupted mark is taken over (notice says so);
+// one whose interrupted mark is completed (catalog.ClaimMark) makes the
+// name taken there, as any recorded mark does.
+func reserveAll(ctx context.Context, group, name string, ms []*groupMember, notice func(string)) error {
 	for _, m := range ms {
-		if err := m.cat.ReserveMark(ctx, name); err != nil {
+		claim, err := m.cat.ClaimMark(ctx, name)
+		if err == nil && claim.Completed != nil {
+			err = fmt.Errorf("%w: %s; choose another name", catalog.ErrDuplicateMark, claim.Notice(name))
+		}
+		if err != nil {
 			err = fmt.Errorf("group %s member %s: %w", group, m.Source, err)
 			return errors.Join(err, releaseAll(context.WithoutCancel(ctx), name, ms))
 		}
 		m.reserved = true
+		if n := claim.Notice(name); n != "" && notice != nil {
+			notice(fmt.Sprintf("group %s member %s: %s", group, m.Source, n))
+		}
 	}
 	return nil
 }
@@ -319,7 +339,7 @@ func createPoints(ctx context.Context, name string, ms []*groupMember) {
 				m.err = err
 				return
 			}
-			m.walfile, m.prepared = rp.WALFile, rp.Prepared
+			m.prepared = rp.Prepared
 			m.mark = catalog.Mark{Name: name, LSN: rp.LSN, Timeline: rp.Timeline,
 				Time: rp.Time.UTC(), Source: m.Source}
 		}()

@@ -20,6 +20,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Description: `Ships compressed, checksummed WAL and base backups to object storage, records
 them in a catalog kept in the store, and restores a standby to an exact mark.
 
+Exit codes of every command: 0 done, 1 failed (wal-fetch: the file is absent), 2 bad
+arguments, configuration or input (nothing was changed), 130 interrupted (SIGTERM or
+SIGINT; a command still busy 5 s later, or at a second signal, is stopped; schedule
+has its stop grace and timeout and exits 0 when stopped cleanly), 200 wal-fetch only:
+the object is corrupt or the store failed.
+
 Example:
    archive_command = 'logship --store file:///backup wal-push %p'
    logship --store file:///backup catalog list`,
@@ -28,8 +34,8 @@ Example:
 		ErrWriter:            stderr,
 		Flags:                globalFlags(),
 		EnableBashCompletion: true,
-		HideVersion:          true,
 		OnUsageError:         onUsageError,
+		Action:               unknownCommand,
 		Commands: []*cli.Command{
 			walPushCommand(),
 			walFetchCommand(),
@@ -46,16 +52,27 @@ Example:
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and exits, once
 	}
+	// --version prints what the version command prints; no -v, which
+	// reads as "verbose".
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer) }
 	for _, cmd := range app.Commands {
 		setUsageErrors(cmd)
 	}
 	return app
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error { return usageErr(err) }
-
+// setUsageErrors makes every error of the framework itself (an unknown
+// flag or subcommand, a missing required flag, a negative duration) one
+// line and exit 2, instead of a page of help.
 func setUsageErrors(cmd *cli.Command) {
-	cmd.OnUsageError = onUsageError
+	if cmd.OnUsageError == nil { // wal-fetch sets its own
+		cmd.OnUsageError = onUsageError
+	}
+	checkFlags(cmd)
+	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		cmd.Action = unknownCommand
+	}
 	for _, sub := range cmd.Subcommands {
 		setUsageErrors(sub)
 	}
@@ -141,8 +158,12 @@ func versionCommand() *cli.Command {
 		Usage:     "print the version",
 		UsageText: "logship version\n\nExample:\n   logship version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(c.App.Writer, "logship %s (object format %d)\n", version, object.Version)
+			printVersion(c.App.Writer)
 			return nil
 		},
 	}
+}
+
+func printVersion(w io.Writer) {
+	fmt.Fprintf(w, "logship %s (object format %d)\n", version, object.Version)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/store"
 )
 
@@ -62,6 +63,14 @@ Example:
 	}
 }
 
+// warnStrayKeys says which keys the catalog's listings ignored because
+// they are not records, on stderr so that --json output stays clean.
+func warnStrayKeys(w io.Writer, cat *catalog.Catalog) {
+	for _, k := range cat.StrayKeys() {
+		fmt.Fprintf(w, "logship: warning: %s is not a catalog record; ignored it (delete it)\n", k)
+	}
+}
+
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -77,6 +86,7 @@ func catalogList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	warnStrayKeys(rt.stderr, cat)
 	if c.Bool("json") {
 		return printJSON(rt.stdout, l)
 	}

@@ -58,6 +58,7 @@ Example (group):
 			}
 			m, err := shipper.Mark(c.Context, cat, c.Args().First(), shipper.MarkOptions{
 				ConnString: rt.cfg.PG, NoSwitch: c.Bool("no-switch"), Wait: c.Duration("wait"),
+				Notice: func(msg string) { fmt.Fprintln(rt.stderr, msg) },
 			})
 			if errors.Is(err, catalog.ErrInvalidMarkName) || errors.Is(err, catalog.ErrDuplicateMark) {
 				return usageErr(err)
@@ -97,6 +98,7 @@ func markGroup(c *cli.Context) error {
 	}
 	gm, err := shipper.MarkGroup(c.Context, catalogOf, group, members, c.Args().First(), shipper.GroupMarkOptions{
 		QuiesceTimeout: c.Duration("quiesce-timeout"), NoSwitch: c.Bool("no-switch"), Wait: c.Duration("wait"),
+		Notice: func(msg string) { fmt.Fprintln(rt.stderr, msg) },
 	})
 	if errors.Is(err, catalog.ErrInvalidMarkName) || errors.Is(err, catalog.ErrDuplicateMark) || errors.Is(err, shipper.ErrInvalidGroup) {
 		return usageErr(err)

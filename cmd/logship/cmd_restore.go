@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -42,24 +43,37 @@ Targets (at most one; none means everything in the store):
    --lsn L              a WAL position, e.g. 0/3000148
    --immediate          the end of the backup: the earliest consistent state
 
+A mark is recovered to by its recorded LSN (the end of its restore point record,
+recovery_target_inclusive off), not by name: a restore point of the same name made
+by hand earlier cannot stop the restore short.
+
 --start starts PostgreSQL on the directory (as the postgres OS user when run as
 root), waits until the target is reached and prints the mark, LSN, timeline and
-the time it took (the RTO). Without --start it prints the command to start it.
+the time it took (the RTO). For a mark, --lsn or --time it then checks where
+recovery stopped: exactly at the mark's LSN; after the first record at or past
+--lsn; before the first commit after --time. A stop anywhere else stops the server
+and fails (exit 1). With action promote the server pauses at the target and is
+promoted only once the check passed. Without --start it prints the command to
+start it, and the stop is not checked.
 A promoted server archives with the source's archive_command, into the same store, on
 a new timeline; restores that follow the latest timeline then take it. For a drill,
 add --no-archive.
 
 Exit codes: 0 restored (with --start: the target was reached); 1 failed: no backup
 fits, a segment is missing, a part or the manifest does not match its checksum, the
-extraction failed (the directory is then incomplete: rerun with --force), or the
-started server stopped before its target; 2 bad arguments or configuration, an
-unknown mark, a non-empty --target-dir without --force, or a tablespace path in use; 130 interrupted.
+extraction failed (the directory is then incomplete: rerun with --force), the
+started server stopped before its target, or recovery stopped away from it; 2 bad
+arguments or configuration, an unknown mark, a target past the end of the archive (an
+LSN after the newest shipped segment, a time after it was stored), a --target-dir that
+is not a directory, a non-empty one without --force, or a tablespace path in use;
+nothing is written then;
+130 interrupted.
 
 Example:
    logship --store s3://backups/pg --source main restore --target-dir /srv/pg-dr \
        --mark before_upgrade --start --port 5433`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target-dir", Usage: "data directory to create (must be empty or absent)", Required: true},
+			&cli.StringFlag{Name: "target-dir", Usage: "data directory to create (required; must be empty or absent)", Required: true},
 			&cli.StringFlag{Name: "mark", Usage: "restore to the mark NAME, or latest"},
 			&cli.StringFlag{Name: "time", Usage: `restore to a time, RFC 3339 or "2006-01-02 15:04:05-07"`},
 			&cli.StringFlag{Name: "lsn", Usage: "restore to a WAL position, e.g. 0/3000148"},
@@ -93,10 +107,14 @@ func runRestore(c *cli.Context) error {
 	if err := needArgs(c); err != nil {
 		return err
 	}
+	if err := checkTargetDir(c.String("target-dir")); err != nil {
+		return usageErr(err)
+	}
 	target, err := restoreTarget(c)
 	if err != nil {
 		return usageErr(err)
 	}
+	target.Standby = c.Bool("standby")
 	action := c.String("action")
 	if err := restore.ValidAction(action); err != nil {
 		return usageErr(fmt.Errorf("--%w", err))
@@ -116,6 +134,7 @@ func runRestore(c *cli.Context) error {
 		return err
 	}
 	plan, err := restore.NewPlan(c.Context, cat, target)
+	warnStrayKeys(rt.stderr, cat)
 	switch {
 	case errors.Is(err, restore.ErrUnknownMark), errors.Is(err, restore.ErrBadTarget):
 		return usageErr(err)
@@ -155,6 +174,9 @@ func runRestore(c *cli.Context) error {
 		}
 		printRestored(rt.stdout, res)
 		fmt.Fprintf(rt.stdout, "start it with:\n   %s\n", out.StartCommand)
+		if plan.Recovery.LSN != 0 || !plan.Recovery.Time.IsZero() {
+			fmt.Fprintf(rt.stdout, "where recovery stops is checked against the target only with --start: after starting it by hand, compare the server's \"recovery stopping\" line with %s\n", targetWhere(plan))
+		}
 		return nil
 	}
 	if !c.Bool("json") {
@@ -166,16 +188,20 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if reached.State == "promoted" {
+		if err := restore.CheckReachedEnd(plan, reached.LSN); err != nil {
+			return fmt.Errorf("%w; the promoted server (pid %d) still runs on %s: do not use it", err, reached.PID, res.TargetDir)
+		}
+	}
 	out.Reached, out.RTO = &reached, time.Since(began)
 	if c.Bool("json") {
 		return printJSON(rt.stdout, out)
 	}
-	what := plan.Target
-	if plan.Mark != nil {
-		what = fmt.Sprintf("mark %s (%s)", plan.Mark.Name, plan.Mark.LSN)
-	}
 	fmt.Fprintf(rt.stdout, "reached %s: %s at LSN %s on timeline %d; recovery took %s, RTO %s\n",
-		what, reached.State, reached.LSN, reached.Timeline, reached.Duration.Round(time.Millisecond), out.RTO.Round(time.Millisecond))
+		targetWhere(plan), reached.State, reached.LSN, reached.Timeline, reached.Duration.Round(time.Millisecond), out.RTO.Round(time.Millisecond))
+	if plan.Mark != nil {
+		fmt.Fprintf(rt.stdout, "restored to mark %s at LSN %s (checked: replay ended exactly there)\n", plan.Mark.Name, plan.Mark.LSN)
+	}
 	if reached.StopLine != "" {
 		fmt.Fprintf(rt.stdout, "server log: %s\n", reached.StopLine)
 	}
@@ -185,6 +211,33 @@ func runRestore(c *cli.Context) error {
 			reached.PID, reached.Port, reached.SocketDir, reached.LogFile, srv.StopCommand(server.AsRoot()))
 	}
 	return nil
+}
+
+// checkTargetDir refuses, before anything is read or written, a
+// --target-dir that can never be a data directory: empty, or a path that
+// is (or runs through) something other than a directory. Whether it is
+// empty is restore's to check, which --force changes.
+func checkTargetDir(dir string) error {
+	if dir == "" {
+		return errors.New("--target-dir is empty: give the data directory to create")
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("--target-dir %s: a parent of it is not a directory", dir)
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("--target-dir %s is not a directory: give a directory that is empty or absent", dir)
+	}
+	return nil
+}
+
+// targetWhere names the target for the user: a mark by its name and LSN,
+// since recovery goes to the LSN.
+func targetWhere(plan restore.Plan) string {
+	if m := plan.Mark; m != nil {
+		return fmt.Sprintf("mark %s (LSN %s)", m.Name, m.LSN)
+	}
+	return plan.Target
 }
 
 // restoreTarget reads the target flags; at most one may be given.

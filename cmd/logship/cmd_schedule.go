@@ -92,7 +92,14 @@ func runSchedule(c *cli.Context) error {
 		}
 	}
 	rt.log.Info("schedule started", "source", cat.SourceName(), "store", cat.StoreURL(), "jobs", len(jobs))
-	return d.Run(c.Context)
+	// SIGTERM is the daemon's normal stop: it has its grace and timeout,
+	// and its own exit codes (0 stopped cleanly, 1 a job did not stop).
+	setWindDown(grace + c.Duration("stop-timeout"))
+	err = d.Run(c.Context)
+	if err != nil && c.Context.Err() != nil {
+		return withCode(exitFailure, err)
+	}
+	return err
 }
 
 // scheduledJobs are the jobs of the config section that are not off.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
@@ -23,7 +25,8 @@ name fails and keeps the stored file. With --push-parallel N (default 4), it als
 up to N-1 of the next files PostgreSQL has marked ready, at the same time, so that the
 archiver's later calls for them return at once (markers in pg_wal/logship-pushed/).
 
-Exit codes: 0 stored, 1 failed (PostgreSQL retries later), 2 bad input or configuration.
+Exit codes: 0 stored, 1 failed (PostgreSQL retries later), 2 bad input (a path that
+is not a regular WAL file) or configuration, 130 interrupted.
 
 Example (postgresql.conf):
    archive_mode = on
@@ -32,6 +35,9 @@ Example (postgresql.conf):
 			noGC()
 			if err := needArgs(c, "PATH"); err != nil {
 				return err
+			}
+			if err := regularFile(c.Args().First()); err != nil {
+				return usageErr(err)
 			}
 			rt, cat, err := setupCatalog(c)
 			if err != nil {
@@ -45,6 +51,32 @@ Example (postgresql.conf):
 			return err
 		},
 	}
+}
+
+// regularFile refuses a path that exists and is not a regular file (after
+// symlinks): reading a FIFO or a device would block or never end, and no
+// WAL file is one. A missing file is left to the shipper, which knows what
+// PostgreSQL may have already moved.
+func regularFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().IsRegular() {
+		return nil
+	}
+	return fmt.Errorf("%s is not a regular file (%s): wal-push reads WAL files only", path, fileKind(fi.Mode()))
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
 }
 
 // noGC turns the garbage collector off for wal-push and wal-fetch: each is
@@ -63,17 +95,26 @@ before it appears at DEST. With --fetch-ahead N (default 4) it also fetches the 
 segments in parallel into pg_wal/logship-prefetch/, verified the same way, so that
 PostgreSQL's next requests are answered at once.
 
-Exit codes: 0 fetched; 1 the store says NAME is absent (PostgreSQL reads this as the
-end of the archive); 2 bad arguments; 200 the object is corrupt or the store or
-configuration failed — above 125 on purpose, so that PostgreSQL stops recovery
-instead of treating a damaged archive as its end.
+Exit codes: 0 fetched. 1 NAME is not in the archive: the source exists in the
+store, the store answered, and NAME is neither recorded nor stored; PostgreSQL reads
+this as the end of the archive (it asks for .history files and other timelines'
+segments that never existed). 200 anything else, above 125 on purpose, so that
+PostgreSQL stops recovery instead of taking a damaged or unreachable archive for its
+end: no source record (an empty or unmounted store folder, a misspelt --store or
+--source), an unreadable catalog, NAME recorded but its object missing, an object that
+does not match its record (another cluster's, an older copy) or is corrupt, a store
+or configuration failure, and bad arguments (a wrong number of arguments, an invalid
+NAME, an unknown flag). 130 interrupted (also above 125).
 
 Example (postgresql.conf of the restored server):
    restore_command = 'logship --store file:///var/lib/logship wal-fetch %f %p'`,
+		// Exit 2 would read as "end of archive" too.
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return withCode(exitFetchFatal, err) },
 		Action: func(c *cli.Context) error {
 			noGC()
 			if err := needArgs(c, "NAME", "DEST"); err != nil {
-				return err
+				// A malformed restore_command must stop recovery, not end it.
+				return withCode(exitFetchFatal, err)
 			}
 			rt, err := setup(c)
 			if err != nil {
@@ -88,10 +129,10 @@ Example (postgresql.conf of the restored server):
 			switch {
 			case err == nil:
 				return nil
-			case errors.Is(err, pg.ErrInvalidWALFileName):
-				return usageErr(err)
 			case errors.Is(err, restore.ErrAbsent):
 				return withCode(exitFailure, err)
+			case c.Context.Err() != nil:
+				return withCode(exitCancelled, err)
 			default:
 				return withCode(exitFetchFatal, err)
 			}

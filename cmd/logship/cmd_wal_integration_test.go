@@ -69,8 +69,10 @@ func TestPushKilledMidWrite(t *testing.T) {
 	if len(l.WAL) != 0 {
 		t.Fatalf("catalog lists %d files after a killed push", len(l.WAL))
 	}
-	if r := logship(t, nil, append(flags, "wal-fetch", seg1, filepath.Join(t.TempDir(), "x"))...); r.code != 1 {
-		t.Fatalf("fetch after killed push: exit %d, want 1 (absent); %s", r.code, r.stderr)
+	// The kill hit the first write, the source record's, so the store holds
+	// no source yet: not the end of an archive (F3), exit 200.
+	if r := logship(t, nil, append(flags, "wal-fetch", seg1, filepath.Join(t.TempDir(), "x"))...); r.code != 200 || !strings.Contains(r.stderr, "no source record") {
+		t.Fatalf("fetch after killed push: exit %d, want 200 (no source record); %s", r.code, r.stderr)
 	}
 	mustLogship(t, nil, append(flags, "wal-push", src)...)
 	dest := filepath.Join(t.TempDir(), "x")

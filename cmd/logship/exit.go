@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/store"
 )
@@ -50,6 +52,9 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitCancelled
+	case errors.As(err, new(cli.ExitCoder)):
+		// The framework's own refusals, such as help for an unknown topic.
+		return exitUsage
 	default:
 		return exitFailure
 	}

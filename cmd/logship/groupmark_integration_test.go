@@ -157,7 +157,7 @@ func TestGroupMark(t *testing.T) {
 		t.Run("restore "+s.name, func(t *testing.T) {
 			t.Parallel()
 			r, out := restoreAndStart(t, s.flags, "--mark", "g1", "--no-archive")
-			if !strings.Contains(out.Reached.StopLine, `restore point "g1"`) {
+			if !strings.Contains(out.Reached.StopLine, "before WAL location") {
 				t.Errorf("reached %+v, want the restore point g1", *out.Reached)
 			}
 			if got := r.query(t, probesSQL); got != "1,2" {

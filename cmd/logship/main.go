@@ -5,22 +5,26 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptible(os.Stderr)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(code)
+	exit(code)
 }
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
+// run executes one command line. ctx is cancelled only by SIGTERM or
+// SIGINT, so a command that fails once it is cancelled was interrupted,
+// whatever its error says (a killed child, a closed connection), unless
+// the command chose the code itself (schedule, whose normal stop is
+// SIGTERM).
 func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, interspersed(app, args))
@@ -28,6 +32,13 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 		return exitOK
 	}
 	code := exitCode(err)
+	var explicit *exitError
+	if ctx.Err() != nil && !errors.As(err, &explicit) {
+		code = exitCancelled
+	}
+	if code == exitCancelled {
+		err = fmt.Errorf("interrupted: %w", err)
+	}
 	fmt.Fprintf(stderr, "logship: %s\n", oneLine(err))
 	return code
 }

@@ -49,6 +49,6 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 		cfg.RequestTimeout = opts.S3RequestTimeout
 		return s3.Open(ctx, cfg)
 	default:
-		return nil, fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, rawURL)
+		return nil, fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, store.RedactURL(rawURL))
 	}
 }

@@ -40,20 +40,33 @@ func ParseURL(raw string) (string, error) {
 	if strings.HasPrefix(raw, "/") {
 		return filepath.Clean(raw), nil
 	}
+	// Messages show the URL redacted: a pasted user:password@ or ?token=
+	// must not reach logs.
+	shown := store.RedactURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "file" {
-		return "", fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, raw)
+		return "", fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, shown)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL holds no user or password", store.ErrConfig, shown)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL takes no query or fragment", store.ErrConfig, shown)
 	}
 	if u.Host != "" && u.Host != "localhost" {
-		return "", fmt.Errorf("%w: bad store URL %q: a file URL has no host; write file:///%s%s", store.ErrConfig, raw, u.Host, u.Path)
+		return "", fmt.Errorf("%w: bad store URL %q: a file URL has no host; write file:///%s%s", store.ErrConfig, shown, u.Host, u.Path)
 	}
 	if u.Path == "" || !filepath.IsAbs(u.Path) {
-		return "", fmt.Errorf("%w: bad store URL %q: the path must be absolute (file:///var/lib/logship)", store.ErrConfig, raw)
+		return "", fmt.Errorf("%w: bad store URL %q: the path must be absolute (file:///var/lib/logship)", store.ErrConfig, shown)
 	}
 	return filepath.Clean(u.Path), nil
 }
 
-// Open checks that root is an existing, writable folder. It writes nothing.
+// Open checks that root is an existing folder this user can read. It writes
+// nothing, and does not ask for write access: reading commands (wal-fetch,
+// restore, catalog list, verify --no-record) must work on a read-only copy,
+// as a DR site often mounts it. A write into a folder this user cannot
+// write fails with a configuration error (see notWritable).
 func Open(root string) (*Store, error) {
 	fi, err := os.Stat(root)
 	switch {
@@ -64,8 +77,8 @@ func Open(root string) (*Store, error) {
 	case !fi.IsDir():
 		return nil, fmt.Errorf("%w: store %s is not a folder: fix --store", store.ErrConfig, root)
 	}
-	if err := syscall.Access(root, 0x2|0x1); err != nil { // W_OK|X_OK
-		return nil, fmt.Errorf("%w: store folder %s is not writable by this user: fix its owner or mode", store.ErrConfig, root)
+	if err := syscall.Access(root, 0x4|0x1); err != nil { // R_OK|X_OK
+		return nil, fmt.Errorf("%w: store folder %s is not readable by this user: fix its owner or mode", store.ErrConfig, root)
 	}
 	return &Store{Root: root}, nil
 }
@@ -101,12 +114,9 @@ func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size in
 		return err
 	}
 	dir := filepath.Dir(final)
-	if err := s.mkdirAll(dir); err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	tmp, err := writeTemp(ctx, dir, filepath.Base(final), body, size)
+	tmp, err := s.writeTempIn(ctx, dir, filepath.Base(final), body, size)
 	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
+		return fmt.Errorf("put %s: %w", key, s.notWritable(err))
 	}
 	defer os.Remove(tmp)
 	if err := ctx.Err(); err != nil {
@@ -123,6 +133,27 @@ func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size in
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// writeTempIn creates dir and writes the temporary file in it. A Delete
+// that emptied dir may remove it (and its empty parents) between the two
+// steps, or a parent while mkdirAll works down; the temporary file, once
+// there, keeps dir from being removed, so an ENOENT is retried from the
+// mkdir.
+func (s *Store) writeTempIn(ctx context.Context, dir, base string, body io.ReadSeeker, size int64) (string, error) {
+	for attempt := 0; ; attempt++ {
+		tmp := ""
+		err := s.mkdirAll(dir)
+		if err == nil {
+			tmp, err = writeTemp(ctx, dir, base, body, size)
+		}
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 99 {
+			return tmp, err
+		}
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			return "", err
+		}
+	}
 }
 
 func writeTemp(ctx context.Context, dir, base string, body io.Reader, size int64) (string, error) {
@@ -201,6 +232,16 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
+// notWritable turns a refused write (mode bits, owner, read-only mount)
+// into the configuration error Open used to give for every command: only
+// a command that writes learns that the folder is read-only.
+func (s *Store) notWritable(err error) error {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return fmt.Errorf("%w: store folder %s is not writable by this user: fix its owner or mode, or its mount: %w", store.ErrConfig, s.Root, err)
+	}
+	return err
+}
+
 // Get opens the object's file.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	p, err := s.path(key)
@@ -254,9 +295,26 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("delete %s: %w", key, err)
+		return fmt.Errorf("delete %s: %w", key, s.notWritable(err))
 	}
+	s.removeEmptyParents(filepath.Dir(p))
 	return nil
+}
+
+// removeEmptyParents removes dir and its parents up to (not including) the
+// root while they are empty, so that purge leaves no empty backups/<id>/
+// folders behind. rmdir(2) refuses a folder that is not empty, which makes
+// the check and the removal one step; a Put racing with it retries (see
+// writeTempIn). Failing to remove a folder is not an error: it holds no
+// object.
+func (s *Store) removeEmptyParents(dir string) {
+	root := filepath.Clean(s.Root)
+	for dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)) {
+		if err := os.Remove(dir); err != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
 }
 
 // List walks the folders that can hold keys with the prefix, in key order.

@@ -72,16 +72,16 @@ func ParseURL(raw string) (Config, error) {
 		return Config{}, fmt.Errorf("%w: s3 URL must not hold credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role", store.ErrConfig)
 	}
 	if !strings.EqualFold(u.Scheme, "s3") {
-		return Config{}, fmt.Errorf("%w: %q is not an s3:// URL; want s3://bucket/prefix", store.ErrConfig, raw)
+		return Config{}, fmt.Errorf("%w: %q is not an s3:// URL; want s3://bucket/prefix", store.ErrConfig, store.RedactURL(raw))
 	}
 	if u.Opaque != "" {
-		return Config{}, fmt.Errorf("%w: %q: want s3://bucket/prefix", store.ErrConfig, raw)
+		return Config{}, fmt.Errorf("%w: %q: want s3://bucket/prefix", store.ErrConfig, store.RedactURL(raw))
 	}
 	if u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(raw, "?#") {
-		return Config{}, fmt.Errorf("%w: %q: s3 URL takes no query or fragment; set endpoint, region and the rest with their own settings", store.ErrConfig, raw)
+		return Config{}, fmt.Errorf("%w: %q: s3 URL takes no query or fragment; set endpoint, region and the rest with their own settings", store.ErrConfig, store.RedactURL(raw))
 	}
 	if u.Port() != "" {
-		return Config{}, fmt.Errorf("%w: %q: the s3 URL names a bucket, not a server; set the endpoint with its own setting", store.ErrConfig, raw)
+		return Config{}, fmt.Errorf("%w: %q: the s3 URL names a bucket, not a server; set the endpoint with its own setting", store.ErrConfig, store.RedactURL(raw))
 	}
 	cfg := Config{Bucket: u.Host, Prefix: strings.Trim(u.Path, "/")}
 	if err := checkBucket(cfg.Bucket); err != nil {

@@ -98,14 +98,13 @@ func bucketError(cfg Config, endpoint string, err error) error {
 	return &configError{msg: "s3: " + msg, err: err}
 }
 
-// isUnreachable tells network failures that no retry fixed: refused or
-// timed-out connections, unknown hosts.
+// isUnreachable tells a wrong endpoint: an unknown host, or a connection
+// that could not be made. A connection the server reset, or an answer that
+// timed out, is the server failing, not the configuration (exit 1, not 2).
 func isUnreachable(err error) bool {
 	var opErr *net.OpError
 	var dnsErr *net.DNSError
-	var timeout interface{ Timeout() bool }
-	return errors.As(err, &opErr) || errors.As(err, &dnsErr) ||
-		errors.As(err, &timeout) && timeout.Timeout()
+	return errors.As(err, &dnsErr) || errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 func rootCause(err error) error {
