@@ -99,11 +99,7 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	b.StartLSN, b.EndLSN = res.StartLSN, res.EndLSN
 	b.StartWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.StartLSN, res.SegmentSize), res.SegmentSize)
 	b.EndWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.EndLSN-1, res.SegmentSize), res.SegmentSize)
-	b.Parts, b.Tablespaces = parts, tablespaces
-	for _, p := range b.AllParts() {
-		b.RawSize += p.RawSize
-		b.StoredSize += p.StoredSize
-	}
+	setArchives(&b, parts, tablespaces)
 
 	man, err := object.Encode(bytes.NewReader(res.Manifest), object.KindMeta, "backup_manifest", nil, opts.Encode)
 	if err != nil {

@@ -82,3 +82,12 @@ func (s *archiveSet) finish(ok bool) ([]catalog.BackupPart, []catalog.BackupTabl
 	}
 	return parts, tablespaces, firstErr
 }
+
+// setArchives puts the archives into the record; its sizes count them all.
+func setArchives(b *catalog.Backup, parts []catalog.BackupPart, tablespaces []catalog.BackupTablespace) {
+	b.Parts, b.Tablespaces = parts, tablespaces
+	for _, p := range b.AllParts() {
+		b.RawSize += p.RawSize
+		b.StoredSize += p.StoredSize
+	}
+}
