@@ -164,6 +164,7 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 	}
 
 	keep := policyKeeps(ch.Backups, pol, now)
+	keepAncestors(ch, keep)
 	// Runs, not names: a damaged record spanning exabytes of WAL must not
 	// cost more than one spanning a segment.
 	needs := newNeededSet()
@@ -274,6 +275,7 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs *neededSet) (pg
 		if !grew {
 			break
 		}
+		keepAncestors(ch, keep)
 	}
 	lsn, oldest := cutoff()
 	for _, m := range ch.Marks {

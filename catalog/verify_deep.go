@@ -138,10 +138,10 @@ func (v *verifier) deepItems(ch *Chain) []deepItem {
 			continue
 		}
 		facts := []string{"backup", b.ID, b.ManifestKey, b.ManifestSHA256}
-		for _, p := range b.Parts {
+		for _, p := range b.AllParts() {
 			facts = append(facts, p.Key, p.SHA256, strconv.FormatInt(p.RawSize, 10), strconv.FormatInt(p.StoredSize, 10))
 		}
-		items = append(items, deepItem{name: b.ID, backup: &ch.Backups[i], objects: len(b.Parts) + 1, id: newProgressID(facts...)})
+		items = append(items, deepItem{name: b.ID, backup: &ch.Backups[i], objects: len(b.AllParts()) + 1, id: newProgressID(facts...)})
 	}
 	return items
 }
@@ -261,6 +261,9 @@ func (v *verifier) readFailed(key string, err error, bad func(code, msg, fix str
 // backup is checked (about 150 bytes a file).
 const maxManifestObject = 1 << 30
 
+// retake is the fix for a backup found damaged.
+const retake = "the backup cannot be restored: take a new backup (logship backup); restores fall back to older backups"
+
 // deepBackup reads a backup's manifest, then streams its parts in order
 // through a tar reader, checking each part's checksum and each file's size
 // and CRC-32C against the manifest. Nothing is written to disk.
@@ -271,7 +274,6 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		v.add(bc, Problem{Severity: SevError, Code: code, Object: obj, Message: msg, Fix: fix})
 		return false, nil
 	}
-	const retake = "the backup cannot be restored: take a new backup (logship backup); restores fall back to older backups"
 	man, err := v.readManifest(ctx, b)
 	if err != nil {
 		var pe *partError
@@ -280,36 +282,14 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		}
 		return false, err
 	}
-	pr := &partsReader{ctx: ctx, v: v, parts: b.Parts}
-	defer pr.close()
-	streamErr := func(err error) (bool, error) {
-		var pe *partError
-		if errors.As(err, &pe) {
-			if pe.code == "" {
-				return false, pe.err
-			}
-			return bad(pe.code, pe.key, fmt.Sprintf("backup %s: %s: %v", b.ID, pe.key, pe.err), retake)
+	diff := manifestDiff{seen: make(map[string]bool, len(man.Files))}
+	for _, arc := range b.archives() {
+		if ok, err := v.deepArchive(ctx, b, arc, man, &diff, bad, buf); !ok || err != nil {
+			return ok, err
 		}
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		return bad(CodeCorrupt, b.Parts[0].Key, fmt.Sprintf("backup %s: its parts do not form a valid tar stream: %v", b.ID, err), retake)
-	}
-	var diff manifestDiff
-	seen, err := diff.compareTar(tar.NewReader(pr), man, buf)
-	if err != nil {
-		return streamErr(err)
-	}
-	// The tar end marker may come before the end of the last part: read
-	// on, so that every part is decoded to its end and so checked.
-	if _, err := io.CopyBuffer(io.Discard, pr, buf); err != nil {
-		return streamErr(err)
-	}
-	if pr.next != len(b.Parts) {
-		return bad(CodeCorrupt, b.Parts[pr.next-1].Key, fmt.Sprintf("backup %s: its tar stream ends before part %d of %d", b.ID, pr.next+1, len(b.Parts)), retake)
 	}
 	for _, mf := range man.Files {
-		if !seen[mf.Path] && !pg.ManifestIgnored(mf.Path) {
+		if !diff.seen[mf.Path] && !pg.ManifestIgnored(mf.Path) {
 			diff.add("%s is in the manifest but not in the backup", mf.Path)
 		}
 	}
@@ -321,10 +301,11 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 }
 
 // manifestDiff counts the differences between a backup and its manifest,
-// keeping the first few for the message.
+// keeping the first few for the message, and the manifest paths met.
 type manifestDiff struct {
 	count int
 	first []string
+	seen  map[string]bool
 }
 
 func (d *manifestDiff) add(format string, args ...any) {
@@ -334,30 +315,30 @@ func (d *manifestDiff) add(format string, args ...any) {
 	}
 }
 
-// compareTar reads every file of a backup's tar stream, checking its size
-// and CRC-32C against the manifest, and returns the paths it saw. An error
-// is the stream's own (a part, or the tar format), for the caller to sort.
-func (d *manifestDiff) compareTar(tr *tar.Reader, man *pg.Manifest, buf []byte) (map[string]bool, error) {
+// compareTar reads every file of one archive's tar stream, checking its
+// size and CRC-32C against the manifest, where its paths have prefix, and
+// notes the paths it saw. An error is the stream's own (a part, or the tar
+// format), for the caller to sort.
+func (d *manifestDiff) compareTar(tr *tar.Reader, prefix string, man *pg.Manifest, buf []byte) error {
 	crc := crc32.New(castagnoli)
-	seen := make(map[string]bool, len(man.Files))
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return seen, nil
+			return nil
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		name := path.Clean(hdr.Name)
+		name := prefix + path.Clean(hdr.Name)
 		crc.Reset()
 		n, err := io.CopyBuffer(crc, tr, buf)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		seen[name] = true
+		d.seen[name] = true
 		mf, ok := man.File(name)
 		switch {
 		case !ok:

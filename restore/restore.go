@@ -49,6 +49,10 @@ type Options struct {
 	// of the backup extracted so far and the total.
 	Progress func(done, total int64)
 	Logger   *slog.Logger
+	// TablespaceMap moves tablespaces: the source's location to the
+	// directory to restore it to (ParseTablespaceMap). A tablespace not in
+	// it goes back to its original location.
+	TablespaceMap map[string]string
 }
 
 // Result describes a materialized data directory.
@@ -63,6 +67,9 @@ type Result struct {
 	Archive        bool          `json:"archive"`
 	RestoreCommand string        `json:"restore_command"`
 	Duration       time.Duration `json:"duration_ns"`
+	// Chain lists the backups laid down, full first, when the backup is
+	// incremental.
+	Chain []string `json:"chain,omitempty"`
 }
 
 // defaultParallel keeps a few parts in flight: enough to hide store latency
@@ -112,6 +119,9 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 		return res, fmt.Errorf("backup %s has no parts or no manifest: the record is damaged", plan.Backup.ID)
 	}
 
+	if plan.Backup.Incremental() || len(plan.Backup.Tablespaces) > 0 || len(opts.TablespaceMap) > 0 {
+		return runChain(ctx, cat, plan, opts, res, settings, log, began)
+	}
 	// The manifest is small and its absence would doom the restore: read it
 	// before touching the directory.
 	manifest, err := fetchManifest(ctx, cat, plan.Backup)

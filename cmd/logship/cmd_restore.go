@@ -30,6 +30,13 @@ writes the recovery settings: restore_command runs this logship binary's wal-fet
 with the same store and source (never a secret), the target, and recovery.signal
 (or standby.signal with --standby).
 
+An incremental backup is rebuilt in place: the full backup, then each incremental
+down to the one used, streamed from the store, each file checked against its own
+backup's manifest. Tablespaces go back to their original paths, or where
+--tablespace-map OLD=NEW says; a tablespace path that exists and is not empty (on
+the source's host: the source's own) or lies in a running server's data directory is
+refused before anything is written, even with --force.
+
 Targets (at most one; none means everything in the store):
    --mark NAME|latest   a mark; latest is the one made last
    --time T             the last commit at or before T (RFC 3339, or "2006-01-02 15:04:05-07")
@@ -58,7 +65,8 @@ extraction failed (the directory is then incomplete: rerun with --force), the
 started server stopped before its target, or recovery stopped away from it; 2 bad
 arguments or configuration, an unknown mark, a target past the end of the archive (an
 LSN after the newest shipped segment, a time after it was stored), a --target-dir that
-is not a directory, or a non-empty one without --force; nothing is written then;
+is not a directory, a non-empty one without --force, or a tablespace path in use;
+nothing is written then;
 130 interrupted.
 
 Example:
@@ -79,6 +87,7 @@ Example:
 			&cli.IntFlag{Name: "port", DefaultText: "the backup's", Usage: "port of the restored server, with its socket in the data directory"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "backup parts fetched and decoded ahead of the extraction"},
+			&cli.StringSliceFlag{Name: "tablespace-map", Usage: "OLD=NEW: restore the tablespace at OLD on the source to NEW (repeatable); others go back to their original paths"},
 			jsonFlag,
 		},
 		Action: runRestore,
@@ -101,6 +110,10 @@ func runRestore(c *cli.Context) error {
 	target, action, err := restoreFlags(c)
 	if err != nil {
 		return err
+	}
+	tsMap, err := restore.ParseTablespaceMap(c.StringSlice("tablespace-map"))
+	if err != nil {
+		return usageErr(err)
 	}
 	rt, cat, err := setupCatalog(c)
 	if err != nil {
@@ -125,9 +138,10 @@ func runRestore(c *cli.Context) error {
 	res, err := restore.Run(c.Context, cat, plan, restore.Options{
 		TargetDir: c.String("target-dir"), Force: c.Bool("force"), Standby: c.Bool("standby"),
 		Action: action, NoArchive: c.Bool("no-archive"), RestoreCommand: fetch, Parallel: c.Int("parallel"), Progress: prog.update, Logger: rt.log,
+		TablespaceMap: tsMap,
 	})
 	prog.end()
-	if errors.Is(err, restore.ErrNotEmpty) {
+	if errors.Is(err, restore.ErrNotEmpty) || errors.Is(err, restore.ErrBadTablespaceMap) {
 		return usageErr(err)
 	}
 	if err != nil {
