@@ -154,7 +154,7 @@ func guardClear(dir, real string) error {
 			return nil
 		}
 		if pid, ok := server.RunningPID(p); ok {
-			return fmt.Errorf("%w: a PostgreSQL server (pid %d) is running on %s, in %s: stop it before restoring over it, or choose another directory", ErrUnsafeTarget, pid, p, dir)
+			return fmt.Errorf("%w: a PostgreSQL server (pid %d) is running on %s, in %s: choose another directory, or, if it is an old restore you mean to replace, stop that server first", ErrUnsafeTarget, pid, p, dir)
 		}
 		if isDataDir(p) && !(marked && p == real) {
 			return fmt.Errorf("%w: --force clears only a previous logship restore target or a folder without a PostgreSQL cluster, and %s holds one that no logship restore wrote (%s, with PG_VERSION and global/pg_control; no %s): if it is no longer needed, delete it yourself; else choose another directory",
