@@ -19,11 +19,14 @@ import (
 // logship restore wrote. Nothing was touched.
 var ErrUnsafeTarget = errors.New("unsafe target directory")
 
-// MarkerName is the file a restore leaves in its target directory: it
-// proves later that the directory is a logship restore target, which
-// --force may clear, and tells an interrupted restore from a finished one.
-// pg_verifybackup does not know it: run it with -i logship_restore.json.
-const MarkerName = "logship_restore.json"
+// MarkerName is the file, relative to the target directory, that a restore
+// leaves: it proves later that the directory is a logship restore target,
+// which --force may clear, and tells an interrupted restore from a
+// finished one. It lives in pg_wal, whose contents PostgreSQL leaves out of
+// base backups and pg_verifybackup does not check, and where the server
+// ignores a file that is not named like WAL: a backup of a restored and
+// promoted cluster does not carry it, and its restore does not trip on it.
+const MarkerName = "pg_wal/logship_restore.json"
 
 // restoreMarker is what MarkerName holds.
 type restoreMarker struct {
@@ -39,11 +42,15 @@ func writeMarker(dir, backup string, started, finished time.Time) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, MarkerName+".tmp")
+	path := filepath.Join(dir, filepath.FromSlash(MarkerName))
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("write %s: %w", MarkerName, err)
+	}
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", MarkerName, err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, MarkerName)); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write %s: %w", MarkerName, err)
 	}
 	return nil
@@ -53,7 +60,7 @@ func writeMarker(dir, backup string, started, finished time.Time) error {
 // unreadable (then dir is not proven to be a restore target).
 func readMarker(dir string) (restoreMarker, bool) {
 	var m restoreMarker
-	b, err := os.ReadFile(filepath.Join(dir, MarkerName))
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(MarkerName)))
 	if err != nil || len(b) > 64<<10 || json.Unmarshal(b, &m) != nil || m.Backup == "" {
 		return m, false
 	}

@@ -64,8 +64,8 @@ is written then; 130 interrupted.
 
 --force empties --target-dir only when no PostgreSQL server runs on it or anywhere
 beneath it, and it is a previous logship restore target (restore leaves
-logship_restore.json in it; give pg_verifybackup -i logship_restore.json) or holds no
-PostgreSQL data directory (PG_VERSION and global/pg_control) at all.
+pg_wal/logship_restore.json in it) or holds no PostgreSQL data directory (PG_VERSION
+and global/pg_control) at all.
 
 Example:
    logship --store s3://backups/pg --source main restore --target-dir /srv/pg-dr \
