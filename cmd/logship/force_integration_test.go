@@ -1,13 +1,16 @@
 package main_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,6 +83,35 @@ func TestF1_ForceNeverDeletesTheStore(t *testing.T) {
 	r, _ := restoreAndStart(t, flags, "--immediate")
 	if got := r.query(t, "SELECT count(*) FROM probe"); got != "0" {
 		t.Errorf("restored probe rows %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(r.dir, restore.MarkerName)); err != nil {
+		t.Errorf("restore marker: %v", err)
+	}
+	// A base backup of the restored, promoted server leaves the marker out,
+	// so that restoring that backup does not trip on it.
+	out := pgtest.TempDir(t, "logship-f1-bb-")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bb := c.Command(ctx, "pg_basebackup", "-h", r.dir, "-p", strconv.Itoa(r.port), "-D", filepath.Join(out, "bb"), "-Ft", "-Xnone")
+	if b, err := bb.CombinedOutput(); err != nil {
+		t.Fatalf("pg_basebackup of the restored server: %v\n%s", err, b)
+	}
+	f, err := os.Open(filepath.Join(out, "bb", "base.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for tr := tar.NewReader(f); ; {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(h.Name, "logship_restore") {
+			t.Errorf("base backup of a restored cluster holds %s", h.Name)
+		}
 	}
 }
 
