@@ -26,8 +26,10 @@ var ErrIncomplete = errors.New("restore incomplete")
 // Options say where and how Run materializes a plan.
 type Options struct {
 	TargetDir string
-	// Force clears a non-empty TargetDir first. Without it such a directory
-	// is refused and left untouched.
+	// Force clears a non-empty TargetDir first, if it is a previous restore
+	// target or holds no PostgreSQL cluster, and no server runs in it (see
+	// guardClear). Without it such a directory is refused and left
+	// untouched.
 	Force bool
 	// Standby writes standby.signal: the server keeps replaying segments as
 	// they are shipped, instead of ending recovery at the end of the archive.
