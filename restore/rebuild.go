@@ -90,7 +90,11 @@ func runChain(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options
 		res.Parts += len(s.b.AllParts())
 		total += s.b.RawSize
 	}
-	if err := prepareDir(dir, opts.Force); err != nil {
+	storeRoot, _ := cat.LocalRoot()
+	if err := prepareDir(dir, opts.Force, storeRoot); err != nil {
+		return res, err
+	}
+	if err := writeMarker(dir, plan.Backup.ID, began, time.Time{}); err != nil {
 		return res, err
 	}
 	incomplete := func(err error) error {
@@ -130,6 +134,9 @@ func runChain(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options
 		res.RawBytes += f.Size
 	}
 	if err := finishDir(ctx, dir, opts, settings); err != nil {
+		return res, incomplete(err)
+	}
+	if err := writeMarker(dir, plan.Backup.ID, began, time.Now()); err != nil {
 		return res, incomplete(err)
 	}
 	for _, t := range dests {

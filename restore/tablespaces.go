@@ -3,6 +3,7 @@ package restore
 import (
 	"errors"
 	"fmt"
+	"github.com/logship/logship/pg/server"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -108,7 +109,7 @@ func checkTablespaceDest(dest string, oid uint32, loc string, mapped bool) error
 		hint = "choose an empty or absent directory"
 	}
 	for d := filepath.Dir(dest); ; d = filepath.Dir(d) {
-		if pid, ok := runningPostmaster(d); ok {
+		if pid, ok := server.RunningPID(d); ok {
 			return fmt.Errorf("%w: tablespace %d would go to %s, inside the data directory %s of a running PostgreSQL server (pid %d); %s", ErrNotEmpty, oid, dest, d, pid, hint)
 		}
 		if d == filepath.Dir(d) {

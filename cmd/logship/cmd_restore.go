@@ -65,9 +65,14 @@ extraction failed (the directory is then incomplete: rerun with --force), the
 started server stopped before its target, or recovery stopped away from it; 2 bad
 arguments or configuration, an unknown mark, a target past the end of the archive (an
 LSN after the newest shipped segment, a time after it was stored), a --target-dir that
-is not a directory, a non-empty one without --force, or a tablespace path in use;
-nothing is written then;
-130 interrupted.
+is not a directory, a non-empty one without --force, one that is, holds or lies inside
+the store's folder, a PostgreSQL data directory or a running server's, or a tablespace
+path in use; nothing is written then; 130 interrupted.
+
+--force empties --target-dir only when no PostgreSQL server runs on it or anywhere
+beneath it, and it is a previous logship restore target (restore leaves
+pg_wal/logship_restore.json in it) or holds no PostgreSQL data directory (PG_VERSION
+and global/pg_control) at all.
 
 Example:
    logship --store s3://backups/pg --source main restore --target-dir /srv/pg-dr \
@@ -81,7 +86,7 @@ Example:
 			&cli.StringFlag{Name: "action", Value: "promote", Usage: "at the target: promote, pause or shutdown"},
 			&cli.BoolFlag{Name: "standby", Usage: "write standby.signal: keep replaying segments as they are shipped"},
 			&cli.BoolFlag{Name: "start", Usage: "start PostgreSQL and wait until the target is reached"},
-			&cli.BoolFlag{Name: "force", Usage: "delete what --target-dir holds first"},
+			&cli.BoolFlag{Name: "force", Usage: "delete what --target-dir holds first (only a previous restore target, or a folder without a PostgreSQL cluster)"},
 			&cli.BoolFlag{Name: "no-archive", Usage: "turn archiving off in the restored server (drills: a promoted drill must not ship a new timeline into the store)"},
 			&cli.StringFlag{Name: "pg-bin", Usage: "directory of pg_ctl, postgres and psql (default: PATH, pg_config, /usr/lib/postgresql)"},
 			&cli.IntFlag{Name: "port", DefaultText: "the backup's", Usage: "port of the restored server, with its socket in the data directory"},
@@ -141,7 +146,7 @@ func runRestore(c *cli.Context) error {
 		TablespaceMap: tsMap,
 	})
 	prog.end()
-	if errors.Is(err, restore.ErrNotEmpty) || errors.Is(err, restore.ErrBadTablespaceMap) {
+	if errors.Is(err, restore.ErrNotEmpty) || errors.Is(err, restore.ErrBadTablespaceMap) || errors.Is(err, restore.ErrUnsafeTarget) {
 		return usageErr(err)
 	}
 	if err != nil {
