@@ -246,8 +246,8 @@ func compareWithCombinebackup(t *testing.T, c *pgtest.Cluster, storeDir, source 
 				return nil
 			}
 			switch rel {
-			case "backup_manifest", "postgresql.auto.conf", "recovery.signal", "standby.signal", "postgresql.conf", "tablespace_map":
-				return nil // recovery settings; a manifest of its own; links instead of a map
+			case "backup_manifest", "postgresql.auto.conf", "recovery.signal", "standby.signal", "postgresql.conf", "tablespace_map", restore.MarkerName:
+				return nil // recovery settings; a manifest of its own; links instead of a map; logship's restore marker
 			}
 			out[rel], err = os.ReadFile(p)
 			return err
