@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/logship/logship/internal/pgtest"
 )
 
 type backupRecord struct {
@@ -29,9 +31,10 @@ type markRecord struct {
 
 // A backup is recorded only with its WAL shipped; a mark is recorded and
 // shipped, and a second mark of the same name is refused.
-func TestBackupAndMark(t *testing.T) {
-	t.Parallel()
-	c, storeDir, flags := archivingCluster(t, "bk")
+func TestBackupAndMark(t *testing.T) { onEachPG(t, testBackupAndMark) }
+
+func testBackupAndMark(t *testing.T, v pgtest.Version) {
+	c, storeDir, flags := archivingCluster(t, v, "bk")
 	pgFlags := append(flags, "--pg", c.ConnString())
 	c.Pgbench(t, "-i", "-s", "2", "-q")
 	switchWAL(t, c)

@@ -56,9 +56,9 @@ type restored struct {
 
 // backedUpSource starts an archiving cluster with a probe table and a small
 // pgbench database, and takes a backup of it.
-func backedUpSource(t *testing.T, source string) (c *pgtest.Cluster, storeDir string, flags, pgFlags []string) {
+func backedUpSource(t *testing.T, v pgtest.Version, source string) (c *pgtest.Cluster, storeDir string, flags, pgFlags []string) {
 	t.Helper()
-	c, storeDir, flags = archivingCluster(t, source)
+	c, storeDir, flags = archivingCluster(t, v, source)
 	pgFlags = append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 	c.Pgbench(t, "-i", "-s", "1", "-q")
@@ -104,7 +104,7 @@ func stopServer(t *testing.T, dir string) {
 	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); err != nil {
 		return
 	}
-	bin, err := pgtest.BinDir()
+	bin, err := binDirFor(dir)
 	if err != nil {
 		return
 	}
@@ -181,9 +181,10 @@ func rfc3339(t *testing.T, pgTime string) string {
 
 // Interleaved probe rows, pgbench and marks: every restore lands on exactly
 // the committed state of its target.
-func TestRestoreToMarks(t *testing.T) {
-	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, "marks")
+func TestRestoreToMarks(t *testing.T) { onEachPG(t, testRestoreToMarks) }
+
+func testRestoreToMarks(t *testing.T, v pgtest.Version) {
+	c, _, flags, pgFlags := backedUpSource(t, v, "marks")
 	want := map[string]dataState{}
 	var atTime, atLSN string
 	for i := 1; i <= 3; i++ {
@@ -245,9 +246,10 @@ func TestRestoreToMarks(t *testing.T) {
 }
 
 // A standby keeps applying segments shipped after it started.
-func TestRestoreStandby(t *testing.T) {
-	t.Parallel()
-	c, _, flags, _ := backedUpSource(t, "standby")
+func TestRestoreStandby(t *testing.T) { onEachPG(t, testRestoreStandby) }
+
+func testRestoreStandby(t *testing.T, v pgtest.Version) {
+	c, _, flags, _ := backedUpSource(t, v, "standby")
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
 	waitArchived(t, c, switchWAL(t, c))
 	r, out := restoreAndStart(t, flags, "--standby")
@@ -273,9 +275,10 @@ func TestRestoreStandby(t *testing.T) {
 // A restored, promoted server ships a new timeline into the same store; a
 // mark taken there restores, and so does a mark of the old timeline taken
 // after the branch point.
-func TestRestoreTimeline(t *testing.T) {
-	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, "tl")
+func TestRestoreTimeline(t *testing.T) { onEachPG(t, testRestoreTimeline) }
+
+func testRestoreTimeline(t *testing.T, v pgtest.Version) {
+	c, _, flags, pgFlags := backedUpSource(t, v, "tl")
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
 	mustLogship(t, nil, append(pgFlags, "mark", "m2")...)
 	c.Exec(t, "INSERT INTO probe VALUES (2)")
@@ -344,7 +347,7 @@ func mustSQL(t *testing.T, r restored, sql string) {
 // one stops recovery through wal-fetch's exit 200.
 func TestRestoreBrokenChain(t *testing.T) {
 	t.Parallel()
-	c, storeDir, flags, pgFlags := backedUpSource(t, "broken")
+	c, storeDir, flags, pgFlags := backedUpSource(t, defaultPG, "broken")
 	for i := 1; i <= 3; i++ {
 		c.Exec(t, "INSERT INTO probe VALUES ($1)", i)
 		switchWAL(t, c)
