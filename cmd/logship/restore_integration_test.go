@@ -185,7 +185,8 @@ func TestRestoreToMarks(t *testing.T) { onEachPG(t, testRestoreToMarks) }
 
 func testRestoreToMarks(t *testing.T, v pgtest.Version) {
 	c, _, flags, pgFlags := backedUpSource(t, v, "marks")
-	want := map[string]dataState{}
+	// Nothing commits between the backup and here: --immediate lands on it.
+	want := map[string]dataState{"immediate": stateOf(t, c.QueryString)}
 	var atTime, atLSN string
 	for i := 1; i <= 3; i++ {
 		c.Exec(t, "INSERT INTO probe VALUES ($1)", i)
@@ -224,6 +225,7 @@ func testRestoreToMarks(t *testing.T, v pgtest.Version) {
 		{"time", []string{"--time", atTime, "--action", "pause"}, "paused", "before commit"},
 		{"time rfc3339", []string{"--time", rfc3339(t, atTime), "--action", "pause"}, "paused", "before commit"},
 		{"lsn", []string{"--lsn", atLSN, "--no-archive"}, "promoted", "after WAL location"},
+		{"immediate", []string{"--immediate", "--no-archive"}, "promoted", "after reaching consistency"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -345,9 +347,10 @@ func mustSQL(t *testing.T, r restored, sql string) {
 // segment missing from the catalog fails the plan before anything is
 // written, one that vanishes after planning stops the server, and a corrupt
 // one stops recovery through wal-fetch's exit 200.
-func TestRestoreBrokenChain(t *testing.T) {
-	t.Parallel()
-	c, storeDir, flags, pgFlags := backedUpSource(t, defaultPG, "broken")
+func TestRestoreBrokenChain(t *testing.T) { onEachPG(t, testRestoreBrokenChain) }
+
+func testRestoreBrokenChain(t *testing.T, v pgtest.Version) {
+	c, storeDir, flags, pgFlags := backedUpSource(t, v, "broken")
 	for i := 1; i <= 3; i++ {
 		c.Exec(t, "INSERT INTO probe VALUES ($1)", i)
 		switchWAL(t, c)
@@ -419,7 +422,7 @@ func TestRestoreBrokenChain(t *testing.T) {
 		}
 	})
 	t.Run("segment gone after planning", func(t *testing.T) {
-		_, err := restore.Start(context.Background(), prepared, restore.StartOptions{Port: freeTCPPort(t), Timeout: 50 * time.Second})
+		_, err := restore.Start(context.Background(), prepared, restore.StartOptions{PGBin: v.BinDir, Port: freeTCPPort(t), Timeout: 50 * time.Second})
 		if !errors.Is(err, restore.ErrRecoveryFailed) || !strings.Contains(err.Error(), "recovery ended before configured recovery target was reached") {
 			t.Fatalf("got %v, want the server's FATAL about ending before the target", err)
 		}
