@@ -181,6 +181,9 @@ func (c *Catalog) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 		return nil, err
 	}
 	v.compareBackups(ch, objects)
+	if err := v.checkManifests(ctx, ch); err != nil {
+		return nil, err
+	}
 	v.storeCheck.Summary = fmt.Sprintf("%d WAL record(s), %d WAL object(s), %d backup object(s); system %d",
 		len(ch.WAL), len(v.walSizes), len(objects), ch.Source.SystemID)
 	objects = nil

@@ -95,6 +95,9 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if err := src.Check(res.SystemID); err != nil {
 		return b, err
 	}
+	if err := checkManifest(res.Manifest, res.SystemID); err != nil {
+		return b, err
+	}
 	b.SystemID, b.ServerVersion, b.Timeline = res.SystemID, res.ServerVersion, res.Timeline
 	b.StartLSN, b.EndLSN = res.StartLSN, res.EndLSN
 	b.StartWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.StartLSN, res.SegmentSize), res.SegmentSize)
