@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/logship/logship/pg"
@@ -113,6 +115,9 @@ func Retarget(dataDir string, t RecoveryTarget) error {
 		return err
 	}
 	t.Action = "pause"
+	if err := dropRecoverySettings(dataDir); err != nil {
+		return err
+	}
 	return WriteRecoveryConfig(dataDir, RecoverySettings{RestoreCommand: settings["restore_command"], Target: t})
 }
 
@@ -175,4 +180,45 @@ func PromoteAt(ctx context.Context, dataDir string, want pg.LSN, opts StartOptio
 	}
 	r.Duration = time.Since(began)
 	return r, nil
+}
+
+// recoveryKeys are the settings WriteRecoveryConfig writes.
+var recoveryKeys = map[string]bool{"restore_command": true, "archive_cleanup_command": true,
+	"recovery_target": true, "recovery_target_name": true, "recovery_target_time": true, "recovery_target_xid": true,
+	"recovery_target_lsn": true, "recovery_target_inclusive": true, "recovery_target_timeline": true, "recovery_target_action": true}
+
+// dropRecoverySettings removes the recovery settings (and logship's header
+// line for them) from postgresql.auto.conf, so that a standby retargeted
+// every few minutes does not grow the file without end. The file keeps its
+// owner: the server reads it as the postgres user.
+func dropRecoverySettings(dir string) error {
+	name := filepath.Join(dir, "postgresql.auto.conf")
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		return err
+	}
+	var kept []string
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		trimmed := strings.TrimSpace(line)
+		key, _, _ := strings.Cut(trimmed, "=")
+		if recoveryKeys[strings.TrimSpace(key)] || trimmed == "# recovery settings written by logship restore" {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	tmp := name + ".logship-tmp"
+	if err := os.WriteFile(tmp, []byte(strings.Join(kept, "")), fi.Mode().Perm()); err != nil {
+		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+		if err := os.Chown(tmp, int(st.Uid), int(st.Gid)); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+	}
+	return os.Rename(tmp, name)
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/logship/logship/pg"
@@ -71,6 +72,16 @@ func writeState(dir string, st State) error {
 	tmp := filepath.Join(dir, StateFile+".tmp")
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return err
+	}
+	// The directory's owner (the postgres user) must be able to read
+	// every file in it: a base backup of a promoted standby reads them all.
+	if fi, err := os.Stat(dir); err == nil && os.Geteuid() == 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			if err := os.Chown(tmp, int(st.Uid), int(st.Gid)); err != nil {
+				os.Remove(tmp)
+				return err
+			}
+		}
 	}
 	return os.Rename(tmp, filepath.Join(dir, StateFile))
 }
