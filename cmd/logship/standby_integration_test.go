@@ -1,13 +1,19 @@
 package main_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/logship/logship/internal/pgtest"
 )
@@ -96,16 +102,30 @@ func TestStandbyFollowsMarks(t *testing.T) {
 		t.Fatalf("step without a new mark: exit %d, %+v\n%s", r.code, out, r.stderr)
 	}
 
-	// Backwards is out of reach: exit 1, the standby stays paused at m3.
+	// As a daemon it advances to a mark shipped while it runs, and shows it
+	// in /metrics; SIGTERM stops it cleanly, the server stays up.
+	c.Exec(t, "INSERT INTO probe VALUES (4)")
+	want["m4"] = stateOf(t, c.QueryString)
+	runStandbyDaemon(t, flags, main.dir, func(metrics func() string) {
+		mustLogship(t, nil, append(pgFlags, "mark", "m4")...)
+		pgtest.WaitFor(t, 90*time.Second, "the daemon at m4", func() bool {
+			return strings.Contains(metrics(), `logship_standby_mark_info{lsn=`) && strings.Contains(metrics(), `mark="m4",source="follow"} 1`)
+		})
+	})
+	if got := stateOf(t, main.query); got != want["m4"] {
+		t.Fatalf("standby after the daemon shows %+v, want m4's %+v", got, want["m4"])
+	}
+
+	// Backwards is out of reach: exit 1, the standby stays paused at m4.
 	r := logship(t, nil, append(append([]string{}, flags...), "failover", "--target-dir", main.dir, "--mark", "m1")...)
 	if r.code != 1 || !strings.Contains(r.stderr, "no member was promoted") {
 		t.Fatalf("failover to a mark behind: exit %d, %s", r.code, r.stderr)
 	}
-	if got := main.query(t, "SELECT pg_is_in_recovery()::text"); got != "true" || stateOf(t, main.query) != want["m3"] {
+	if got := main.query(t, "SELECT pg_is_in_recovery()::text"); got != "true" || stateOf(t, main.query) != want["m4"] {
 		t.Fatalf("after a refused failover the standby is in recovery = %s, data %+v", got, stateOf(t, main.query))
 	}
 
-	// The second standby stands on m2 while m3 exists: failover promotes at m2.
+	// The second standby stands on m2 while m4 exists: failover promotes at m2.
 	r = logship(t, nil, append(append([]string{}, flags...), "failover", "--target-dir", at2.dir, "--json")...)
 	var fo failoverOut
 	if err := json.Unmarshal([]byte(r.stdout), &fo); r.code != 0 || err != nil {
@@ -228,5 +248,49 @@ func TestStandbyGroup(t *testing.T) {
 	probes("1,2,100")
 	for _, m := range members {
 		mustSQL(t, m, "INSERT INTO probe VALUES (999)")
+	}
+}
+
+// runStandbyDaemon runs standby as a daemon on dir with a fast interval,
+// calls during with a reader of its /metrics, then stops it with SIGTERM
+// and expects exit 0.
+func runStandbyDaemon(t *testing.T, flags []string, dir string, during func(metrics func() string)) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
+	cmd := exec.Command(logshipBin, append(append([]string{}, flags...), "standby", "--target-dir", dir,
+		"--interval", "500ms", "--metrics-listen", addr)...)
+	cmd.Env = cleanEnv()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	}()
+	metrics := func() string {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	during(metrics)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("standby daemon: %v\n%s", err, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("standby daemon did not stop after SIGTERM\n%s", errb.String())
 	}
 }
