@@ -42,6 +42,8 @@ Example:
 			backupCommand(),
 			markCommand(),
 			restoreCommand(),
+			standbyCommand(),
+			failoverCommand(),
 			catalogCommand(),
 			scheduleCommand(),
 			purgeCommand(),

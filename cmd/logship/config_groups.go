@@ -22,6 +22,9 @@ const groupsKey = "groups"
 type groupMemberConfig struct {
 	Source string `yaml:"source"`
 	PG     string `yaml:"pg"`
+	// StandbyPort is the port of this member's server under standby
+	// --group; 0 takes the next one from --port.
+	StandbyPort int `yaml:"standby_port"`
 }
 
 // loadGroupsConfig reads the groups section of the config file that c
