@@ -61,7 +61,7 @@ func standbyOnce(t *testing.T, flags []string, args ...string) (standbyOut, resu
 // cannot reach fails the failover with nothing promoted.
 func TestStandbyFollowsMarks(t *testing.T) {
 	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, "follow")
+	c, _, flags, pgFlags := backedUpSource(t, defaultPG, "follow")
 	main := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
 	at2 := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
 	for _, r := range []restored{main, at2} {
