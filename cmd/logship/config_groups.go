@@ -2,14 +2,19 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
 
 	"github.com/logship/logship/shipper"
+	"github.com/logship/logship/store"
 )
 
-// groupsKey is the config-file section that names the groups:
+// groupsKey is the config-file section that names the groups. A member is
+// either a source with its server, or the name of an entry of sources:
+// (which has its pg):
 //
 //	groups:
 //	  billing:
@@ -17,31 +22,155 @@ import (
 //	      pg: "host=db1 user=logship"
 //	    - source: payments
 //	      pg: "host=db2 user=logship"
+//	  all:
+//	    members: [main, billing]   # entries of sources:
 const groupsKey = "groups"
 
-type groupMemberConfig struct {
-	Source string `yaml:"source"`
-	PG     string `yaml:"pg"`
-}
+// groupMemberKeys are the keys of a member given with its server.
+var groupMemberKeys = []string{"source", "pg"}
 
 // loadGroupsConfig reads the groups section of the config file that c
 // names (or the default file when it exists).
 func loadGroupsConfig(c *cli.Context) (map[string][]shipper.GroupMember, error) {
-	var groups map[string][]groupMemberConfig
-	found, path, err := configSection(c, groupsKey, &groups)
-	if err != nil || !found {
+	f, err := loadConfigFile(c.String("config"))
+	if err != nil {
+		return nil, err
+	}
+	b, _, err := configBytes(c.String("config"))
+	if b == nil || err != nil {
+		return nil, err
+	}
+	root, err := parseConfig(f.path, b)
+	if err != nil || root == nil {
+		return nil, err
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == groupsKey {
+			return f.readGroups(root.Content[i+1])
+		}
+	}
+	return nil, nil
+}
+
+// readGroups reads the groups: section at node.
+func (f *configFile) readGroups(node *yaml.Node) (map[string][]shipper.GroupMember, error) {
+	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+		return nil, nil
+	}
+	if node.Kind != yaml.MappingNode {
+		return nil, configErr(f.path, node.Line, "groups: want one entry per group (name: [members])")
+	}
+	if err := noDuplicateKeys(f.path, node); err != nil {
 		return nil, err
 	}
 	out := map[string][]shipper.GroupMember{}
-	for name, members := range groups {
-		for i, m := range members {
-			if m.Source == "" || m.PG == "" {
-				return nil, fmt.Errorf("config file %s: groups.%s[%d]: want both source and pg", path, name, i)
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		name, v := node.Content[i].Value, node.Content[i+1]
+		if v.Kind == yaml.MappingNode { // members: [...]
+			if len(v.Content) != 2 || v.Content[0].Value != "members" {
+				k := v
+				if len(v.Content) > 0 {
+					k = v.Content[0]
+					if k.Value == "members" {
+						k = v.Content[2]
+					}
+				}
+				return nil, unknownKey(f.path, k.Line, k.Value, "groups."+name+":", []string{"members"})
 			}
-			out[name] = append(out[name], shipper.GroupMember{Source: m.Source, ConnString: m.PG})
+			v = v.Content[1]
+		}
+		if v.Kind != yaml.SequenceNode {
+			return nil, configErr(f.path, v.Line, "groups.%s: want a list of members", name)
+		}
+		for j, m := range v.Content {
+			gm, err := f.groupMember(fmt.Sprintf("groups.%s[%d]", name, j), m)
+			if err != nil {
+				return nil, err
+			}
+			out[name] = append(out[name], gm)
 		}
 	}
 	return out, nil
+}
+
+// groupMember is one member: an entry of sources: by name, or a mapping
+// with its source and pg.
+func (f *configFile) groupMember(where string, m *yaml.Node) (shipper.GroupMember, error) {
+	if m.Kind == yaml.ScalarNode {
+		if f.sources[m.Value] == nil {
+			msg := fmt.Sprintf("%s: %q is not an entry of sources:", where, m.Value)
+			if s := nearest(m.Value, f.names); s != "" {
+				msg += " (did you mean " + s + "?)"
+			}
+			return shipper.GroupMember{}, configErr(f.path, m.Line, "%s; name one, or give source: and pg:", msg)
+		}
+		pg := f.sourceSetting(m.Value, "pg")
+		if pg == "" {
+			return shipper.GroupMember{}, configErr(f.path, m.Line, "%s: sources.%s has no pg (nor has the top level)", where, m.Value)
+		}
+		return shipper.GroupMember{Source: m.Value, ConnString: pg}, nil
+	}
+	if m.Kind != yaml.MappingNode {
+		return shipper.GroupMember{}, configErr(f.path, m.Line, "%s: want a source name or source: and pg:", where)
+	}
+	if err := noDuplicateKeys(f.path, m); err != nil {
+		return shipper.GroupMember{}, err
+	}
+	var gm shipper.GroupMember
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if !slices.Contains(groupMemberKeys, k.Value) {
+			return gm, unknownKey(f.path, k.Line, k.Value, "groups:", groupMemberKeys)
+		}
+		val, err := settingValue(f.path, k, v)
+		if err != nil {
+			return gm, err
+		}
+		if k.Value == "source" {
+			gm.Source = val
+		} else {
+			gm.ConnString = val
+		}
+	}
+	if gm.Source == "" || gm.ConnString == "" {
+		return gm, configErr(f.path, m.Line, "%s: want both source and pg", where)
+	}
+	return gm, nil
+}
+
+// setupGroup is setup for a group mark. With several sources: and no
+// --source, the group's first member named from them picks the settings
+// (the store above all): every such member must share that store, as one
+// group mark writes into one store.
+func setupGroup(c *cli.Context, group string) (*runtime, error) {
+	f, err := loadConfigFile(c.String("config"))
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	groups, err := loadGroupsConfig(c)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	var named []string
+	for _, m := range groups[group] {
+		if f.sources[m.Source] != nil {
+			named = append(named, m.Source)
+		}
+	}
+	if c.IsSet("source") || f.top["source"] != "" || len(f.names) <= 1 || len(named) == 0 {
+		return setup(c)
+	}
+	cfg, err := resolveConfig(c, f, named[0])
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	for _, n := range named[1:] {
+		if st := f.sourceSetting(n, "store"); !c.IsSet("store") && st != f.sourceSetting(named[0], "store") {
+			return nil, usageErr(fmt.Errorf("group %s: members %s and %s have different stores (%s, %s): one group mark writes into one store",
+				group, named[0], n, store.RedactURL(f.sourceSetting(named[0], "store")), store.RedactURL(st)))
+		}
+	}
+	return newRuntime(c, cfg), nil
 }
 
 // memberFlags is the repeatable --member SOURCE=CONNSTRING. It does its

@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,9 @@ func configContext(t *testing.T, doc string, args ...string) (*cli.Context, stri
 		t.Fatal(err)
 	}
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
-	for _, f := range globalFlags() {
+	app := cli.NewApp()
+	app.Flags = globalFlags()
+	for _, f := range app.Flags {
 		if err := f.Apply(fs); err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +30,7 @@ func configContext(t *testing.T, doc string, args ...string) (*cli.Context, stri
 	if err := fs.Parse(append([]string{"--config", path}, args...)); err != nil {
 		t.Fatal(err)
 	}
-	return cli.NewContext(cli.NewApp(), fs, nil), path
+	return cli.NewContext(app, fs, nil), path
 }
 
 // A config error names the file, the line and the key, and suggests the
@@ -87,4 +90,105 @@ func loadJobs(c *cli.Context) error {
 func loadGroups(c *cli.Context) error {
 	_, err := loadGroupsConfig(c)
 	return err
+}
+
+const sourcesDoc = `pg: "host=top"
+compression-level: 3
+sources:
+  main:
+    pg: "host=main"
+    push-parallel: 8
+  billing:
+    store: file:///var/lib/billing
+groups:
+  all:
+    members: [main, billing]
+  mixed:
+    - main
+    - source: other
+      pg: "host=other"
+`
+
+// A source's keys come between the environment and the file's top level:
+// flag > env > sources.<name> > top level > default.
+func TestSourcesPrecedence(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		args, env []string
+		check     func(Config) bool
+	}{
+		{"source keys win over the top level", []string{"--source", "main"}, nil,
+			func(c Config) bool { return c.PG == "host=main" && c.PushParallel == 8 && c.CompressionLevel == 3 }},
+		{"top level fills in", []string{"--source", "billing"}, nil,
+			func(c Config) bool {
+				return c.PG == "host=top" && c.Store == "file:///var/lib/billing" && c.PushParallel == 4 && c.Source == "billing"
+			}},
+		{"flag wins", []string{"--source", "main", "--pg", "host=flag"}, nil,
+			func(c Config) bool { return c.PG == "host=flag" }},
+		{"env wins over the file", []string{"--source", "main"}, []string{"LOGSHIP_PG", "host=env"},
+			func(c Config) bool { return c.PG == "host=env" && c.PushParallel == 8 }},
+		{"env picks the source", nil, []string{"LOGSHIP_SOURCE", "billing"},
+			func(c Config) bool { return c.Source == "billing" && c.Store == "file:///var/lib/billing" }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for i := 0; i+1 < len(tt.env); i += 2 {
+				t.Setenv(tt.env[i], tt.env[i+1])
+			}
+			c, _ := configContext(t, sourcesDoc, tt.args...)
+			cfg, err := loadConfig(c)
+			if err != nil || !tt.check(cfg) {
+				t.Fatalf("config %+v, %v", cfg, err)
+			}
+		})
+	}
+}
+
+// With several sources, a command must be told which one; a misspelt name
+// is refused, not taken for a source without settings.
+func TestSourcesPick(t *testing.T) {
+	t.Parallel()
+	c, _ := configContext(t, sourcesDoc)
+	if _, err := loadConfig(c); err == nil || !strings.Contains(err.Error(), "several sources (main, billing): pick one with --source") {
+		t.Errorf("no --source: %v", err)
+	}
+	c, _ = configContext(t, sourcesDoc, "--source", "biling")
+	if _, err := loadConfig(c); err == nil || !strings.Contains(err.Error(), `--source "biling" is not in the sources:`) ||
+		!strings.Contains(err.Error(), "did you mean billing?") {
+		t.Errorf("misspelt --source: %v", err)
+	}
+	c, _ = configContext(t, "sources:\n  only:\n    pg: host=x\n")
+	if cfg, err := loadConfig(c); err != nil || cfg.Source != "only" || cfg.PG != "host=x" {
+		t.Errorf("the only source: %+v, %v", cfg, err)
+	}
+	c, _ = configContext(t, "pg: host=x\n")
+	if cfg, err := loadConfig(c); err != nil || cfg.Source != "main" {
+		t.Errorf("no sources: section: %+v, %v", cfg, err)
+	}
+	c, _ = configContext(t, "sources:\n  a/b:\n    pg: x\n")
+	if _, err := loadConfig(c); err == nil || !strings.Contains(err.Error(), ":2: sources:") {
+		t.Errorf("bad source name: %v", err)
+	}
+}
+
+// groups: names its members from sources: (their pg), or gives them
+// with their server, or both.
+func TestGroupsFromSources(t *testing.T) {
+	t.Parallel()
+	c, _ := configContext(t, sourcesDoc)
+	groups, err := loadGroupsConfig(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(groups["all"], groups["mixed"])
+	if want := "[{main host=main} {billing host=top}] [{main host=main} {other host=other}]"; got != want {
+		t.Errorf("groups %s, want %s", got, want)
+	}
+	c, _ = configContext(t, sourcesDoc+"  typo:\n    members: [mian]\n")
+	if _, err := loadGroupsConfig(c); err == nil || !strings.Contains(err.Error(), `"mian" is not an entry of sources: (did you mean main?)`) {
+		t.Errorf("unknown member: %v", err)
+	}
+	c, _ = configContext(t, sourcesDoc+"  typo:\n    member: [main]\n")
+	if _, err := loadGroupsConfig(c); err == nil || !strings.Contains(err.Error(), `unknown key "member" in groups.typo: (did you mean members?)`) {
+		t.Errorf("typo of members: %v", err)
+	}
 }
