@@ -140,8 +140,9 @@ func (f *configFile) groupMember(where string, m *yaml.Node) (shipper.GroupMembe
 
 // setupGroup is setup for a group mark. With several sources: and no
 // --source, the group's first member named from them picks the settings
-// (the store above all): every such member must share that store, as one
-// group mark writes into one store.
+// (the store above all). Unless --store says otherwise, every member
+// named from sources: must be in that store: one group mark writes into
+// one store.
 func setupGroup(c *cli.Context, group string) (*runtime, error) {
 	f, err := loadConfigFile(c.String("config"))
 	if err != nil {
@@ -157,20 +158,38 @@ func setupGroup(c *cli.Context, group string) (*runtime, error) {
 			named = append(named, m.Source)
 		}
 	}
+	var rt *runtime
 	if c.IsSet("source") || f.top["source"] != "" || len(f.names) <= 1 || len(named) == 0 {
-		return setup(c)
+		if rt, err = setup(c); err != nil {
+			return nil, err
+		}
+	} else {
+		cfg, err := resolveConfig(c, f, named[0])
+		if err != nil {
+			return nil, usageErr(err)
+		}
+		rt = newRuntime(c, cfg)
 	}
-	cfg, err := resolveConfig(c, f, named[0])
-	if err != nil {
-		return nil, usageErr(err)
-	}
-	for _, n := range named[1:] {
-		if st := f.sourceSetting(n, "store"); !c.IsSet("store") && st != f.sourceSetting(named[0], "store") {
-			return nil, usageErr(fmt.Errorf("group %s: members %s and %s have different stores (%s, %s): one group mark writes into one store",
-				group, named[0], n, store.RedactURL(f.sourceSetting(named[0], "store")), store.RedactURL(st)))
+	for _, n := range named {
+		st := f.sourceSetting(n, "store")
+		if st == "" {
+			st = settingDefault("store")
+		}
+		if !c.IsSet("store") && st != rt.cfg.Store {
+			return nil, usageErr(fmt.Errorf("group %s: member %s is in store %s, not in %s (source %s's): one group mark writes into one store",
+				group, n, store.RedactURL(st), store.RedactURL(rt.cfg.Store), rt.cfg.Source))
 		}
 	}
-	return newRuntime(c, cfg), nil
+	return rt, nil
+}
+
+func settingDefault(name string) string {
+	for _, s := range settings {
+		if s.name == name {
+			return s.def
+		}
+	}
+	return ""
 }
 
 // memberFlags is the repeatable --member SOURCE=CONNSTRING. It does its

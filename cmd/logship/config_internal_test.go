@@ -192,3 +192,27 @@ func TestGroupsFromSources(t *testing.T) {
 		t.Errorf("typo of members: %v", err)
 	}
 }
+
+// A group mark with several sources: and no --source takes its settings
+// from the group's first member named from them, and refuses members in
+// different stores: one group mark writes into one store.
+func TestSetupGroupFromSources(t *testing.T) {
+	t.Parallel()
+	c, _ := configContext(t, sourcesDoc)
+	if _, err := setupGroup(c, "all"); err == nil || !strings.Contains(err.Error(), "member billing is in store file:///var/lib/billing, not in file:///var/lib/logship (source main's)") {
+		t.Errorf("members in two stores: %v", err)
+	}
+	c, _ = configContext(t, sourcesDoc)
+	rt, err := setupGroup(c, "mixed")
+	if err != nil || rt.cfg.Source != "main" || rt.cfg.PG != "host=main" {
+		t.Errorf("group of one named member: %+v, %v", rt, err)
+	}
+	c, _ = configContext(t, sourcesDoc, "--source", "billing")
+	if _, err := setupGroup(c, "all"); err == nil || !strings.Contains(err.Error(), "member main is in store") {
+		t.Errorf("--source billing: %v", err)
+	}
+	c, _ = configContext(t, sourcesDoc, "--store", "file:///elsewhere")
+	if rt, err := setupGroup(c, "all"); err != nil || rt.cfg.Store != "file:///elsewhere" || rt.cfg.Source != "main" {
+		t.Errorf("--store: %+v, %v", rt, err)
+	}
+}
