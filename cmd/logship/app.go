@@ -110,6 +110,22 @@ func setupCatalog(c *cli.Context) (*runtime, *catalog.Catalog, error) {
 	return rt, cat, nil
 }
 
+// withCatalog is the Action of a command that takes the arguments names
+// and works on the source's catalog: fn runs once the arguments are checked
+// and the catalog is open.
+func withCatalog(fn func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error, names ...string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := needArgs(c, names...); err != nil {
+			return err
+		}
+		rt, cat, err := setupCatalog(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, rt, cat)
+	}
+}
+
 func newLogger(w io.Writer, cfg Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
