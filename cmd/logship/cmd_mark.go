@@ -80,7 +80,7 @@ func markGroup(c *cli.Context) error {
 	if group == "" {
 		return usageErr(errors.New("--member needs --group: name the group the members belong to"))
 	}
-	rt, err := setup(c)
+	rt, err := setupGroup(c, group)
 	if err != nil {
 		return err
 	}

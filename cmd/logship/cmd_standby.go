@@ -171,13 +171,12 @@ func standbySetup(c *cli.Context) (*runtime, []standby.Member, standby.Options, 
 // standbyGroup reads group's members from the config file; a standby needs
 // their sources (and ports), not their servers.
 func standbyGroup(c *cli.Context, group string) ([]groupMemberConfig, error) {
-	var groups map[string][]groupMemberConfig
-	found, path, err := configSection(c, groupsKey, &groups)
+	groups, path, err := loadGroupConfigs(c)
 	if err != nil {
 		return nil, err
 	}
 	members := groups[group]
-	if !found || len(members) == 0 {
+	if len(members) == 0 {
 		return nil, fmt.Errorf("group %s has no members: define it under groups: in the config file (%s)", group, path)
 	}
 	seen := map[string]bool{}

@@ -155,7 +155,7 @@ func TestStandbyGroup(t *testing.T) {
 	both := make([]groupSource, 2)
 	for i, name := range []string{"orders", "payments"} {
 		s := groupSource{name: name, flags: []string{"--store", "file://" + storeDir, "--source", name}}
-		s.c = archivingClusterOn(t, s.flags, nil)
+		s.c = archivingClusterOn(t, defaultPG, s.flags, nil)
 		s.c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 		waitArchived(t, s.c, switchWAL(t, s.c))
 		mustLogship(t, nil, append(s.pgFlags(), "backup", "--fast")...)
