@@ -18,6 +18,8 @@ var forbidden = map[string][]string{
 	"shipper":  {"restore", "cmd", "schedule"},
 	"restore":  {"shipper", "cmd", "schedule"},
 	"schedule": {"cmd"},
+	// drill sits above restore and catalog: it restores and checks.
+	"drill":    {"shipper", "cmd", "schedule"},
 	"internal": {"cmd"},
 	// pg/server runs PostgreSQL for restore and for internal/pgtest alike.
 	"pg/server": {"store", "catalog", "shipper", "restore", "object", "cmd", "internal"},
