@@ -48,6 +48,7 @@ Example:
 			statusCommand(),
 			checkCommand(),
 			verifyCommand(),
+			drillCommand(),
 			versionCommand(),
 			manCommand(),
 			completionCommand(),
