@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -8,8 +9,10 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/drill"
 	"github.com/logship/logship/restore"
+	"github.com/logship/logship/schedule"
 )
 
 func drillCommand() *cli.Command {
@@ -134,4 +137,28 @@ func drillError(rep *drill.Report, err error) error {
 		}
 	}
 	return err
+}
+
+// withDrillJob adds the drill job when jobs.drill is scheduled: a restore
+// drill of the latest mark, with jobs.drill-check-sql and jobs.drill-amcheck.
+func withDrillJob(jobs []schedule.Job, rt *runtime, jc JobsConfig, cat *catalog.Catalog) ([]schedule.Job, error) {
+	s := jobSetting(jc.Drill, "")
+	if s == "" {
+		return jobs, nil
+	}
+	opts := drill.Options{Amcheck: jc.DrillAmcheck}
+	if name := jc.DrillCheckSQL; name != "" {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, usageErr(fmt.Errorf("jobs.drill-check-sql: %w", err))
+		}
+		if opts.SQL, err = drill.ParseCheckFile(bytes.NewReader(b)); err != nil {
+			return nil, usageErr(fmt.Errorf("jobs.drill-check-sql %s: %w", name, err))
+		}
+	}
+	var err error
+	if opts.RestoreCommand, err = rt.fetchCommand(cat); err != nil {
+		return nil, err
+	}
+	return append(jobs, schedule.DrillJob(cat, s, opts)), nil
 }

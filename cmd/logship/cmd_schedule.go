@@ -71,6 +71,9 @@ func runSchedule(c *cli.Context) error {
 		return err
 	}
 	jobs := scheduledJobs(rt, jc, cat)
+	if jobs, err = withDrillJob(jobs, rt, jc, cat); err != nil {
+		return err
+	}
 	if len(jobs) == 0 {
 		return usageErr(errors.New("every job is off: nothing to schedule"))
 	}

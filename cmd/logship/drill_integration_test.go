@@ -1,9 +1,11 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/logship/logship/drill"
 	"github.com/logship/logship/internal/pgtest"
+	"github.com/logship/logship/restore"
+	"github.com/logship/logship/schedule"
 )
 
 // drillReport is what drill --format json prints.
@@ -179,6 +183,15 @@ func TestDrill(t *testing.T) {
 		err := cmd.Wait()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
 			t.Errorf("drill after SIGTERM: %v, want exit 130", err)
+		}
+		noDrillLeft(t, scratch)
+	})
+
+	t.Run("scheduled job", func(t *testing.T) {
+		job := schedule.DrillJob(openCatalog(t, storeDir, "drill"), "@daily", drill.Options{ScratchDir: scratch, Amcheck: true,
+			RestoreCommand: restore.FetchCommand(logshipBin, "--store", "file://"+storeDir, "--source", "drill")})
+		if err := job.Run(context.Background(), slog.New(slog.DiscardHandler)); err != nil || job.Name != "drill" {
+			t.Fatalf("drill job %s: %v", job.Name, err)
 		}
 		noDrillLeft(t, scratch)
 	})
