@@ -196,6 +196,13 @@ func TestDrill(t *testing.T) {
 		noDrillLeft(t, scratch)
 	})
 
+	// Drills promote with archiving off: no new timeline reaches the store.
+	for _, f := range storeFiles(t, storeDir) {
+		if strings.HasPrefix(filepath.Base(f), "00000002") {
+			t.Errorf("a drill shipped %s into the store", f)
+		}
+	}
+
 	t.Run("segment missing before the mark", func(t *testing.T) {
 		var lost []string
 		filepath.Walk(filepath.Join(storeDir, "drill", "wal"), func(p string, fi os.FileInfo, err error) error {
