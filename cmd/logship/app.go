@@ -50,6 +50,7 @@ Example:
 			statusCommand(),
 			checkCommand(),
 			verifyCommand(),
+			drillCommand(),
 			versionCommand(),
 			manCommand(),
 			completionCommand(),

@@ -161,7 +161,10 @@ func newDaemon(c *cli.Context, rt *runtime, jc JobsConfig, opts schedule.DaemonO
 	if err != nil {
 		return nil, err
 	}
-	jobs := scheduledJobs(rt, jc, cat)
+	jobs, err := withDrillJob(scheduledJobs(rt, jc, cat), rt, jc, cat)
+	if err != nil {
+		return nil, err
+	}
 	if len(jobs) == 0 {
 		return nil, usageErr(errors.New("every job is off: nothing to schedule"))
 	}

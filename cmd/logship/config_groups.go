@@ -10,7 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/logship/logship/shipper"
-	"github.com/logship/logship/store"
+	"github.com/logship/logship/store/backends"
 )
 
 // groupsKey is the config-file section that names the groups. A member is
@@ -208,7 +208,7 @@ func setupGroup(c *cli.Context, group string) (*runtime, error) {
 		}
 		if !c.IsSet("store") && st != rt.cfg.Store {
 			return nil, usageErr(fmt.Errorf("group %s: member %s is in store %s, not in %s (source %s's): one group mark writes into one store",
-				group, n, store.RedactURL(st), store.RedactURL(rt.cfg.Store), rt.cfg.Source))
+				group, n, backends.RedactURL(st), backends.RedactURL(rt.cfg.Store), rt.cfg.Source))
 		}
 	}
 	return rt, nil
