@@ -133,10 +133,7 @@ func runChain(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options
 	for _, f := range newest.man.Files {
 		res.RawBytes += f.Size
 	}
-	if err := finishDir(ctx, dir, opts, settings); err != nil {
-		return res, incomplete(err)
-	}
-	if err := writeMarker(dir, plan.Backup.ID, began, time.Now()); err != nil {
+	if err := finishDir(ctx, dir, opts, settings, plan.Backup.ID, began); err != nil {
 		return res, incomplete(err)
 	}
 	for _, t := range dests {
@@ -264,13 +261,16 @@ func (r rebuildStep) apply(ctx context.Context, cat *catalog.Catalog, labels []i
 
 // finishDir writes the recovery settings and syncs the directory, as Run
 // does for a full backup.
-func finishDir(ctx context.Context, dir string, opts Options, settings RecoverySettings) error {
+func finishDir(ctx context.Context, dir string, opts Options, settings RecoverySettings, backupID string, began time.Time) error {
 	if opts.NoArchive {
 		if err := appendConf(dir, "# written by logship restore --no-archive\narchive_mode = 'off'\n"); err != nil {
 			return err
 		}
 	}
 	if err := WriteRecoveryConfig(dir, settings); err != nil {
+		return err
+	}
+	if err := writeMarker(dir, backupID, began, time.Now()); err != nil {
 		return err
 	}
 	return SyncTree(ctx, dir)

@@ -157,18 +157,7 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 	if err := os.WriteFile(filepath.Join(dir, "backup_manifest"), manifest, 0o600); err != nil {
 		return res, incomplete(err)
 	}
-	if opts.NoArchive {
-		if err := appendConf(dir, "# written by logship restore --no-archive\narchive_mode = 'off'\n"); err != nil {
-			return res, incomplete(err)
-		}
-	}
-	if err := WriteRecoveryConfig(dir, settings); err != nil {
-		return res, incomplete(err)
-	}
-	if err := writeMarker(dir, plan.Backup.ID, began, time.Now()); err != nil {
-		return res, incomplete(err)
-	}
-	if err := SyncTree(ctx, dir); err != nil {
+	if err := finishDir(ctx, dir, opts, settings, plan.Backup.ID, began); err != nil {
 		return res, incomplete(err)
 	}
 	res.Duration = time.Since(began)

@@ -92,25 +92,10 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if perr != nil {
 		return b, perr
 	}
-	if err := src.Check(res.SystemID); err != nil {
+	if err := recordResult(ctx, cat, src, res, opts, &b); err != nil {
 		return b, err
 	}
-	if err := checkManifest(res.Manifest, res.SystemID); err != nil {
-		return b, err
-	}
-	b.SystemID, b.ServerVersion, b.Timeline = res.SystemID, res.ServerVersion, res.Timeline
-	b.StartLSN, b.EndLSN = res.StartLSN, res.EndLSN
-	b.StartWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.StartLSN, res.SegmentSize), res.SegmentSize)
-	b.EndWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.EndLSN-1, res.SegmentSize), res.SegmentSize)
 	setArchives(&b, parts, tablespaces)
-
-	man, err := object.Encode(bytes.NewReader(res.Manifest), object.KindMeta, "backup_manifest", nil, opts.Encode)
-	if err != nil {
-		return b, err
-	}
-	if err := cat.PutManifest(ctx, &b, man); err != nil {
-		return b, fmt.Errorf("store backup manifest: %w", err)
-	}
 	if err := holdForTest(ctx); err != nil {
 		return b, err
 	}
@@ -126,6 +111,29 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 		return b, fmt.Errorf("record backup %s: %w", b.ID, err)
 	}
 	return b, nil
+}
+
+// recordResult checks what the server sent (its system, a manifest restore
+// can use), fills b from it and stores the manifest.
+func recordResult(ctx context.Context, cat *catalog.Catalog, src catalog.Source, res basebackup.Result, opts BackupOptions, b *catalog.Backup) error {
+	if err := src.Check(res.SystemID); err != nil {
+		return err
+	}
+	if err := checkManifest(res.Manifest, res.SystemID); err != nil {
+		return err
+	}
+	b.SystemID, b.ServerVersion, b.Timeline = res.SystemID, res.ServerVersion, res.Timeline
+	b.StartLSN, b.EndLSN = res.StartLSN, res.EndLSN
+	b.StartWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.StartLSN, res.SegmentSize), res.SegmentSize)
+	b.EndWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.EndLSN-1, res.SegmentSize), res.SegmentSize)
+	man, err := object.Encode(bytes.NewReader(res.Manifest), object.KindMeta, "backup_manifest", nil, opts.Encode)
+	if err != nil {
+		return err
+	}
+	if err := cat.PutManifest(ctx, b, man); err != nil {
+		return fmt.Errorf("store backup manifest: %w", err)
+	}
+	return nil
 }
 
 // ErrArchiveTimeout means PostgreSQL did not ship a segment in time.

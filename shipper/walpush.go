@@ -102,26 +102,8 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 			return res, err
 		}
 		res.AlreadyStored = true
-	} else {
-		meta := map[string]string{"timeline": strconv.FormatUint(uint64(wf.Timeline), 10)}
-		if hdr != nil {
-			meta[catalog.MetaSystemID] = strconv.FormatUint(hdr.SystemID, 10)
-			meta[catalog.MetaSegmentSize] = strconv.FormatUint(uint64(hdr.SegmentSize), 10)
-		}
-		enc, err := object.EncodeBytes(data, kindOf(wf.Kind), name, meta, opts.Encode)
-		if err != nil {
-			return res, fmt.Errorf("compress %s: %w", name, err)
-		}
-		res.Record = catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size(), SystemID: sysid}
-		err = cat.PutWAL(ctx, name, enc)
-		if errors.Is(err, catalog.ErrExist) { // another push won the race
-			if res.Record.StoredSize, err = compareStored(ctx, cat, name, enc.Header.RawSHA256, enc.Header.RawSize); err != nil {
-				return res, err
-			}
-			res.AlreadyStored = true
-		} else if err != nil {
-			return res, fmt.Errorf("store %s: %w", name, err)
-		}
+	} else if res, err = storeNew(ctx, cat, wf, hdr, name, data, opts); err != nil {
+		return res, err
 	}
 	if err := cat.AddWAL(ctx, res.Record); err != nil {
 		return res, err
@@ -130,6 +112,34 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	if opts.Logger != nil {
 		opts.Logger.Debug("pushed WAL file", "name", name, "raw_bytes", res.Record.RawSize,
 			"stored_bytes", res.Record.StoredSize, "already_stored", res.AlreadyStored, "duration", res.Duration)
+	}
+	return res, nil
+}
+
+// storeNew compresses data and stores it create-only as name; another push
+// that won the race with the same content is an identical retry.
+func storeNew(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader, name string, data []byte, opts PushOptions) (PushResult, error) {
+	var res PushResult
+	var sysid uint64
+	meta := map[string]string{"timeline": strconv.FormatUint(uint64(wf.Timeline), 10)}
+	if hdr != nil {
+		sysid = hdr.SystemID
+		meta[catalog.MetaSystemID] = strconv.FormatUint(hdr.SystemID, 10)
+		meta[catalog.MetaSegmentSize] = strconv.FormatUint(uint64(hdr.SegmentSize), 10)
+	}
+	enc, err := object.EncodeBytes(data, kindOf(wf.Kind), name, meta, opts.Encode)
+	if err != nil {
+		return res, fmt.Errorf("compress %s: %w", name, err)
+	}
+	res.Record = catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size(), SystemID: sysid}
+	err = cat.PutWAL(ctx, name, enc)
+	if errors.Is(err, catalog.ErrExist) { // another push won the race
+		if res.Record.StoredSize, err = compareStored(ctx, cat, name, enc.Header.RawSHA256, enc.Header.RawSize); err != nil {
+			return res, err
+		}
+		res.AlreadyStored = true
+	} else if err != nil {
+		return res, fmt.Errorf("store %s: %w", name, err)
 	}
 	return res, nil
 }
