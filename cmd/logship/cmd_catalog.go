@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,12 +68,6 @@ func warnStrayKeys(w io.Writer, cat *catalog.Catalog) {
 	for _, k := range cat.StrayKeys() {
 		fmt.Fprintf(w, "logship: warning: %s is not a catalog record; ignored it (delete it)\n", k)
 	}
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func catalogList(c *cli.Context) error {
