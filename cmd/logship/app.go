@@ -56,6 +56,7 @@ Example:
 	// reads as "verbose".
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
 	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer) }
+	oneDefault(app.Flags)
 	for _, cmd := range app.Commands {
 		setUsageErrors(cmd)
 	}
@@ -70,6 +71,7 @@ func setUsageErrors(cmd *cli.Command) {
 		cmd.OnUsageError = onUsageError
 	}
 	checkFlags(cmd)
+	oneDefault(cmd.Flags)
 	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
 		cmd.Action = unknownCommand
 	}
