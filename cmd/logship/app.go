@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/object"
 	"github.com/logship/logship/store/backends"
 )
@@ -93,7 +94,9 @@ func setup(c *cli.Context) (*runtime, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	return &runtime{cfg: cfg, log: newLogger(c.App.ErrWriter, cfg), stdout: c.App.Writer, stderr: c.App.ErrWriter}, nil
+	// Logs and warnings go through the progress bar's line (progress.go).
+	stderr := newTermLine(c.App.ErrWriter)
+	return &runtime{cfg: cfg, log: newLogger(stderr, cfg), stdout: c.App.Writer, stderr: stderr}, nil
 }
 
 // setupCatalog is setup followed by opening the source's catalog, which
@@ -148,8 +151,8 @@ func (r *runtime) encodeOptions() object.EncodeOptions {
 // needArgs checks the number of positional arguments.
 func needArgs(c *cli.Context, names ...string) error {
 	if c.NArg() != len(names) {
-		return usageErr(fmt.Errorf("%s needs %d argument(s) (%v), got %d: see logship %s --help",
-			c.Command.Name, len(names), names, c.NArg(), c.Command.Name))
+		return usageErr(fmt.Errorf("%s needs %s (%v), got %d: see logship %s --help",
+			c.Command.Name, plural.N(len(names), "argument"), names, c.NArg(), c.Command.Name))
 	}
 	return nil
 }
