@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/shipper"
 )
 
@@ -50,8 +51,8 @@ Example:
 			if c.Bool("json") {
 				return printJSON(rt.stdout, b)
 			}
-			fmt.Fprintf(rt.stdout, "backup %s: %s raw, %s stored in %d parts, WAL %s to %s (timeline %d), %s\n",
-				b.ID, humanBytes(b.RawSize), humanBytes(b.StoredSize), len(b.Parts), b.StartLSN, b.EndLSN, b.Timeline,
+			fmt.Fprintf(rt.stdout, "backup %s: %s raw, %s stored in %s, WAL %s to %s (timeline %d), %s\n",
+				b.ID, humanBytes(b.RawSize), humanBytes(b.StoredSize), plural.N(len(b.Parts), "part"), b.StartLSN, b.EndLSN, b.Timeline,
 				b.EndTime.Sub(b.StartTime).Round(1e7))
 			return nil
 		},

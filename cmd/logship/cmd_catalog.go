@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/store"
 )
 
@@ -89,7 +90,7 @@ func catalogList(c *cli.Context) error {
 		return nil
 	}
 	fmt.Fprintf(w, "source %s  system %d  segment size %d MiB  store %s\n", l.Source.Name, l.Source.SystemID, l.Source.SegmentSize>>20, cat.StoreURL())
-	fmt.Fprintf(w, "%d WAL files, %s raw, %s stored\n\n", l.Files, humanBytes(l.RawBytes), humanBytes(l.StoredBytes))
+	fmt.Fprintf(w, "%s, %s raw, %s stored\n\n", plural.N(l.Files, "WAL file"), humanBytes(l.RawBytes), humanBytes(l.StoredBytes))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIMELINE\tSEGMENTS\tFIRST\tLAST\tLSN RANGE\tGAPS")
 	for _, t := range l.Timelines {
@@ -117,7 +118,7 @@ func catalogList(c *cli.Context) error {
 	}
 	for _, t := range l.Timelines {
 		for _, g := range t.Gaps {
-			fmt.Fprintf(w, "gap on timeline %d: %d segment(s) missing between %s and %s\n", t.Timeline, g.Missing, g.After, g.Before)
+			fmt.Fprintf(w, "gap on timeline %d: %s missing between %s and %s\n", t.Timeline, plural.N(g.Missing, "segment"), g.After, g.Before)
 		}
 	}
 	return nil
@@ -176,6 +177,6 @@ func catalogRebuild(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(rt.stdout, res)
 	}
-	fmt.Fprintf(rt.stdout, "%d objects, %d records added, source record restored: %v\n", res.Objects, res.Added, res.Source)
+	fmt.Fprintf(rt.stdout, "%s, %s added, source record restored: %v\n", plural.N(res.Objects, "object"), plural.N(res.Added, "record"), res.Source)
 	return nil
 }
