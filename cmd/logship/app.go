@@ -52,6 +52,7 @@ Example:
 			versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and exits, once
+		Metadata:       map[string]any{},
 	}
 	// --version prints what the version command prints; no -v, which
 	// reads as "verbose".
@@ -96,7 +97,9 @@ func setup(c *cli.Context) (*runtime, error) {
 	}
 	// Logs and warnings go through the progress bar's line (progress.go).
 	stderr := newTermLine(c.App.ErrWriter)
-	return &runtime{cfg: cfg, log: newLogger(stderr, cfg), stdout: c.App.Writer, stderr: stderr}, nil
+	rt := &runtime{cfg: cfg, log: newLogger(stderr, cfg), stdout: c.App.Writer, stderr: stderr}
+	c.App.Metadata[loggerKey] = rt.log
+	return rt, nil
 }
 
 // setupCatalog is setup followed by opening the source's catalog, which

@@ -39,6 +39,6 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 	if code == exitCancelled {
 		err = fmt.Errorf("interrupted: %w", err)
 	}
-	fmt.Fprintf(stderr, "logship: %s\n", oneLine(err))
+	printError(stderr, app, args, err, code)
 	return code
 }
