@@ -46,7 +46,9 @@ Example:
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output: text, json or junit"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "with --deep: objects checked at once"},
 			&cli.BoolFlag{Name: "no-record", Usage: "with --deep: do not record what was checked (read-only store)"},
-			jsonFlag,
+			// verify has three formats, so --format, not --json; the hidden
+			// flag only says so.
+			&cli.BoolFlag{Name: "json", Hidden: true},
 		},
 		Action: runVerify,
 	}
@@ -56,10 +58,10 @@ func runVerify(c *cli.Context) error {
 	if err := needArgs(c); err != nil {
 		return err
 	}
-	format := c.String("format")
-	if c.Bool("json") {
-		format = "json"
+	if c.IsSet("json") {
+		return usageErr(errors.New("verify takes --format json, not --json (it also has --format junit)"))
 	}
+	format := c.String("format")
 	switch format {
 	case "text", "json", "junit":
 	default:
