@@ -16,10 +16,15 @@ const jsonSchemaVersion = 1
 // first. v must encode to a JSON object; a list goes inside a named field
 // (see printJSONList), so that every document can grow fields later.
 func printJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+	// Not json.Marshal: its HTML escaping would print restore's
+	// start_command with \u0026 for "&&".
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
+	b := bytes.TrimRight(buf.Bytes(), "\n")
 	if len(b) < 2 || b[0] != '{' {
 		return fmt.Errorf("internal error: a --json document must be an object, not %.20s", b)
 	}
@@ -33,7 +38,7 @@ func printJSON(w io.Writer, v any) error {
 		return err
 	}
 	out.WriteByte('\n')
-	_, err = out.WriteTo(w)
+	_, err := out.WriteTo(w)
 	return err
 }
 
