@@ -109,8 +109,11 @@ func runPurge(c *cli.Context) error {
 func printPlan(w io.Writer, out purgeOutput) {
 	p := out.PurgePlan
 	var rules []string
-	if p.Policy.KeepBackups > 0 {
-		rules = append(rules, fmt.Sprintf("keep the %d newest backups", p.Policy.KeepBackups))
+	switch k := p.Policy.KeepBackups; {
+	case k == 1:
+		rules = append(rules, "keep the newest backup")
+	case k > 1:
+		rules = append(rules, fmt.Sprintf("keep the %d newest backups", k))
 	}
 	if p.Policy.RecoveryWindowDays > 0 {
 		rules = append(rules, fmt.Sprintf("a %g-day recovery window", p.Policy.RecoveryWindowDays))
