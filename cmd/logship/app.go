@@ -99,6 +99,12 @@ func setup(c *cli.Context) (*runtime, error) {
 	stderr := newTermLine(c.App.ErrWriter)
 	rt := &runtime{cfg: cfg, log: newLogger(stderr, cfg), stdout: c.App.Writer, stderr: stderr}
 	c.App.Metadata[loggerKey] = rt.log
+	if cfg.LogFormat == "json" {
+		// No plain text on stderr, and no progress bar: records.
+		lines := &logLines{log: rt.log}
+		rt.stderr = lines
+		jsonStderr.Store(lines)
+	}
 	return rt, nil
 }
 

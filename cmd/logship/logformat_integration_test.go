@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,5 +50,27 @@ func TestLogFormatJSONEndToEnd(t *testing.T) {
 	r := logship(t, nil, "--store", store, "catalog", "show", "000000010000000000000001")
 	if r.code != 1 || !strings.HasPrefix(r.stderr, "logship: ") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("text: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// With --log-format json, what commands print to stderr besides their logs
+// (here the warning about a stray key) is a record too.
+func TestLogFormatJSONWarnings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	stray := filepath.Join(dir, "main", "catalog", "wal", ".DS_Store")
+	if err := os.MkdirAll(filepath.Dir(stray), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stray, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := logship(t, nil, "--log-format", "json", "--store", "file://"+dir, "catalog", "list")
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(r.stderr), &rec); err != nil {
+		t.Fatalf("stderr is not one JSON record: %v: %q", err, r.stderr)
+	}
+	if rec["level"] != "WARN" || !strings.HasPrefix(rec["msg"].(string), "main/catalog/wal/.DS_Store is not a catalog record") {
+		t.Errorf("record %v", rec)
 	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	ctx, stop := interruptible(os.Stderr)
+	ctx, stop := interruptible(signalStderr{os.Stderr})
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
 	exit(code)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"testing"
@@ -102,5 +103,25 @@ func TestProgressLogsNumbers(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("progress record %s lacks %s", out.String(), want)
 		}
+	}
+}
+
+// With JSON logs, lines printed as text on stderr become records: a
+// warning WARN, the signal handler's "interrupted" ERROR.
+func TestLogLines(t *testing.T) {
+	var out bytes.Buffer
+	l := &logLines{log: newLogger(&out, Config{LogFormat: "json", LogLevel: "info"})}
+	l.Write([]byte("logship: warning: a stray"))
+	l.Write([]byte(" key\nlogship: interrupted (terminated): second signal; exiting\nmark m1 shipped\n"))
+	var levels, msgs []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var rec struct{ Level, Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not JSON: %q", line)
+		}
+		levels, msgs = append(levels, rec.Level), append(msgs, rec.Msg)
+	}
+	if strings.Join(levels, ",") != "WARN,ERROR,INFO" || msgs[0] != "a stray key" || msgs[2] != "mark m1 shipped" {
+		t.Errorf("records %v %q", levels, msgs)
 	}
 }
