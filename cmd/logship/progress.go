@@ -114,7 +114,7 @@ func (p *progress) update(done, total int64) {
 
 // remaining estimates the time left at the mean rate so far.
 func remaining(done, total int64, rate float64) (time.Duration, bool) {
-	if total <= 0 || done <= 0 || rate <= 0 || done > total {
+	if total <= 0 || done <= 0 || rate <= 0 || done >= total {
 		return 0, false
 	}
 	return time.Duration(float64(total-done) / rate * float64(time.Second)).Round(time.Second), true

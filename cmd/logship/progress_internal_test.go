@@ -87,6 +87,9 @@ func TestProgressBarShowsETA(t *testing.T) {
 	if _, ok := remaining(10, 0, 5); ok {
 		t.Error("an ETA without a total")
 	}
+	if _, ok := remaining(100, 100, 5); ok {
+		t.Error("an ETA once done")
+	}
 	if bar := progressBar("backup", 3<<20, 0, 1<<20, 0, false); strings.Contains(bar, "ETA") || strings.Contains(bar, " of ") {
 		t.Errorf("bar without a total: %q", bar)
 	}
