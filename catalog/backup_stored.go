@@ -18,7 +18,7 @@ var ErrBackupIncomplete = errors.New("backup objects missing before it was recor
 // written.
 func (c *Catalog) CheckBackupStored(ctx context.Context, b Backup) error {
 	want := map[string]int64{}
-	for _, p := range b.Parts {
+	for _, p := range b.AllParts() {
 		want[p.Key] = p.StoredSize
 	}
 	if b.ManifestKey != "" {
@@ -33,7 +33,7 @@ func (c *Catalog) CheckBackupStored(ctx context.Context, b Backup) error {
 		return fmt.Errorf("check the objects of backup %s: %w", b.ID, err)
 	}
 	var missing []string
-	for _, p := range b.Parts {
+	for _, p := range b.AllParts() {
 		if size, ok := found[p.Key]; !ok || size != p.StoredSize {
 			missing = append(missing, p.Key)
 		}

@@ -165,6 +165,7 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 	}
 
 	keep := policyKeeps(ch.Backups, pol, now)
+	keepAncestors(ch, keep)
 	// Runs, not names: a damaged record spanning exabytes of WAL must not
 	// cost more than one spanning a segment.
 	needs := newNeededSet()
@@ -283,6 +284,7 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs *neededSet) (pg
 		if !grew {
 			break
 		}
+		keepAncestors(ch, keep)
 	}
 	lsn, oldest := cutoff()
 	for _, m := range ch.Marks {
@@ -506,49 +508,14 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		if m.Action != ActionDelete {
 			continue
 		}
-		// The mark's own object goes first: left behind by a crash, it
-		// would let catalog rebuild bring back a mark whose WAL is gone.
-		if err := del(c.markObjectKey(m.Name)); err != nil {
+		if err := c.purgeMark(ctx, m.Name, del); err != nil {
 			return res, err
-		}
-		var keys []string
-		if err := c.st.List(ctx, c.markPrefix()+m.Name+recordSep, func(oi store.ObjectInfo) error {
-			keys = append(keys, oi.Key)
-			return nil
-		}); err != nil {
-			return res, fmt.Errorf("find mark %s: %w", m.Name, err)
-		}
-		for _, k := range keys {
-			if err := del(k); err != nil {
-				return res, err
-			}
 		}
 		res.Deleted.Marks++
 	}
 	for _, b := range p.delBackups {
-		// Record, then the copy rebuild would restore it from, then the
-		// parts: a rebuild after a crash never revives a backup with parts
-		// missing.
-		doc := c.backupPrefix(b.ID) + BackupDocName
-		if err := del(c.backupRecordPrefix() + b.ID + ".json"); err != nil {
+		if err := c.purgeBackup(ctx, b.ID, del); err != nil {
 			return res, err
-		}
-		if err := del(doc); err != nil {
-			return res, err
-		}
-		var keys []string
-		if err := c.st.List(ctx, c.backupPrefix(b.ID), func(oi store.ObjectInfo) error {
-			if oi.Key != doc {
-				keys = append(keys, oi.Key)
-			}
-			return nil
-		}); err != nil {
-			return res, fmt.Errorf("list backup %s: %w", b.ID, err)
-		}
-		for _, k := range keys {
-			if err := del(k); err != nil {
-				return res, err
-			}
 		}
 		res.Deleted.Backups++
 		res.Deleted.StoredBytes += b.StoredSize
@@ -573,6 +540,46 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		res.Deleted.StoredBytes += o.Size
 	}
 	return res, nil
+}
+
+// purgeMark deletes a mark. Its own object goes first: left behind by a
+// crash, it would let catalog rebuild bring back a mark whose WAL is gone.
+func (c *Catalog) purgeMark(ctx context.Context, name string, del func(string) error) error {
+	if err := del(c.markObjectKey(name)); err != nil {
+		return err
+	}
+	keys, err := c.listKeys(ctx, c.markPrefix()+name+recordSep, nil)
+	if err != nil {
+		return fmt.Errorf("find mark %s: %w", name, err)
+	}
+	return deleteEach(keys, del)
+}
+
+// purgeBackup deletes a backup: record, then the copy rebuild would
+// restore it from, then the parts, so that a rebuild after a crash never
+// revives a backup with parts missing.
+func (c *Catalog) purgeBackup(ctx context.Context, id string, del func(string) error) error {
+	doc := c.backupPrefix(id) + BackupDocName
+	if err := del(c.backupRecordPrefix() + id + ".json"); err != nil {
+		return err
+	}
+	if err := del(doc); err != nil {
+		return err
+	}
+	keys, err := c.listKeys(ctx, c.backupPrefix(id), func(rest string) bool { return rest != BackupDocName })
+	if err != nil {
+		return fmt.Errorf("list backup %s: %w", id, err)
+	}
+	return deleteEach(keys, del)
+}
+
+func deleteEach(keys []string, del func(string) error) error {
+	for _, k := range keys {
+		if err := del(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func hasDoc(objs []store.ObjectInfo, key string) bool {

@@ -91,7 +91,7 @@ func dirFiles(dir string) []string {
 func TestF5_PurgeDuringBackup(t *testing.T) {
 	t.Parallel()
 	const source = "f5"
-	c, storeDir, flags := archivingCluster(t, source)
+	c, storeDir, flags := archivingCluster(t, defaultPG, source)
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	waitArchived(t, c, switchWAL(t, c))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/shipper"
 )
 
@@ -26,14 +27,7 @@ Example:
    logship status
    logship status --json | jq .rpo_seconds`,
 		Flags: []cli.Flag{jsonFlag},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c); err != nil {
-				return err
-			}
-			rt, cat, err := setupCatalog(c)
-			if err != nil {
-				return err
-			}
+		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 			st, serr := shipper.GetStatus(c.Context, cat, shipper.StatusOptions{ConnString: rt.cfg.PG})
 			if c.Bool("json") {
 				if err := printJSON(rt.stdout, st); err != nil {
@@ -46,7 +40,7 @@ Example:
 				return fmt.Errorf("store %s unreachable: %w", st.Store, serr)
 			}
 			return nil
-		},
+		}),
 	}
 }
 

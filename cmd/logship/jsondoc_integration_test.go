@@ -170,7 +170,7 @@ func TestJSONDocumented(t *testing.T) {
 func TestJSONDocumentedWithPostgreSQL(t *testing.T) {
 	t.Parallel()
 	doc := jsonDoc(t)
-	c, _, flags := archivingCluster(t, "js")
+	c, _, flags := archivingCluster(t, defaultPG, "js")
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	waitArchived(t, c, switchWAL(t, c))
 	checkJSONDoc(t, doc, "backup", mustLogship(t, nil, append(pgFlags, "backup", "--fast", "--json")...))
