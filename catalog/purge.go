@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/pg"
 	"github.com/logship/logship/store"
 )
@@ -201,7 +202,7 @@ func policyKeeps(bs []Backup, pol RetentionPolicy, now time.Time) []string {
 	keep := make([]string, len(bs))
 	if n := pol.KeepBackups; n > 0 {
 		for i := max(0, len(bs)-n); i < len(bs); i++ {
-			keep[i] = fmt.Sprintf("one of the %d newest backups", n)
+			keep[i] = newestBackups(n) + " " + plural.Word(n, "backup")
 		}
 	}
 	if pol.RecoveryWindow > 0 {
@@ -229,10 +230,18 @@ func policyKeeps(bs []Backup, pol RetentionPolicy, now time.Time) []string {
 	return keep
 }
 
+// newestBackups is "the newest" or "one of the n newest", as n asks.
+func newestBackups(n int) string {
+	if n == 1 {
+		return "the newest"
+	}
+	return fmt.Sprintf("one of the %d newest", n)
+}
+
 func deleteReason(pol RetentionPolicy, n int) string {
 	var why []string
 	if pol.KeepBackups > 0 {
-		why = append(why, fmt.Sprintf("not one of the %d newest of %d backups", pol.KeepBackups, n))
+		why = append(why, fmt.Sprintf("not %s of %d backups", newestBackups(pol.KeepBackups), n))
 	}
 	if pol.RecoveryWindow > 0 {
 		why = append(why, fmt.Sprintf("not needed for the %g-day recovery window", pol.RecoveryWindow.Hours()/24))

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/pg"
 	"github.com/logship/logship/store"
 )
@@ -184,8 +185,8 @@ func (c *Catalog) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 	if err := v.checkManifests(ctx, ch); err != nil {
 		return nil, err
 	}
-	v.storeCheck.Summary = fmt.Sprintf("%d WAL record(s), %d WAL object(s), %d backup object(s); system %d",
-		len(ch.WAL), len(v.walSizes), len(objects), ch.Source.SystemID)
+	v.storeCheck.Summary = fmt.Sprintf("%s, %s, %s; system %d",
+		plural.N(len(ch.WAL), "WAL record"), plural.N(len(v.walSizes), "WAL object"), plural.N(len(objects), "backup object"), ch.Source.SystemID)
 	objects = nil
 	if opts.Deep {
 		if err := v.deep(ctx, ch); err != nil {
@@ -460,7 +461,7 @@ func (v *verifier) compareBackups(ch *Chain, objs map[string]store.ObjectInfo) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		v.add(v.storeCheck, Problem{Severity: SevWarning, Code: CodeUnrecordedBackup, Object: c.backupPrefix(id),
-			Message: fmt.Sprintf("%d object(s) under %s belong to no recorded backup (an interrupted backup, or one still running)", orphans[id], c.backupPrefix(id)),
+			Message: fmt.Sprintf("%s under %s %s to no recorded backup (an interrupted backup, or one still running)", plural.N(orphans[id], "object"), c.backupPrefix(id), plural.Word(orphans[id], "belongs", "belong")),
 			Fix:     "nothing restores from them; delete them when no backup is running"})
 	}
 }
@@ -481,8 +482,8 @@ func (v *verifier) checkBackups(ch *Chain) {
 				Message: fmt.Sprintf("backup %s needs WAL %s to %s to be consistent; missing: %s", b.ID, b.StartWAL, b.EndWAL, m),
 				Fix:     "if PostgreSQL still has these files in pg_wal, push them with logship wal-push; otherwise the backup is unusable: take a new one"})
 		}
-		bc.Summary = fmt.Sprintf("timeline %d, %s to %s, %d part(s), WAL %s to %s (%d segment(s))",
-			b.Timeline, b.StartLSN, b.EndLSN, len(b.Parts), b.StartWAL, b.EndWAL, n)
+		bc.Summary = fmt.Sprintf("timeline %d, %s to %s, %s, WAL %s to %s (%s)",
+			b.Timeline, b.StartLSN, b.EndLSN, plural.N(len(b.Parts), "part"), b.StartWAL, b.EndWAL, plural.N(n, "segment"))
 		if !bc.OK {
 			bc.Summary = "NOT RESTORABLE: " + bc.Summary
 		}
@@ -570,7 +571,7 @@ func (v *verifier) checkTimelines(ch, all *Chain) {
 				Message: fmt.Sprintf("WAL gap on timeline %d: %s missing; no restore can replay past it (needed from backup %s to %s)", m.Timeline, m, oldest.ID, newestName),
 				Fix:     "if PostgreSQL or a standby still has these files in pg_wal, push them with logship wal-push; otherwise take a new backup now so that restores past the gap work again"})
 		}
-		tc.Summary = fmt.Sprintf("path %s; %d segment(s) from backup %s (%s) to %s", describePath(path), n, oldest.ID, oldest.StartWAL, newestName)
+		tc.Summary = fmt.Sprintf("path %s; %s from backup %s (%s) to %s", describePath(path), plural.N(n, "segment"), oldest.ID, oldest.StartWAL, newestName)
 	}
 }
 

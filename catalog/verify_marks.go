@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/pg"
 )
 
@@ -36,7 +37,7 @@ func (v *verifier) checkMarks(ch *Chain) {
 		r, err := ch.ReachMark(m, v.usable)
 		if err == nil {
 			v.rep.Reachable++
-			mc.Summary = fmt.Sprintf("%s: restorable from backup %s, %d segment(s)", at, r.ID, r.Segments())
+			mc.Summary = fmt.Sprintf("%s: restorable from backup %s, %s", at, r.ID, plural.N(r.Segments(), "segment"))
 			if cands, _ := ch.Candidates(pg.TimelineID(m.Timeline), m.LSN); len(cands) > 0 && cands[0].ID != r.ID {
 				mc.Summary += fmt.Sprintf(" (the newer backup %s is not restorable)", cands[0].ID)
 			}

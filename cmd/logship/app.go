@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/object"
 	"github.com/logship/logship/store/backends"
 )
@@ -56,11 +57,13 @@ Example:
 			completionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and exits, once
+		Metadata:       map[string]any{},
 	}
 	// --version prints what the version command prints; no -v, which
 	// reads as "verbose".
 	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
 	cli.VersionPrinter = func(c *cli.Context) { printVersion(c.App.Writer) }
+	oneDefault(app.Flags)
 	for _, cmd := range app.Commands {
 		setUsageErrors(cmd)
 	}
@@ -75,6 +78,7 @@ func setUsageErrors(cmd *cli.Command) {
 		cmd.OnUsageError = onUsageError
 	}
 	checkFlags(cmd)
+	oneDefault(cmd.Flags)
 	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
 		cmd.Action = unknownCommand
 	}
@@ -96,7 +100,26 @@ func setup(c *cli.Context) (*runtime, error) {
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	return &runtime{cfg: cfg, log: newLogger(c.App.ErrWriter, cfg), stdout: c.App.Writer, stderr: c.App.ErrWriter}, nil
+	return newRuntime(c, cfg), nil
+}
+
+// newRuntime is the runtime of a resolved configuration (setup's, or one
+// entry of sources: for schedule).
+func newRuntime(c *cli.Context, cfg Config) *runtime {
+	// Logs and warnings go through the progress bar's line (progress.go).
+	stderr := newTermLine(c.App.ErrWriter)
+	rt := &runtime{cfg: cfg, log: newLogger(stderr, cfg), stdout: c.App.Writer, stderr: stderr}
+	if c.App.Metadata == nil {
+		c.App.Metadata = map[string]any{}
+	}
+	c.App.Metadata[loggerKey] = rt.log
+	if cfg.LogFormat == "json" {
+		// No plain text on stderr, and no progress bar: records.
+		lines := &logLines{log: rt.log}
+		rt.stderr = lines
+		jsonStderr.Store(lines)
+	}
+	return rt
 }
 
 // setupCatalog is setup followed by opening the source's catalog, which
@@ -145,6 +168,7 @@ func (r *runtime) openCatalogs(ctx context.Context) (func(source string) *catalo
 	st, err := backends.Open(ctx, r.cfg.Store, backends.Options{
 		S3Endpoint: r.cfg.S3.Endpoint, S3Region: r.cfg.S3.Region, S3PathStyle: r.cfg.S3.PathStyle,
 		S3SSE: r.cfg.S3.SSE, S3SSEKMSKeyID: r.cfg.S3.SSEKMSKeyID, S3RequestTimeout: r.cfg.S3.RequestTimeout,
+		Logger: r.log,
 	})
 	if err != nil {
 		return nil, err
@@ -167,8 +191,8 @@ func (r *runtime) encodeOptions() object.EncodeOptions {
 // needArgs checks the number of positional arguments.
 func needArgs(c *cli.Context, names ...string) error {
 	if c.NArg() != len(names) {
-		return usageErr(fmt.Errorf("%s needs %d argument(s) (%v), got %d: see logship %s --help",
-			c.Command.Name, len(names), names, c.NArg(), c.Command.Name))
+		return usageErr(fmt.Errorf("%s needs %s (%v), got %d: see logship %s --help",
+			c.Command.Name, plural.N(len(names), "argument"), names, c.NArg(), c.Command.Name))
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ func testArchiveWithRealPostgres(t *testing.T, v pgtest.Version) {
 	}
 
 	var l listing
-	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)), &l); err != nil {
+	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json", "--wal")...)), &l); err != nil {
 		t.Fatal(err)
 	}
 	archived, _ := strconv.Atoi(c.QueryString(t, "SELECT archived_count FROM pg_stat_archiver"))

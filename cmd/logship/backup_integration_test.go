@@ -87,12 +87,12 @@ func testBackupAndMark(t *testing.T, v pgtest.Version) {
 
 	// The store alone is enough: with every catalog object gone, rebuild
 	// brings back the same backups, marks and WAL records.
-	before := mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)
+	before := mustLogship(t, nil, append(flags, "catalog", "list", "--json", "--wal")...)
 	if err := os.RemoveAll(filepath.Join(storeDir, "bk", "catalog")); err != nil {
 		t.Fatal(err)
 	}
 	mustLogship(t, nil, append(flags, "catalog", "rebuild")...)
-	after := mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)
+	after := mustLogship(t, nil, append(flags, "catalog", "list", "--json", "--wal")...)
 	if stripCreated(before) != stripCreated(after) {
 		t.Fatalf("catalog after rebuild differs:\nbefore %s\nafter  %s", before, after)
 	}

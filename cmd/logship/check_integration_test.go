@@ -22,15 +22,17 @@ type checkResult struct {
 func checkJSON(t *testing.T, flags []string, wantCode int) map[string]checkResult {
 	t.Helper()
 	r := logship(t, nil, append(append([]string{}, flags...), "check", "--json")...)
-	var results []checkResult
-	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil {
+	var doc struct {
+		Checks []checkResult `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatalf("check --json: %v\n%s\n%s", err, r.stdout, r.stderr)
 	}
 	if r.code != wantCode {
 		t.Fatalf("check: exit %d, want %d\n%s", r.code, wantCode, r.stdout)
 	}
 	out := map[string]checkResult{}
-	for _, c := range results {
+	for _, c := range doc.Checks {
 		out[c.Name] = c
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/shipper"
 )
 
@@ -62,8 +63,8 @@ Example:
 			if b.Incremental() {
 				kind = "incremental backup (parent " + b.Parent + ")"
 			}
-			fmt.Fprintf(rt.stdout, "%s %s: %s raw, %s stored in %d parts, WAL %s to %s (timeline %d), %s\n",
-				kind, b.ID, humanBytes(b.RawSize), humanBytes(b.StoredSize), len(b.Parts), b.StartLSN, b.EndLSN, b.Timeline,
+			fmt.Fprintf(rt.stdout, "%s %s: %s raw, %s stored in %s, WAL %s to %s (timeline %d), %s\n",
+				kind, b.ID, humanBytes(b.RawSize), humanBytes(b.StoredSize), plural.N(len(b.Parts), "part"), b.StartLSN, b.EndLSN, b.Timeline,
 				b.EndTime.Sub(b.StartTime).Round(1e7))
 			return nil
 		}),

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
-	"github.com/logship/logship/store"
+	"github.com/logship/logship/internal/plural"
 )
 
 var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON instead of text (consumers should ignore unknown fields)"}
@@ -27,23 +26,29 @@ func catalogCommand() *cli.Command {
 			{
 				Name:  "list",
 				Usage: "list the source, its timelines, WAL ranges and gaps",
-				Flags: []cli.Flag{jsonFlag},
+				Flags: []cli.Flag{jsonFlag,
+					&cli.BoolFlag{Name: "wal", Usage: "also list every WAL record, not only the ranges per timeline"}},
 				Description: `Exit codes: 0 listed, 1 the store could not be read, 2 bad configuration.
 
 Example:
    logship --store file:///var/lib/logship catalog list
-   logship --store s3://backups/pg catalog list --json | jq '.timelines'`,
+   logship --store s3://backups/pg catalog list --json | jq '.timelines'
+   logship catalog list --json --wal | jq '.wal[] | select(.kind != "segment")'`,
 				Action: catalogList,
 			},
 			{
 				Name:      "show",
-				Usage:     "show one WAL file's record and stored header",
+				Usage:     "show one WAL file (its record and stored header), backup or mark",
 				ArgsUsage: "NAME",
 				Flags:     []cli.Flag{jsonFlag},
-				Description: `Exit codes: 0 shown, 1 not found or unreadable, 2 bad configuration.
+				Description: `NAME is a WAL file name, a backup id or a mark name, looked up in that order.
+
+Exit codes: 0 shown, 1 not found or unreadable, 2 bad configuration.
 
 Example:
-   logship catalog show 000000010000000000000003 --json`,
+   logship catalog show 000000010000000000000003 --json
+   logship catalog show 20261201T165604.654Z
+   logship catalog show before-upgrade --json | jq .mark.lsn`,
 				Action: catalogShow,
 			},
 			{
@@ -71,12 +76,6 @@ func warnStrayKeys(w io.Writer, cat *catalog.Catalog) {
 	}
 }
 
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func catalogList(c *cli.Context) error {
 	rt, cat, err := setupCatalog(c)
 	if err != nil {
@@ -88,7 +87,11 @@ func catalogList(c *cli.Context) error {
 	}
 	warnStrayKeys(rt.stderr, cat)
 	if c.Bool("json") {
-		return printJSON(rt.stdout, l)
+		out := listOutput{Listing: l}
+		if c.Bool("wal") {
+			out.WAL = &l.WAL
+		}
+		return printJSON(rt.stdout, out)
 	}
 	w := rt.stdout
 	if l.Source == nil {
@@ -96,7 +99,7 @@ func catalogList(c *cli.Context) error {
 		return nil
 	}
 	fmt.Fprintf(w, "source %s  system %d  segment size %d MiB  store %s\n", l.Source.Name, l.Source.SystemID, l.Source.SegmentSize>>20, cat.StoreURL())
-	fmt.Fprintf(w, "%d WAL files, %s raw, %s stored\n\n", l.Files, humanBytes(l.RawBytes), humanBytes(l.StoredBytes))
+	fmt.Fprintf(w, "%s, %s raw, %s stored\n\n", plural.N(l.Files, "WAL file"), humanBytes(l.RawBytes), humanBytes(l.StoredBytes))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIMELINE\tSEGMENTS\tFIRST\tLAST\tLSN RANGE\tGAPS")
 	for _, t := range l.Timelines {
@@ -129,9 +132,12 @@ func catalogList(c *cli.Context) error {
 	if len(l.Pins) > 0 {
 		fmt.Fprintf(w, "\npinned (purge keeps them): %s\n", pinList(l.Pins))
 	}
+	if c.Bool("wal") {
+		printWALRecords(w, l.WAL)
+	}
 	for _, t := range l.Timelines {
 		for _, g := range t.Gaps {
-			fmt.Fprintf(w, "gap on timeline %d: %d segment(s) missing between %s and %s\n", t.Timeline, g.Missing, g.After, g.Before)
+			fmt.Fprintf(w, "gap on timeline %d: %s missing between %s and %s\n", t.Timeline, plural.N(g.Missing, "segment"), g.After, g.Before)
 		}
 	}
 	return nil
@@ -158,23 +164,31 @@ func catalogShow(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	name := c.Args().First()
-	rec, err := cat.LookupWAL(c.Context, name)
-	if errors.Is(err, store.ErrNotExist) {
-		return fmt.Errorf("%s is not in the catalog of source %q: see logship catalog list", name, cat.SourceName())
-	}
+	out, err := lookupName(c.Context, cat, c.Args().First())
 	if err != nil {
 		return err
 	}
-	info, err := cat.Describe(c.Context, rec)
-	if err != nil {
-		return err
+	if len(out.others) > 0 {
+		fmt.Fprintf(rt.stderr, "logship: warning: mark %s has %d records; showing the first (see logship verify)\n", out.Mark.Name, len(out.others)+1)
 	}
 	if c.Bool("json") {
-		return printJSON(rt.stdout, info)
+		return printJSON(rt.stdout, out)
 	}
-	fmt.Fprintf(rt.stdout, "name          %s\nkind          %s\ntimeline      %d\nraw size      %d\nstored size   %d\nsha256        %s\ncompression   %s\nformat        %d\n",
-		info.Name, info.Kind, info.Timeline, info.RawSize, info.StoredSize, info.SHA256, info.Compression, info.FormatVersion)
+	w := rt.stdout
+	switch {
+	case out.WAL != nil:
+		info := out.WAL
+		fmt.Fprintf(w, "name          %s\nkind          %s\ntimeline      %d\nraw size      %d\nstored size   %d\nsha256        %s\ncompression   %s\nformat        %d\n",
+			info.Name, info.Kind, info.Timeline, info.RawSize, info.StoredSize, info.SHA256, info.Compression, info.FormatVersion)
+	case out.Backup != nil:
+		b := out.Backup
+		fmt.Fprintf(w, "backup        %s\nlabel         %s\ntimeline      %d\nstart lsn     %s\nend lsn       %s\nwal           %s to %s\nstarted       %s\nfinished      %s\nraw size      %d\nstored size   %d\nparts         %d\ncompression   %s\n",
+			b.ID, b.Label, b.Timeline, b.StartLSN, b.EndLSN, b.StartWAL, b.EndWAL, b.StartTime.Format(time.RFC3339), b.EndTime.Format(time.RFC3339),
+			b.RawSize, b.StoredSize, len(b.Parts), b.Compression)
+	default:
+		m := out.Mark
+		fmt.Fprintf(w, "mark          %s\ntimeline      %d\nlsn           %s\ntime          %s\n", m.Name, m.Timeline, m.LSN, m.Time.Format(time.RFC3339Nano))
+	}
 	return nil
 }
 
@@ -190,6 +204,6 @@ func catalogRebuild(c *cli.Context) error {
 	if c.Bool("json") {
 		return printJSON(rt.stdout, res)
 	}
-	fmt.Fprintf(rt.stdout, "%d objects, %d records added, source record restored: %v\n", res.Objects, res.Added, res.Source)
+	fmt.Fprintf(rt.stdout, "%s, %s added, source record restored: %v\n", plural.N(res.Objects, "object"), plural.N(res.Added, "record"), res.Source)
 	return nil
 }

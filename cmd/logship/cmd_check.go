@@ -26,13 +26,13 @@ Exit codes: 0 every check ok, 1 a check failed, 2 bad configuration.
 
 Example:
    logship --pg "host=/var/run/postgresql user=postgres" check
-   logship check --json | jq '.[] | select(.ok | not)'`,
+   logship check --json | jq '.checks[] | select(.ok | not)'`,
 		Flags: []cli.Flag{jsonFlag},
 		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 			results := shipper.RunChecks(c.Context, cat, shipper.CheckOptions{
 				ConnString: rt.cfg.PG, ArchiveCommand: suggestedArchiveCommand(c, rt.cfg)})
 			if c.Bool("json") {
-				if err := printJSON(rt.stdout, results); err != nil {
+				if err := printJSONList(rt.stdout, "checks", results); err != nil {
 					return err
 				}
 			} else {

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/plural"
 )
 
 func purgeCommand() *cli.Command {
@@ -85,7 +86,7 @@ func runPurge(c *cli.Context) error {
 	if !out.DryRun && !plan.Empty() {
 		res, err := cat.Purge(c.Context, plan)
 		if err != nil {
-			return fmt.Errorf("purge stopped after deleting %d objects (the store stays consistent; run purge again to finish): %w", res.Objects, err)
+			return fmt.Errorf("purge stopped after deleting %s (the store stays consistent; run purge again to finish): %w", plural.N(res.Objects, "object"), err)
 		}
 		out.Result = &res
 		rt.log.Info("purge done", "backups_deleted", res.Deleted.Backups, "marks_deleted", res.Deleted.Marks,
@@ -101,8 +102,11 @@ func runPurge(c *cli.Context) error {
 func printPlan(w io.Writer, out purgeOutput) {
 	p := out.PurgePlan
 	var rules []string
-	if p.Policy.KeepBackups > 0 {
-		rules = append(rules, fmt.Sprintf("keep the %d newest backups", p.Policy.KeepBackups))
+	switch k := p.Policy.KeepBackups; {
+	case k == 1:
+		rules = append(rules, "keep the newest backup")
+	case k > 1:
+		rules = append(rules, fmt.Sprintf("keep the %d newest backups", k))
 	}
 	if p.Policy.RecoveryWindowDays > 0 {
 		rules = append(rules, fmt.Sprintf("a %g-day recovery window", p.Policy.RecoveryWindowDays))
@@ -146,7 +150,7 @@ func printPlan(w io.Writer, out purgeOutput) {
 	}
 	tw.Flush()
 	d, k := p.Delete, p.Keep
-	kept := fmt.Sprintf("kept %d backups, %d marks, %d WAL files (%s)", k.Backups, k.Marks, k.WALFiles, humanBytes(k.StoredBytes))
+	kept := fmt.Sprintf("kept %s, %s, %s (%s)", plural.N(k.Backups, "backup"), plural.N(k.Marks, "mark"), plural.N(k.WALFiles, "WAL file"), humanBytes(k.StoredBytes))
 	if p.Empty() {
 		fmt.Fprintf(w, "\nnothing to delete; %s\n", kept)
 		return
@@ -155,8 +159,8 @@ func printPlan(w io.Writer, out purgeOutput) {
 	if out.DryRun {
 		verb = "would delete"
 	}
-	fmt.Fprintf(w, "\n%s %d backups, %d marks, %d WAL files, %d orphan objects (%s); %s\n",
-		verb, d.Backups, d.Marks, d.WALFiles, d.Orphans, humanBytes(d.StoredBytes), kept)
+	fmt.Fprintf(w, "\n%s %s, %s, %s, %s (%s); %s\n", verb, plural.N(d.Backups, "backup"), plural.N(d.Marks, "mark"),
+		plural.N(d.WALFiles, "WAL file"), plural.N(d.Orphans, "orphan object"), humanBytes(d.StoredBytes), kept)
 }
 
 func joinOr(rules []string) string {

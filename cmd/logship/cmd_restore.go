@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/pg"
 	"github.com/logship/logship/pg/server"
 	"github.com/logship/logship/restore"
@@ -369,7 +370,7 @@ func printRestored(w io.Writer, res restore.Result) {
 	if res.Standby {
 		kind = "standby.signal"
 	}
-	fmt.Fprintf(w, "restored backup %s into %s: %d files, %s, in %s\n", p.BackupID, res.TargetDir, res.Files, humanBytes(res.RawBytes), res.Duration.Round(time.Millisecond))
-	fmt.Fprintf(w, "target %s on timeline %d, WAL %s to %s (%d segment(s) checked in the store), %s, action %s\n",
-		p.Target, p.Timeline, p.FirstWAL, p.LastWAL, p.Segments, kind, res.Action)
+	fmt.Fprintf(w, "restored backup %s into %s: %s, %s, in %s\n", p.BackupID, res.TargetDir, plural.N(res.Files, "file"), humanBytes(res.RawBytes), res.Duration.Round(time.Millisecond))
+	fmt.Fprintf(w, "target %s on timeline %d, WAL %s to %s (%s checked in the store), %s, action %s\n",
+		p.Target, p.Timeline, p.FirstWAL, p.LastWAL, plural.N(p.Segments, "segment"), kind, res.Action)
 }

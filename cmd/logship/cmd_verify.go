@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/plural"
 )
 
 func verifyCommand() *cli.Command {
@@ -45,7 +46,9 @@ Example:
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output: text, json or junit"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "with --deep: objects checked at once"},
 			&cli.BoolFlag{Name: "no-record", Usage: "with --deep: do not record what was checked (read-only store)"},
-			jsonFlag,
+			// verify has three formats, so --format, not --json; the hidden
+			// flag only says so.
+			&cli.BoolFlag{Name: "json", Hidden: true},
 		},
 		Action: runVerify,
 	}
@@ -55,10 +58,10 @@ func runVerify(c *cli.Context) error {
 	if err := needArgs(c); err != nil {
 		return err
 	}
-	format := c.String("format")
-	if c.Bool("json") {
-		format = "json"
+	if c.IsSet("json") {
+		return usageErr(errors.New("verify takes --format json, not --json (it also has --format junit)"))
 	}
+	format := c.String("format")
 	switch format {
 	case "text", "json", "junit":
 	default:
@@ -93,7 +96,7 @@ func runVerify(c *cli.Context) error {
 		return err
 	}
 	if !rep.OK {
-		return withCode(exitFailure, fmt.Errorf("source %q cannot be fully restored: %d error(s); see the report", rep.Source, rep.Errors))
+		return withCode(exitFailure, fmt.Errorf("source %q cannot be fully restored: %s; see the report", rep.Source, plural.N(rep.Errors, "error")))
 	}
 	return nil
 }
@@ -112,15 +115,16 @@ func printVerifyText(w io.Writer, rep *catalog.VerifyReport) {
 	if !rep.OK {
 		verdict = "BROKEN"
 	}
-	fmt.Fprintf(w, "%s: source %s in %s: %d error(s), %d warning(s); %d backup(s), %d of %d mark(s) restorable, %d timeline(s), %d segment(s)",
-		verdict, rep.Source, rep.Store, rep.Errors, rep.Warnings, rep.Backups, rep.Reachable, rep.Marks, rep.Timelines, rep.Segments)
+	fmt.Fprintf(w, "%s: source %s in %s: %s, %s; %s, %d of %s restorable, %s, %s",
+		verdict, rep.Source, rep.Store, plural.N(rep.Errors, "error"), plural.N(rep.Warnings, "warning"), plural.N(rep.Backups, "backup"),
+		rep.Reachable, plural.N(rep.Marks, "mark"), plural.N(rep.Timelines, "timeline"), plural.N(rep.Segments, "segment"))
 	if n := rep.Newest; n != nil {
 		fmt.Fprintf(w, "; newest segment %s stored %s ago", n.Name, time.Duration(n.AgeSeconds*float64(time.Second)).Round(time.Second))
 	}
 	fmt.Fprintln(w)
 	if d := rep.DeepStats; d != nil {
-		fmt.Fprintf(w, "deep: %d object(s), %d checked now, %d checked before and unchanged, %d downloaded (%s)\n",
-			d.Objects, d.Checked, d.Skipped, d.Downloaded, humanBytes(d.DownloadedBytes))
+		fmt.Fprintf(w, "deep: %s, %d checked now, %d checked before and unchanged, %d downloaded (%s)\n",
+			plural.N(d.Objects, "object"), d.Checked, d.Skipped, d.Downloaded, humanBytes(d.DownloadedBytes))
 	}
 	if len(rep.Problems) > 0 {
 		fmt.Fprintln(w)

@@ -65,7 +65,7 @@ func TestPushKilledMidWrite(t *testing.T) {
 		t.Fatalf("after kill -9 an object exists under the final name (stat: %v)", err)
 	}
 	var l listing
-	json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)), &l)
+	json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json", "--wal")...)), &l)
 	if len(l.WAL) != 0 {
 		t.Fatalf("catalog lists %d files after a killed push", len(l.WAL))
 	}
@@ -211,12 +211,12 @@ func TestCatalogRebuild(t *testing.T) {
 	os.WriteFile(hist, []byte("1\t0/4000000\tno recovery target specified\n"), 0o644)
 	mustLogship(t, nil, append(flags, "wal-push", hist)...)
 
-	before := mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)
+	before := mustLogship(t, nil, append(flags, "catalog", "list", "--json", "--wal")...)
 	if err := os.RemoveAll(filepath.Join(dir, "t", "catalog")); err != nil {
 		t.Fatal(err)
 	}
 	mustLogship(t, nil, append(flags, "catalog", "rebuild")...)
-	after := mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)
+	after := mustLogship(t, nil, append(flags, "catalog", "list", "--json", "--wal")...)
 	var b, a listing
 	json.Unmarshal([]byte(before), &b)
 	json.Unmarshal([]byte(after), &a)

@@ -110,8 +110,3 @@ func (f *configFile) sourceSetting(name, key string) string {
 	}
 	return f.top[key]
 }
-
-// newRuntime is the runtime of the resolved cfg, as setup makes it.
-func newRuntime(c *cli.Context, cfg Config) *runtime {
-	return &runtime{cfg: cfg, log: newLogger(c.App.ErrWriter, cfg), stdout: c.App.Writer, stderr: c.App.ErrWriter}
-}

@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -64,4 +68,45 @@ func exitCode(err error) int {
 // log expect.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// loggerKey is where setup leaves the command's logger in the app's
+// Metadata, so that run can print the final error in the log format.
+const loggerKey = "logship.logger"
+
+// printError prints the error a command ended with, once: "logship: …" on
+// one line, or with --log-format json a JSON record (level ERROR, the
+// message and exit_code), so that a JSON log stays JSON to its last line.
+func printError(stderr io.Writer, app *cli.App, args []string, err error, code int) {
+	msg := oneLine(err)
+	log, _ := app.Metadata[loggerKey].(*slog.Logger)
+	if log == nil && jsonLogAsked(args) {
+		// The command failed before its configuration was read (a
+		// usage error): the flag or the environment is all there is.
+		log = slog.New(slog.NewJSONHandler(stderr, nil))
+	}
+	if log != nil && log.Handler() != nil {
+		if _, isJSON := log.Handler().(*slog.JSONHandler); isJSON {
+			log.Error(msg, "exit_code", code)
+			return
+		}
+	}
+	fmt.Fprintf(stderr, "logship: %s\n", msg)
+}
+
+// jsonLogAsked tells whether the command line or the environment asks for
+// JSON logs: "--log-format json", "--log-format=json" or
+// LOGSHIP_LOG_FORMAT=json.
+func jsonLogAsked(args []string) bool {
+	asked := os.Getenv("LOGSHIP_LOG_FORMAT") == "json"
+	for i, a := range args {
+		a = strings.TrimPrefix(a, "-")
+		switch {
+		case a == "-log-format" && i+1 < len(args):
+			asked = args[i+1] == "json"
+		case strings.HasPrefix(a, "-log-format="):
+			asked = strings.TrimPrefix(a, "-log-format=") == "json"
+		}
+	}
+	return asked
 }

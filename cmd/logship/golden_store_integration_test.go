@@ -43,10 +43,22 @@ func TestGoldenStore(t *testing.T) {
 	if err := json.Unmarshal(b, &wantJSON); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)), &gotJSON); err != nil {
+	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json", "--wal")...)), &gotJSON); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range jsonSubset("", wantJSON, gotJSON) {
+		t.Errorf("catalog list --json --wal: %s", d)
+	}
+	// Without --wal, the same document without the WAL records.
+	var short map[string]any
+	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)), &short); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := short["wal"]; ok {
+		t.Error("catalog list --json lists the WAL records without --wal")
+	}
+	delete(wantJSON.(map[string]any), "wal")
+	for _, d := range jsonSubset("", wantJSON, short) {
 		t.Errorf("catalog list --json: %s", d)
 	}
 

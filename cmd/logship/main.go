@@ -11,7 +11,7 @@ import (
 )
 
 func main() {
-	ctx, stop := interruptible(os.Stderr)
+	ctx, stop := interruptible(signalStderr{os.Stderr})
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()
 	exit(code)
@@ -36,6 +36,6 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 	if code == exitCancelled {
 		err = fmt.Errorf("interrupted: %w", err)
 	}
-	fmt.Fprintf(stderr, "logship: %s\n", oneLine(err))
+	printError(stderr, app, args, err, code)
 	return code
 }

@@ -142,7 +142,7 @@ func testPurgeEndToEnd(t *testing.T, v pgtest.Version) {
 	}
 	waitArchived(t, c, switchWAL(t, c))
 	var before listing
-	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)), &before); err != nil {
+	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(flags, "catalog", "list", "--json", "--wal")...)), &before); err != nil {
 		t.Fatal(err)
 	}
 	var recorded []string

@@ -83,7 +83,7 @@ func TestS3BadConfig(t *testing.T) {
 		})
 	}
 	// Nothing was written under the prefix by any of them.
-	out := mustLogship(t, nil, append(flags, "catalog", "list", "--json")...)
+	out := mustLogship(t, nil, append(flags, "catalog", "list", "--json", "--wal")...)
 	if strings.Contains(out, seg1) {
 		t.Fatalf("a refused push wrote to the store: %s", out)
 	}

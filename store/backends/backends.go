@@ -6,6 +6,7 @@ package backends
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -25,6 +26,8 @@ type Options struct {
 	// S3RequestTimeout bounds each attempt of each request; 0 = the
 	// backend's default.
 	S3RequestTimeout time.Duration
+	// Logger receives the backend's own messages (the AWS SDK's warnings).
+	Logger *slog.Logger
 }
 
 // Open returns the store named by rawURL: file:///path (or /path) or
@@ -47,6 +50,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 		cfg.Endpoint, cfg.Region, cfg.PathStyle = opts.S3Endpoint, opts.S3Region, opts.S3PathStyle
 		cfg.SSE, cfg.SSEKMSKeyID = opts.S3SSE, opts.S3SSEKMSKeyID
 		cfg.RequestTimeout = opts.S3RequestTimeout
+		cfg.Logger = opts.Logger
 		return s3.Open(ctx, cfg)
 	default:
 		return nil, fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, store.RedactURL(rawURL))

@@ -32,6 +32,9 @@ func newClient(ctx context.Context, cfg Config) (*awss3.Client, aws.CredentialsP
 		config.WithHTTPClient(newHTTPClient(cfg.RequestTimeout)),
 		config.WithRetryer(func() aws.Retryer { return newRetryer(cfg.MaxAttempts) }),
 	)
+	if cfg.Logger != nil {
+		opts = append(opts, config.WithLogger(sdkLogger{cfg.Logger}))
+	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		// These errors name files and profiles, never secrets.

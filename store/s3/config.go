@@ -2,6 +2,7 @@ package s3
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -58,6 +59,9 @@ type Config struct {
 	// both succeed, the last one winning. Use it only for servers without
 	// If-None-Match.
 	ConditionalWrites string
+	// Logger receives the AWS SDK's own log messages; nil leaves them to
+	// the SDK's default (plain lines on stderr).
+	Logger *slog.Logger
 }
 
 // ParseURL reads s3://bucket[/prefix] into a Config with only Bucket and
