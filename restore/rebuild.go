@@ -90,16 +90,10 @@ func runChain(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options
 		res.Parts += len(s.b.AllParts())
 		total += s.b.RawSize
 	}
-	storeRoot, _ := cat.LocalRoot()
-	if err := prepareDir(dir, opts.Force, storeRoot); err != nil {
+	if err := beginTarget(cat, dir, opts.Force, plan.Backup.ID, began); err != nil {
 		return res, err
 	}
-	if err := writeMarker(dir, plan.Backup.ID, began, time.Time{}); err != nil {
-		return res, err
-	}
-	incomplete := func(err error) error {
-		return fmt.Errorf("%w: %s must not be started; fix the cause and rerun the restore with --force (after emptying its tablespace directories): %w", ErrIncomplete, dir, err)
-	}
+	incomplete := incompleteIn(dir, " (after emptying its tablespace directories)")
 	if err := makeTablespaceDirs(dests); err != nil {
 		return res, incomplete(err)
 	}
@@ -276,8 +270,10 @@ func finishDir(ctx context.Context, dir string, opts Options, settings RecoveryS
 	return SyncTree(ctx, dir)
 }
 
-// streamParts runs the tar stream of parts through consume, fetching
-// ahead as extractParts does.
+// streamParts runs the tar stream of parts through consume, which must read
+// it to the end of the archive; only zero padding may follow. Parts are
+// fetched and verified ahead (feedParts). An error of consume's comes back
+// as it is when it came first; the feed's otherwise.
 func streamParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.BackupPart, parallel int, progress func(done, total int64), consume func(io.Reader) error) error {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)

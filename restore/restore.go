@@ -128,17 +128,10 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 	if err != nil {
 		return res, err
 	}
-	storeRoot, _ := cat.LocalRoot()
-	if err := prepareDir(dir, opts.Force, storeRoot); err != nil {
+	if err := beginTarget(cat, dir, opts.Force, plan.Backup.ID, began); err != nil {
 		return res, err
 	}
-	if err := writeMarker(dir, plan.Backup.ID, began, time.Time{}); err != nil {
-		return res, err
-	}
-
-	incomplete := func(err error) error {
-		return fmt.Errorf("%w: %s must not be started; fix the cause and rerun the restore with --force: %w", ErrIncomplete, dir, err)
-	}
+	incomplete := incompleteIn(dir, "")
 	log.Info("extracting backup", "backup", plan.Backup.ID, "parts", len(plan.Backup.Parts), "raw_bytes", plan.Backup.RawSize, "target_dir", dir)
 	limits := NewExtractLimits(plan.Backup.Parts, manifest)
 	files, err := extractParts(ctx, cat, plan.Backup.Parts, dir, limits, opts.Parallel, opts.Progress)
@@ -163,6 +156,25 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 	res.Duration = time.Since(began)
 	log.Info("restored", "backup", plan.Backup.ID, "target", plan.Target, "target_dir", dir, "files", res.Files, "duration", res.Duration)
 	return res, nil
+}
+
+// beginTarget prepares dir (prepareDir) and marks it as an unfinished
+// logship restore of backupID, before anything else is written there.
+func beginTarget(cat *catalog.Catalog, dir string, force bool, backupID string, began time.Time) error {
+	storeRoot, _ := cat.LocalRoot()
+	if err := prepareDir(dir, force, storeRoot); err != nil {
+		return err
+	}
+	return writeMarker(dir, backupID, began, time.Time{})
+}
+
+// incompleteIn wraps an error that left dir half written: it must not be
+// started, and the restore is to be rerun with --force (extra says what
+// else to do first).
+func incompleteIn(dir, extra string) func(error) error {
+	return func(err error) error {
+		return fmt.Errorf("%w: %s must not be started; fix the cause and rerun the restore with --force%s: %w", ErrIncomplete, dir, extra, err)
+	}
 }
 
 // prepareDir makes dir an empty directory of mode 0700, creating it, or
@@ -269,43 +281,15 @@ func (e writeError) Unwrap() error { return e.err }
 // store's latency and the decompression overlap with the disk writes, and a
 // buffered part reaches the extraction only once its checksum has matched.
 func extractParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.BackupPart, dir string, limits ExtractLimits, parallel int, progress func(done, total int64)) ([]ExtractedFile, error) {
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	type extracted struct {
-		files []ExtractedFile
-		err   error
-	}
-	done := make(chan extracted, 1)
-	go func() {
-		files, err := ExtractTarLimited(ctx, pr, dir, limits)
-		if err == nil {
-			err = checkTarTail(pr)
+	var files []ExtractedFile
+	err := streamParts(ctx, cat, parts, parallel, progress, func(r io.Reader) error {
+		var err error
+		if files, err = ExtractTarLimited(ctx, r, dir, limits); err != nil {
+			return fmt.Errorf("extract: %w", err)
 		}
-		if err != nil {
-			// Stops the fetches too: nothing more will be written.
-			cancel()
-			pr.CloseWithError(err)
-		} else {
-			pr.Close()
-		}
-		done <- extracted{files, err}
-	}()
-	feedErr := feedParts(ctx, cat, parts, pw, parallel, progress)
-	pw.CloseWithError(feedErr)
-	ex := <-done
-	var we writeError
-	switch {
-	case parent.Err() != nil:
-		return ex.files, parent.Err()
-	case ex.err != nil && (feedErr == nil || errors.As(feedErr, &we) || errors.Is(feedErr, context.Canceled)):
-		// The extraction failed first; the feed only saw it stop.
-		return ex.files, fmt.Errorf("extract: %w", ex.err)
-	case feedErr != nil:
-		return ex.files, feedErr
-	}
-	return ex.files, nil
+		return nil
+	})
+	return files, err
 }
 
 // checkTarTail reads what follows the tar end-of-archive marker: only the
