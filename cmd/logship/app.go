@@ -46,6 +46,7 @@ Example:
 			scheduleCommand(),
 			purgeCommand(),
 			statusCommand(),
+			sourcesCommand(),
 			checkCommand(),
 			verifyCommand(),
 			versionCommand(),

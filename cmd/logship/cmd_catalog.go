@@ -78,7 +78,7 @@ func printJSON(w io.Writer, v any) error {
 }
 
 func catalogList(c *cli.Context) error {
-	rt, cat, err := setupCatalog(c)
+	rt, cat, err := setupKnownCatalog(c)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func catalogShow(c *cli.Context) error {
 	if err := needArgs(c, "NAME"); err != nil {
 		return err
 	}
-	rt, cat, err := setupCatalog(c)
+	rt, cat, err := setupKnownCatalog(c)
 	if err != nil {
 		return err
 	}
