@@ -35,6 +35,50 @@ type Backup struct {
 	Parts          []BackupPart
 	ManifestKey    string
 	ManifestSHA256 string
+	// Kind is KindIncremental for an incremental backup; "" (a record
+	// older than incremental backups, or a full backup) is a full one.
+	Kind string
+	// Parent is the id of the backup an incremental one was taken on top
+	// of, and ParentStartLSN that backup's start (its backup_label's
+	// INCREMENTAL FROM LSN); both empty for a full backup.
+	Parent         string
+	ParentStartLSN pg.LSN
+	// Tablespaces are the archives of the tablespaces other than
+	// pg_default and pg_global, each stored in parts of its own; Parts is
+	// the main data directory's archive. Empty for a backup without
+	// tablespaces (and for every record older than tablespace support).
+	Tablespaces []BackupTablespace
+}
+
+// Backup kinds.
+const (
+	KindFull        = ""
+	KindIncremental = "incremental"
+)
+
+// Incremental tells whether the backup is incremental: restoring it needs
+// its parent, and the parent's parent, down to a full backup.
+func (b Backup) Incremental() bool { return b.Kind == KindIncremental }
+
+// BackupTablespace is one tablespace's archive of a backup.
+type BackupTablespace struct {
+	OID      uint32 `json:"oid"`
+	Location string `json:"location"` // the tablespace's directory on the source
+	// Parts are its tar stream's pieces, in order, stored under
+	// backups/<id>/tblspc-<oid>/.
+	Parts      []BackupPart `json:"parts"`
+	RawSize    int64        `json:"raw_size"`
+	StoredSize int64        `json:"stored_size"`
+}
+
+// AllParts lists every stored part of the backup: the tablespaces' and
+// the main archive's.
+func (b Backup) AllParts() []BackupPart {
+	var out []BackupPart
+	for _, ts := range b.Tablespaces {
+		out = append(out, ts.Parts...)
+	}
+	return append(out, b.Parts...)
 }
 
 // BackupPart is one stored piece of the backup's tar stream, in order.

@@ -98,28 +98,17 @@ func (c *Catalog) Chain(ctx context.Context) (*Chain, error) {
 // from a failure to talk to the store (which stops a run).
 func isDamage(err error) bool {
 	var fe *object.FormatError
-	return errors.As(err, &fe) || errors.Is(err, store.ErrNotExist) || errors.Is(err, pg.ErrInvalidHistory) || errors.Is(err, errWrongObject)
+	return errors.As(err, &fe) || errors.Is(err, store.ErrNotExist) || errors.Is(err, pg.ErrInvalidHistory) || errors.Is(err, ErrRecordMismatch)
 }
-
-// errWrongObject marks an object whose header names another file.
-var errWrongObject = errors.New("object holds another file")
 
 func (c *Catalog) readHistory(ctx context.Context, r WALRecord) ([]pg.HistoryEntry, error) {
 	key := c.walKey(r.Name)
-	rc, err := c.st.Get(ctx, key)
+	o, err := c.openChecked(ctx, key, expect{name: r.Name})
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", key, err)
+		return nil, err
 	}
-	defer rc.Close()
-	or, err := object.NewReader(rc)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	defer or.Close()
-	if or.Header().Name != r.Name {
-		return nil, fmt.Errorf("read %s: %w: %q", key, errWrongObject, or.Header().Name)
-	}
-	b, err := io.ReadAll(io.LimitReader(or, maxHistoryObject+1))
+	defer o.Close()
+	b, err := io.ReadAll(io.LimitReader(o, maxHistoryObject+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", key, err)
 	}

@@ -54,6 +54,21 @@ func (c *Catalog) markObjectKey(name string) string { return c.key("marks/" + na
 // outside every source prefix, since it belongs to several sources.
 func groupMarkKey(group, name string) string { return "_groups/" + group + "/" + name + ".json" }
 
+// listKeys lists the keys under prefix, in the store's order, for which
+// keep (given the key without prefix) says yes; a nil keep takes them all.
+// The listing is finished before the caller acts on a key, so deleting or
+// writing under prefix never races the listing.
+func (c *Catalog) listKeys(ctx context.Context, prefix string, keep func(rest string) bool) ([]string, error) {
+	var keys []string
+	err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
+		if keep == nil || keep(strings.TrimPrefix(oi.Key, prefix)) {
+			keys = append(keys, oi.Key)
+		}
+		return nil
+	})
+	return keys, err
+}
+
 // Object is a stored object open for reading. Its header was checked
 // against its record when it was opened; its body is checked as it is
 // read: Read reports io.EOF only once size and checksum matched.

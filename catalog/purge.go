@@ -30,14 +30,21 @@ type RetentionPolicy struct {
 	// OrphanGrace is how old objects without a record (left by an
 	// interrupted backup or purge) must be before purge removes them, so
 	// that a backup in progress, whose record comes last, is never touched.
-	// 0 removes them whatever their age; negative never removes them.
+	// 0 removes them whatever their age; negative is refused. A backup
+	// that holds a live lease (lease.go) is never touched, whatever it is.
 	OrphanGrace time.Duration `json:"-"`
 }
+
+// ErrBadPolicy means a retention setting is out of range.
+var ErrBadPolicy = errors.New("bad retention policy")
 
 // Validate checks the policy.
 func (p RetentionPolicy) Validate() error {
 	if p.KeepBackups < 0 || p.RecoveryWindow < 0 {
 		return fmt.Errorf("%w: keep-backups and recovery-window must not be negative", ErrNoPolicy)
+	}
+	if p.OrphanGrace < 0 {
+		return fmt.Errorf("%w: orphan-grace %s must not be negative (0 removes objects without a record whatever their age)", ErrBadPolicy, p.OrphanGrace)
 	}
 	if p.KeepBackups == 0 && p.RecoveryWindow == 0 {
 		return fmt.Errorf("%w: set keep-backups and/or recovery-window-days", ErrNoPolicy)
@@ -130,7 +137,7 @@ func (p *PurgePlan) Empty() bool {
 }
 
 // PlanPurge decides what the policy deletes, as of now. It never deletes
-// what a kept backup or a kept mark needs (Chain.NeededBy; Chain.Needs of
+// what a kept backup or a kept mark needs (Chain.NeedsOfBackup; Chain.NeedsOf
 // the mark's Chain.Reach), nor any timeline history file, nor any WAL at or
 // after the start of the oldest kept backup (so restores to any moment
 // since stay possible).
@@ -157,7 +164,10 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 	}
 
 	keep := policyKeeps(ch.Backups, pol, now)
-	needs := map[string]string{} // WAL file name -> what needs it
+	keepAncestors(ch, keep)
+	// Runs, not names: a damaged record spanning exabytes of WAL must not
+	// cost more than one spanning a segment.
+	needs := newNeededSet()
 	cutoff, oldest := p.keepForMarks(ch, keep, needs)
 	for i, b := range ch.Backups {
 		pb := PlannedBackup{ID: b.ID, Timeline: b.Timeline, StartLSN: b.StartLSN, EndTime: b.EndTime.UTC().Format(time.RFC3339),
@@ -166,11 +176,7 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 			pb.Action, pb.Reason = ActionDelete, deleteReason(pol, len(ch.Backups))
 			p.delBackups = append(p.delBackups, b)
 		} else {
-			for _, name := range ch.NeededBy(b) {
-				if _, ok := needs[name]; !ok {
-					needs[name] = "backup " + b.ID
-				}
-			}
+			needs.add(ch.NeedsOfBackup(b), "backup "+b.ID)
 		}
 		p.Backups = append(p.Backups, pb)
 	}
@@ -234,7 +240,7 @@ func deleteReason(pol RetentionPolicy, n int) string {
 // too if the policy had not kept it, which may move the start back and keep
 // more marks). It fills needs and returns the final cutoff LSN and the
 // oldest kept backup, which starts there.
-func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]string) (pg.LSN, Backup) {
+func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs *neededSet) (pg.LSN, Backup) {
 	index := map[string]int{}
 	for i, b := range ch.Backups {
 		index[b.ID] = i
@@ -269,6 +275,7 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]stri
 		if !grew {
 			break
 		}
+		keepAncestors(ch, keep)
 	}
 	lsn, oldest := cutoff()
 	for _, m := range ch.Marks {
@@ -284,11 +291,7 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs map[string]stri
 			continue
 		}
 		p.Marks = append(p.Marks, plannedMark(m, ActionKeep, "restorable from kept backup "+r.ID, r.ID))
-		for _, name := range ch.Needs(r) {
-			if _, ok := needs[name]; !ok {
-				needs[name] = "mark " + m.Name
-			}
-		}
+		needs.add(ch.NeedsOf(r), "mark "+m.Name)
 	}
 	return lsn, oldest
 }
@@ -299,7 +302,7 @@ func plannedMark(m Mark, action, reason, backup string) PlannedMark {
 }
 
 // planWAL judges every WAL record. With needs nil everything is kept.
-func (p *PurgePlan) planWAL(ch *Chain, cutoff pg.LSN, oldest string, needs map[string]string) {
+func (p *PurgePlan) planWAL(ch *Chain, cutoff pg.LSN, oldest string, needs *neededSet) {
 	cutSeg := pg.SegmentOf(cutoff, ch.SegmentSize)
 	for _, r := range ch.WAL {
 		action, why, tli := ActionKeep, "", uint32(0)
@@ -313,10 +316,10 @@ func (p *PurgePlan) planWAL(ch *Chain, cutoff pg.LSN, oldest string, needs map[s
 			tli, why = uint32(f.Timeline), "no backup"
 		case f.SegNo >= cutSeg:
 			tli, why = uint32(f.Timeline), fmt.Sprintf("at or after %s, the start of the oldest kept backup %s", cutoff, oldest)
-		case needs[r.Name] != "":
+		case needs.why(f) != "":
 			// Cannot happen while every chain starts at a kept backup; the
 			// check guards the invariant should that ever change.
-			tli, why = uint32(f.Timeline), "needed by "+needs[r.Name]
+			tli, why = uint32(f.Timeline), "needed by "+needs.why(f)
 		default:
 			tli, action = uint32(f.Timeline), ActionDelete
 			why = fmt.Sprintf("before %s, the start of the oldest kept backup %s", cutoff, oldest)
@@ -375,10 +378,23 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 	if err != nil {
 		return fmt.Errorf("list backup objects: %w", err)
 	}
+	// Listed after the objects: a backup puts its lease before its first
+	// object, so one whose objects were seen shows its lease here unless
+	// it has ended since (see running).
+	leases, err := c.Leases(ctx)
+	if err != nil {
+		return err
+	}
 	for _, id := range ids {
 		if hasDoc(dirs[id].objs, c.backupPrefix(id)+BackupDocName) {
 			// A complete backup whose record was lost: never an orphan.
 			p.Warnings = append(p.Warnings, fmt.Sprintf("backup %s is complete but has no catalog record: run logship catalog rebuild", id))
+			continue
+		}
+		if run, err := p.running(ctx, c, id, leases, now); err != nil || run {
+			if err != nil {
+				return err
+			}
 			continue
 		}
 		if d := dirs[id]; d.old {
@@ -388,6 +404,14 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 			}
 		}
 	}
+	if err := p.planLeaseOrphans(ctx, c, leases, now); err != nil {
+		return err
+	}
+	return p.planWALOrphans(ctx, c, ch, cutoff)
+}
+
+// planWALOrphans finds WAL objects without a record before the cutoff.
+func (p *PurgePlan) planWALOrphans(ctx context.Context, c *Catalog, ch *Chain, cutoff pg.LSN) error {
 	if cutoff == 0 {
 		return nil
 	}
@@ -397,7 +421,7 @@ func (p *PurgePlan) planOrphans(ctx context.Context, c *Catalog, ch *Chain, cuto
 		have[r.Name] = true
 	}
 	walPrefix := c.key("wal/")
-	err = c.st.List(ctx, walPrefix, func(oi store.ObjectInfo) error {
+	err := c.st.List(ctx, walPrefix, func(oi store.ObjectInfo) error {
 		name := strings.TrimPrefix(oi.Key, walPrefix)
 		if have[name] {
 			return nil
@@ -475,49 +499,14 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		if m.Action != ActionDelete {
 			continue
 		}
-		// The mark's own object goes first: left behind by a crash, it
-		// would let catalog rebuild bring back a mark whose WAL is gone.
-		if err := del(c.markObjectKey(m.Name)); err != nil {
+		if err := c.purgeMark(ctx, m.Name, del); err != nil {
 			return res, err
-		}
-		var keys []string
-		if err := c.st.List(ctx, c.markPrefix()+m.Name+recordSep, func(oi store.ObjectInfo) error {
-			keys = append(keys, oi.Key)
-			return nil
-		}); err != nil {
-			return res, fmt.Errorf("find mark %s: %w", m.Name, err)
-		}
-		for _, k := range keys {
-			if err := del(k); err != nil {
-				return res, err
-			}
 		}
 		res.Deleted.Marks++
 	}
 	for _, b := range p.delBackups {
-		// Record, then the copy rebuild would restore it from, then the
-		// parts: a rebuild after a crash never revives a backup with parts
-		// missing.
-		doc := c.backupPrefix(b.ID) + BackupDocName
-		if err := del(c.backupRecordPrefix() + b.ID + ".json"); err != nil {
+		if err := c.purgeBackup(ctx, b.ID, del); err != nil {
 			return res, err
-		}
-		if err := del(doc); err != nil {
-			return res, err
-		}
-		var keys []string
-		if err := c.st.List(ctx, c.backupPrefix(b.ID), func(oi store.ObjectInfo) error {
-			if oi.Key != doc {
-				keys = append(keys, oi.Key)
-			}
-			return nil
-		}); err != nil {
-			return res, fmt.Errorf("list backup %s: %w", b.ID, err)
-		}
-		for _, k := range keys {
-			if err := del(k); err != nil {
-				return res, err
-			}
 		}
 		res.Deleted.Backups++
 		res.Deleted.StoredBytes += b.StoredSize
@@ -542,6 +531,46 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		res.Deleted.StoredBytes += o.Size
 	}
 	return res, nil
+}
+
+// purgeMark deletes a mark. Its own object goes first: left behind by a
+// crash, it would let catalog rebuild bring back a mark whose WAL is gone.
+func (c *Catalog) purgeMark(ctx context.Context, name string, del func(string) error) error {
+	if err := del(c.markObjectKey(name)); err != nil {
+		return err
+	}
+	keys, err := c.listKeys(ctx, c.markPrefix()+name+recordSep, nil)
+	if err != nil {
+		return fmt.Errorf("find mark %s: %w", name, err)
+	}
+	return deleteEach(keys, del)
+}
+
+// purgeBackup deletes a backup: record, then the copy rebuild would
+// restore it from, then the parts, so that a rebuild after a crash never
+// revives a backup with parts missing.
+func (c *Catalog) purgeBackup(ctx context.Context, id string, del func(string) error) error {
+	doc := c.backupPrefix(id) + BackupDocName
+	if err := del(c.backupRecordPrefix() + id + ".json"); err != nil {
+		return err
+	}
+	if err := del(doc); err != nil {
+		return err
+	}
+	keys, err := c.listKeys(ctx, c.backupPrefix(id), func(rest string) bool { return rest != BackupDocName })
+	if err != nil {
+		return fmt.Errorf("list backup %s: %w", id, err)
+	}
+	return deleteEach(keys, del)
+}
+
+func deleteEach(keys []string, del func(string) error) error {
+	for _, k := range keys {
+		if err := del(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func hasDoc(objs []store.ObjectInfo, key string) bool {

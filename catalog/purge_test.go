@@ -461,8 +461,14 @@ func TestPurgeOrphanBackupObjects(t *testing.T) {
 	for _, tt := range []struct {
 		grace time.Duration
 		want  int
-	}{{time.Hour, 0}, {-time.Hour, 0}, {0, 1}} {
+	}{{time.Hour, 0}, {-time.Hour, -1}, {0, 1}} {
 		p, err := ps.cat.PlanPurge(context.Background(), catalog.RetentionPolicy{KeepBackups: 4, OrphanGrace: tt.grace}, time.Now())
+		if tt.want < 0 { // a negative grace is refused (F5), not "never"
+			if !errors.Is(err, catalog.ErrBadPolicy) {
+				t.Errorf("grace %s: %v, want ErrBadPolicy", tt.grace, err)
+			}
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -173,7 +173,7 @@ func (ch *Chain) Reach(t Target, usable func(Backup) bool) (Reach, error) {
 		runs := replayPath(path, b.StartLSN, max(to, b.EndLSN, b.StartLSN+1), ch.SegmentSize)
 		try := r
 		try.Backup, try.ID, try.Runs, try.Missing = b, b.ID, runs, ch.Missing(runs)
-		if len(try.Missing) == 0 && (usable == nil || usable(b)) {
+		if len(try.Missing) == 0 && ch.ancestryWhole(b) && (usable == nil || usable(b)) {
 			return try, nil
 		}
 		if i == 0 {

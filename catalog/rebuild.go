@@ -43,6 +43,29 @@ func (c *Catalog) Rebuild(ctx context.Context) (RebuildResult, error) {
 	if err := c.ListWAL(ctx, func(r WALRecord) error { have[r.Name] = r; return nil }); err != nil {
 		return res, err
 	}
+	source, err := c.rebuildWAL(ctx, have, &res)
+	if err != nil {
+		return res, err
+	}
+	if _, err := c.Source(ctx); errors.Is(err, ErrNoSource) && source != nil {
+		if _, err := c.ClaimSource(ctx, *source); err != nil {
+			return res, err
+		}
+		res.Source = true
+	}
+	if res.Backups, err = c.rebuildBackups(ctx); err != nil {
+		return res, err
+	}
+	if res.Marks, err = c.rebuildMarks(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// rebuildWAL adds a record for every WAL object under wal/ that has none
+// (have), reading headers in parallel, and returns the source found in the
+// first header that names one.
+func (c *Catalog) rebuildWAL(ctx context.Context, have map[string]WALRecord, res *RebuildResult) (*Source, error) {
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -107,24 +130,12 @@ func (c *Catalog) Rebuild(ctx context.Context) (RebuildResult, error) {
 	close(work)
 	wg.Wait()
 	if firstErr != nil {
-		return res, firstErr
+		return nil, firstErr
 	}
 	if err != nil {
-		return res, err
+		return nil, err
 	}
-	if _, err := c.Source(ctx); errors.Is(err, ErrNoSource) && source != nil {
-		if _, err := c.ClaimSource(ctx, *source); err != nil {
-			return res, err
-		}
-		res.Source = true
-	}
-	if res.Backups, err = c.rebuildBackups(ctx); err != nil {
-		return res, err
-	}
-	if res.Marks, err = c.rebuildMarks(ctx); err != nil {
-		return res, err
-	}
-	return res, nil
+	return source, nil
 }
 
 // rebuildBackups restores the record of every backup whose copy (written
@@ -137,27 +148,13 @@ func (c *Catalog) rebuildBackups(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	var docs []string
-	prefix := c.key("backups/")
-	if err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
-		id, rest, _ := strings.Cut(strings.TrimPrefix(oi.Key, prefix), "/")
-		if rest == BackupDocName && !have[id] {
-			docs = append(docs, oi.Key)
-		}
-		return nil
-	}); err != nil {
-		return 0, err
+	keep := func(rest string) bool {
+		id, doc, _ := strings.Cut(rest, "/")
+		return doc == BackupDocName && !have[id]
 	}
-	for _, key := range docs {
-		var b Backup
-		if err := c.getDoc(ctx, key, &b, maxBackupRecord); err != nil {
-			return 0, err
-		}
-		if err := c.addBackupRecord(ctx, b); err != nil {
-			return 0, err
-		}
-	}
-	return len(docs), nil
+	return restoreDocs(ctx, c, c.key("backups/"), keep, maxBackupRecord, func(_ string, b Backup) error {
+		return c.addBackupRecord(ctx, b)
+	})
 }
 
 // rebuildMarks restores the record (and the name reservation) of every
@@ -171,21 +168,9 @@ func (c *Catalog) rebuildMarks(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	var keys []string
 	prefix := c.key("marks/")
-	if err := c.st.List(ctx, prefix, func(oi store.ObjectInfo) error {
-		if !have[strings.TrimPrefix(oi.Key, prefix)] {
-			keys = append(keys, oi.Key)
-		}
-		return nil
-	}); err != nil {
-		return 0, err
-	}
-	for _, key := range keys {
-		var d markDoc
-		if err := c.getDoc(ctx, key, &d, maxSourceRecord); err != nil {
-			return 0, err
-		}
+	keep := func(name string) bool { return !have[name] }
+	return restoreDocs(ctx, c, prefix, keep, maxSourceRecord, func(key string, d markDoc) error {
 		m := d.Mark
 		m.LSN = pg.LSN(d.LSNValue)
 		// The record's key is built from these facts: a name that is not
@@ -194,12 +179,30 @@ func (c *Catalog) rebuildMarks(ctx context.Context) (int, error) {
 		// or that breaks every later listing of marks.
 		if err := ValidMarkName(m.Name); err != nil || m.Name != strings.TrimPrefix(key, prefix) ||
 			!time.Unix(0, m.Time.UnixNano()).Equal(m.Time) {
-			return 0, fmt.Errorf("mark object %s holds mark %q at %s: not a mark of that name; delete or fix the object", key, m.Name, m.Time)
+			return fmt.Errorf("mark object %s holds mark %q at %s: not a mark of that name; delete or fix the object", key, m.Name, m.Time)
 		}
 		if err := c.st.Put(ctx, c.markNameKey(m.Name), bytes.NewReader(nil), 0); err != nil && !errors.Is(err, store.ErrExist) {
+			return err
+		}
+		return c.addMarkRecord(ctx, m)
+	})
+}
+
+// restoreDocs reads every object under prefix that keep (given the key
+// without prefix) selects as a T (JSON in the object format, at most limit
+// bytes) and hands it to restore, one after another; it returns how many
+// it restored, or the first error.
+func restoreDocs[T any](ctx context.Context, c *Catalog, prefix string, keep func(string) bool, limit int64, restore func(key string, doc T) error) (int, error) {
+	keys, err := c.listKeys(ctx, prefix, keep)
+	if err != nil {
+		return 0, err
+	}
+	for _, key := range keys {
+		var doc T
+		if err := c.getDoc(ctx, key, &doc, limit); err != nil {
 			return 0, err
 		}
-		if err := c.addMarkRecord(ctx, m); err != nil {
+		if err := restore(key, doc); err != nil {
 			return 0, err
 		}
 	}

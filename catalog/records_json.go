@@ -32,6 +32,13 @@ type backupJSON struct {
 	Parts          []BackupPart  `json:"parts"`
 	ManifestKey    string        `json:"manifest_key"`
 	ManifestSHA256 string        `json:"manifest_sha256"`
+	// Added with incremental backups and tablespaces; absent from full
+	// backups without tablespaces, so such a record is unchanged.
+	Kind                string             `json:"kind,omitempty"`
+	Parent              string             `json:"parent,omitempty"`
+	ParentStartLSN      string             `json:"parent_start_lsn,omitempty"`
+	ParentStartLSNValue uint64             `json:"parent_start_lsn_value,omitempty"`
+	Tablespaces         []BackupTablespace `json:"tablespaces,omitempty"`
 }
 
 // MarshalJSON writes the stored form of the record.
@@ -42,7 +49,16 @@ func (b Backup) MarshalJSON() ([]byte, error) {
 		StartWAL: b.StartWAL, EndWAL: b.EndWAL, StartTime: b.StartTime, EndTime: b.EndTime,
 		RawSize: b.RawSize, StoredSize: b.StoredSize, Compression: b.Compression, Parts: b.Parts,
 		ManifestKey: b.ManifestKey, ManifestSHA256: b.ManifestSHA256,
+		Kind: b.Kind, Parent: b.Parent, ParentStartLSN: parentLSNText(b), ParentStartLSNValue: uint64(b.ParentStartLSN),
+		Tablespaces: b.Tablespaces,
 	})
+}
+
+func parentLSNText(b Backup) string {
+	if b.Parent == "" && b.ParentStartLSN == 0 {
+		return ""
+	}
+	return b.ParentStartLSN.String()
 }
 
 // UnmarshalJSON reads the stored form. The numbers are what restore and
@@ -60,11 +76,16 @@ func (b *Backup) UnmarshalJSON(data []byte) error {
 	if err != nil {
 		return err
 	}
+	parentStart, err := recordLSN(w.ParentStartLSNValue, w.ParentStartLSN)
+	if err != nil {
+		return err
+	}
 	*b = Backup{
 		ID: w.ID, Label: w.Label, Source: w.Source, SystemID: w.SystemID, ServerVersion: w.ServerVersion, Timeline: w.Timeline,
 		StartLSN: start, EndLSN: end, StartWAL: w.StartWAL, EndWAL: w.EndWAL, StartTime: w.StartTime, EndTime: w.EndTime,
 		RawSize: w.RawSize, StoredSize: w.StoredSize, Compression: w.Compression, Parts: w.Parts,
 		ManifestKey: w.ManifestKey, ManifestSHA256: w.ManifestSHA256,
+		Kind: w.Kind, Parent: w.Parent, ParentStartLSN: parentStart, Tablespaces: w.Tablespaces,
 	}
 	return nil
 }

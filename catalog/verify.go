@@ -181,6 +181,9 @@ func (c *Catalog) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 		return nil, err
 	}
 	v.compareBackups(ch, objects)
+	if err := v.checkManifests(ctx, ch); err != nil {
+		return nil, err
+	}
 	v.storeCheck.Summary = fmt.Sprintf("%d WAL record(s), %d WAL object(s), %d backup object(s); system %d",
 		len(ch.WAL), len(v.walSizes), len(objects), ch.Source.SystemID)
 	objects = nil
@@ -191,6 +194,7 @@ func (c *Catalog) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 	}
 	// From here on only what is really there counts: a segment whose object
 	// is missing or damaged breaks the chain as surely as one never shipped.
+	v.checkAncestry(ch)
 	eff := ch.without(v.badWAL)
 	v.checkBackups(eff)
 	v.checkTimelines(eff, ch)
@@ -414,7 +418,7 @@ func (v *verifier) compareBackups(ch *Chain, objs map[string]store.ObjectInfo) {
 			v.add(bc, Problem{Severity: SevError, Code: CodeBadRecord, Object: c.backupRecordPrefix() + b.ID + ".json",
 				Message: fmt.Sprintf("backup %s has no parts in its record", b.ID), Fix: "take a new backup; delete this record"})
 		}
-		for _, p := range b.Parts {
+		for _, p := range b.AllParts() {
 			claimed[p.Key] = true
 			oi, ok := objs[p.Key]
 			switch {

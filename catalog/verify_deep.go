@@ -2,11 +2,7 @@ package catalog
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -142,10 +138,10 @@ func (v *verifier) deepItems(ch *Chain) []deepItem {
 			continue
 		}
 		facts := []string{"backup", b.ID, b.ManifestKey, b.ManifestSHA256}
-		for _, p := range b.Parts {
+		for _, p := range b.AllParts() {
 			facts = append(facts, p.Key, p.SHA256, strconv.FormatInt(p.RawSize, 10), strconv.FormatInt(p.StoredSize, 10))
 		}
-		items = append(items, deepItem{name: b.ID, backup: &ch.Backups[i], objects: len(b.Parts) + 1, id: newProgressID(facts...)})
+		items = append(items, deepItem{name: b.ID, backup: &ch.Backups[i], objects: len(b.AllParts()) + 1, id: newProgressID(facts...)})
 	}
 	return items
 }
@@ -265,6 +261,9 @@ func (v *verifier) readFailed(key string, err error, bad func(code, msg, fix str
 // backup is checked (about 150 bytes a file).
 const maxManifestObject = 1 << 30
 
+// retake is the fix for a backup found damaged.
+const retake = "the backup cannot be restored: take a new backup (logship backup); restores fall back to older backups"
+
 // deepBackup reads a backup's manifest, then streams its parts in order
 // through a tar reader, checking each part's checksum and each file's size
 // and CRC-32C against the manifest. Nothing is written to disk.
@@ -275,7 +274,6 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		v.add(bc, Problem{Severity: SevError, Code: code, Object: obj, Message: msg, Fix: fix})
 		return false, nil
 	}
-	const retake = "the backup cannot be restored: take a new backup (logship backup); restores fall back to older backups"
 	man, err := v.readManifest(ctx, b)
 	if err != nil {
 		var pe *partError
@@ -284,80 +282,75 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		}
 		return false, err
 	}
-	pr := &partsReader{ctx: ctx, v: v, parts: b.Parts}
-	defer pr.close()
-	tr := tar.NewReader(pr)
+	diff := manifestDiff{seen: make(map[string]bool, len(man.Files))}
+	for _, arc := range b.archives() {
+		if ok, err := v.deepArchive(ctx, b, arc, man, &diff, bad, buf); !ok || err != nil {
+			return ok, err
+		}
+	}
+	for _, mf := range man.Files {
+		if !diff.seen[mf.Path] && !pg.ManifestIgnored(mf.Path) {
+			diff.add("%s is in the manifest but not in the backup", mf.Path)
+		}
+	}
+	if diff.count > 0 {
+		msg := fmt.Sprintf("backup %s does not match its backup_manifest: %d difference(s): %s", b.ID, diff.count, strings.Join(diff.first, "; "))
+		return bad(CodeManifestMismatch, b.ManifestKey, msg, retake)
+	}
+	return true, nil
+}
+
+// manifestDiff counts the differences between a backup and its manifest,
+// keeping the first few for the message, and the manifest paths met.
+type manifestDiff struct {
+	count int
+	first []string
+	seen  map[string]bool
+}
+
+func (d *manifestDiff) add(format string, args ...any) {
+	d.count++
+	if len(d.first) < 5 {
+		d.first = append(d.first, fmt.Sprintf(format, args...))
+	}
+}
+
+// compareTar reads every file of one archive's tar stream, checking its
+// size and CRC-32C against the manifest, where its paths have prefix, and
+// notes the paths it saw. An error is the stream's own (a part, or the tar
+// format), for the caller to sort.
+func (d *manifestDiff) compareTar(tr *tar.Reader, prefix string, man *pg.Manifest, buf []byte) error {
 	crc := crc32.New(castagnoli)
-	seen := make(map[string]bool, len(man.Files))
-	var mismatches []string
-	count := 0
-	mismatch := func(format string, args ...any) {
-		count++
-		if len(mismatches) < 5 {
-			mismatches = append(mismatches, fmt.Sprintf(format, args...))
-		}
-	}
-	streamErr := func(err error) (bool, error) {
-		var pe *partError
-		if errors.As(err, &pe) {
-			if pe.code == "" {
-				return false, pe.err
-			}
-			return bad(pe.code, pe.key, fmt.Sprintf("backup %s: %s: %v", b.ID, pe.key, pe.err), retake)
-		}
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		return bad(CodeCorrupt, b.Parts[0].Key, fmt.Sprintf("backup %s: its parts do not form a valid tar stream: %v", b.ID, err), retake)
-	}
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return streamErr(err)
+			return err
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
-		name := path.Clean(hdr.Name)
+		name := prefix + path.Clean(hdr.Name)
 		crc.Reset()
 		n, err := io.CopyBuffer(crc, tr, buf)
 		if err != nil {
-			return streamErr(err)
+			return err
 		}
-		seen[name] = true
+		d.seen[name] = true
 		mf, ok := man.File(name)
 		switch {
 		case !ok:
 			if !pg.ManifestIgnored(name) {
-				mismatch("%s is in the backup but not in its manifest", name)
+				d.add("%s is in the backup but not in its manifest", name)
 			}
 		case n != mf.Size:
-			mismatch("%s has %d bytes, manifest says %d", name, n, mf.Size)
+			d.add("%s has %d bytes, manifest says %d", name, n, mf.Size)
 		case !mf.MatchesCRC32C(crc.Sum32()):
-			mismatch("%s has CRC-32C %s, manifest says %s", name, pg.ManifestCRC32CText(crc.Sum32()), mf.Checksum)
+			d.add("%s has CRC-32C %s, manifest says %s", name, pg.ManifestCRC32CText(crc.Sum32()), mf.Checksum)
 		}
 	}
-	// The tar end marker may come before the end of the last part: read
-	// on, so that every part is decoded to its end and so checked.
-	if _, err := io.CopyBuffer(io.Discard, pr, buf); err != nil {
-		return streamErr(err)
-	}
-	if pr.next != len(b.Parts) {
-		return bad(CodeCorrupt, b.Parts[pr.next-1].Key, fmt.Sprintf("backup %s: its tar stream ends before part %d of %d", b.ID, pr.next+1, len(b.Parts)), retake)
-	}
-	for _, mf := range man.Files {
-		if !seen[mf.Path] && !pg.ManifestIgnored(mf.Path) {
-			mismatch("%s is in the manifest but not in the backup", mf.Path)
-		}
-	}
-	if count > 0 {
-		msg := fmt.Sprintf("backup %s does not match its backup_manifest: %d difference(s): %s", b.ID, count, strings.Join(mismatches, "; "))
-		return bad(CodeManifestMismatch, b.ManifestKey, msg, retake)
-	}
-	return true, nil
 }
 
 // partError says which object of a backup failed and how; code "" means the
@@ -483,208 +476,4 @@ func (v *verifier) readManifest(ctx context.Context, b Backup) (*pg.Manifest, er
 		return nil, &partError{key: key, code: CodeCorrupt, err: err}
 	}
 	return m, nil
-}
-
-// Progress records. A deep run records, in one create-only object under
-// <source>/verify/, the progress IDs of what it checked and found whole. A
-// progress ID is a hash of everything that identifies the checked content
-// (key, record checksum and sizes), so a replaced object or record gets a
-// new ID and is checked again. A "snapshot" record lists every ID known
-// good at its time; a "delta" record only what its run added. A run reads
-// the newest snapshot and the deltas after it: the cost of a run grows with
-// what is new, not with the archive. Bit rot in an object already checked
-// goes unseen until a --full run, which re-reads everything.
-
-type progressID [16]byte
-
-func newProgressID(facts ...string) progressID {
-	h := sha256.New()
-	for _, f := range facts {
-		h.Write([]byte(f))
-		h.Write([]byte{0})
-	}
-	var id progressID
-	copy(id[:], h.Sum(nil))
-	return id
-}
-
-const (
-	progressMagic     = "logship-verify-progress 1"
-	progressSnapshot  = ".snapshot"
-	progressDelta     = ".delta"
-	maxProgressObject = 256 << 20
-	// snapshotEvery bounds the delta records a run reads after a snapshot.
-	snapshotEvery = 16
-)
-
-type progress struct {
-	seen     map[progressID]struct{}
-	keys     []string // every progress record, oldest first
-	snapKey  string   // the newest snapshot record, "" if none
-	readSnap bool     // a snapshot was read whole
-	deltas   int      // delta records after the snapshot
-}
-
-func (p *progress) has(id progressID) bool {
-	_, ok := p.seen[id]
-	return ok
-}
-
-func (c *Catalog) progressPrefix() string { return c.key("verify/") }
-
-// loadProgress reads the newest snapshot and the deltas after it. An
-// unreadable record is a warning: what it covered is checked again.
-func (v *verifier) loadProgress(ctx context.Context) (*progress, error) {
-	p := &progress{seen: map[progressID]struct{}{}}
-	err := v.cat.st.List(ctx, v.cat.progressPrefix(), func(oi store.ObjectInfo) error {
-		if strings.HasSuffix(oi.Key, progressSnapshot) || strings.HasSuffix(oi.Key, progressDelta) {
-			p.keys = append(p.keys, oi.Key)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list verify progress: %w", err)
-	}
-	sort.Strings(p.keys)
-	for i := len(p.keys) - 1; i >= 0; i-- {
-		if strings.HasSuffix(p.keys[i], progressSnapshot) {
-			p.snapKey = p.keys[i]
-			break
-		}
-	}
-	if v.opts.Full {
-		return p, nil
-	}
-	for end := len(p.keys); end > 0; {
-		start := 0
-		for i := end - 1; i >= 0; i-- {
-			if strings.HasSuffix(p.keys[i], progressSnapshot) {
-				start = i
-				break
-			}
-		}
-		snapOK := false
-		for _, k := range p.keys[start:end] {
-			err := v.readProgress(ctx, k, p)
-			switch {
-			case err == nil:
-				if strings.HasSuffix(k, progressSnapshot) {
-					snapOK = true
-				} else {
-					p.deltas++
-				}
-			case isDamage(err):
-				v.add(v.storeCheck, Problem{Severity: SevWarning, Code: CodeProgress, Object: k,
-					Message: fmt.Sprintf("verify progress record %s is unreadable (%v): what it covered is checked again", k, err),
-					Fix:     "delete it; the next deep run records its own"})
-			default:
-				return nil, err
-			}
-		}
-		if snapOK || !strings.HasSuffix(p.keys[start], progressSnapshot) {
-			p.readSnap = snapOK
-			break
-		}
-		end = start // the snapshot is damaged: fall back to the one before
-	}
-	return p, nil
-}
-
-func (v *verifier) readProgress(ctx context.Context, key string, p *progress) error {
-	rc, err := v.cat.st.Get(ctx, key)
-	if err != nil {
-		return fmt.Errorf("get %s: %w", key, err)
-	}
-	defer rc.Close()
-	or, err := object.NewReader(rc)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
-	}
-	defer or.Close()
-	raw, err := io.ReadAll(io.LimitReader(or, maxProgressObject+1))
-	if err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
-	}
-	malformed := func(why string) error {
-		return &object.FormatError{Op: "read verify progress", Err: fmt.Errorf("%w: %s", object.ErrCorruptHeader, why)}
-	}
-	if len(raw) > maxProgressObject {
-		return malformed("too large")
-	}
-	lines := bytes.Split(raw, []byte("\n"))
-	if len(lines) == 0 || string(lines[0]) != progressMagic {
-		return malformed("not a progress record")
-	}
-	ids := make([]progressID, 0, len(lines))
-	for _, l := range lines[1:] {
-		if len(l) == 0 {
-			continue
-		}
-		var id progressID
-		if len(l) < 2*len(id) || !decodeHex(id[:], l[:2*len(id)]) {
-			return malformed("bad line")
-		}
-		ids = append(ids, id)
-	}
-	for _, id := range ids {
-		p.seen[id] = struct{}{}
-	}
-	v.deepStats.ProgressReads++
-	return nil
-}
-
-// saveProgress records what this run found whole. Failing to record is a
-// warning: the chain is no less whole for it.
-func (v *verifier) saveProgress(ctx context.Context, p *progress, skipped, passed []deepItem) error {
-	snapshot := v.opts.Full || !p.readSnap || p.deltas+1 >= snapshotEvery
-	entries := passed
-	if snapshot {
-		entries = append(append([]deepItem(nil), skipped...), passed...)
-	} else if len(passed) == 0 {
-		return nil
-	}
-	var buf bytes.Buffer
-	buf.WriteString(progressMagic + "\n")
-	for _, it := range entries {
-		fmt.Fprintf(&buf, "%x %s\n", it.id[:], it.name)
-	}
-	enc, err := object.Encode(&buf, object.KindMeta, "verify-progress", nil, object.EncodeOptions{Compression: object.Zstd, Concurrency: 1})
-	if err != nil {
-		return err
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	suffix := progressDelta
-	if snapshot {
-		suffix = progressSnapshot
-	}
-	key := v.cat.progressPrefix() + v.opts.Now().UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(rnd[:]) + suffix
-	if err := v.cat.st.Put(ctx, key, enc.Reader(), enc.Size()); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		v.add(v.storeCheck, Problem{Severity: SevWarning, Code: CodeProgress, Object: key,
-			Message: fmt.Sprintf("could not record what this deep run checked: %v", err),
-			Fix:     "the next deep run checks these objects again; give verify write access to " + v.cat.progressPrefix() + " or use --no-record"})
-		return nil
-	}
-	v.deepStats.ProgressKey = key
-	if snapshot && p.snapKey != "" {
-		// Records before the previous snapshot are superseded twice over;
-		// the previous generation stays for a run reading it right now.
-		for _, k := range p.keys {
-			if k >= p.snapKey {
-				break
-			}
-			if err := v.cat.st.Delete(ctx, k); err != nil {
-				v.opts.Logger.Warn("delete old verify progress", "key", k, "err", err)
-			}
-		}
-	}
-	return nil
-}
-
-func decodeHex(dst, src []byte) bool {
-	n, err := hex.Decode(dst, src)
-	return err == nil && n == len(dst)
 }

@@ -117,7 +117,7 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 	// Following 'latest' needs no history file; without one it is nil.
 	p.History, _ = ch.History(p.Timeline)
 	p.Backup, p.BackupID = r.Backup, r.ID
-	p.FirstWAL = r.Runs[0].Names(ch.SegmentSize)[0]
+	p.FirstWAL = pg.SegmentName(r.Runs[0].Timeline, r.Runs[0].First, ch.SegmentSize)
 	lastRun := r.Runs[len(r.Runs)-1]
 	p.LastWAL = pg.SegmentName(lastRun.Timeline, lastRun.Last, ch.SegmentSize)
 	p.Segments = int(r.Segments())
@@ -162,6 +162,9 @@ func planError(err error, t Target, p Plan, ch *catalog.Chain) error {
 			t, re.Attempt.ID, ErrMissingWAL, first[0].First, missingCount(first))
 	}
 	if len(re.OnPath) == 0 {
+		if err := otherSystem(ch); err != nil {
+			return fmt.Errorf("restore to %s: %w", t, err)
+		}
 		return fmt.Errorf("%w: none of the %d backups of source %q lies on the history of timeline %d (the timeline of %s)",
 			catalog.ErrNoBackup, len(ch.Backups), ch.Source.Name, p.Timeline, t)
 	}
@@ -203,6 +206,26 @@ func timeInArchive(ctx context.Context, cat *catalog.Catalog, t Target, segSize 
 	}
 	return fmt.Errorf("%w: %s is after the newest WAL in the store: %s, stored %s, ending at LSN %s; nothing committed later can be in the store; %s",
 		ErrBadTarget, t, newest.Name, newest.Time.Format(time.RFC3339Nano), end, latestHint)
+}
+
+// otherSystem names the backups the chain skipped because they come from
+// another PostgreSQL system than the source record's (its system
+// identifier changed: a new initdb, or another cluster archiving under the
+// same source), or is nil when there are none.
+func otherSystem(ch *catalog.Chain) error {
+	var other []catalog.Backup
+	for _, b := range ch.Backups {
+		if b.SystemID != 0 && b.SystemID != ch.Source.SystemID {
+			other = append(other, b)
+		}
+	}
+	if len(other) == 0 {
+		return nil
+	}
+	last := other[len(other)-1]
+	return fmt.Errorf("%w, %w: %d of the %d backups of source %q (the newest: %s) come from PostgreSQL system %d, but the source is system %d: "+
+		"its system identifier changed (a new initdb, or another cluster archiving here); restore only backups of the source's system, or give the new cluster its own source",
+		catalog.ErrNoBackup, catalog.ErrWrongSystem, len(other), len(ch.Backups), ch.Source.Name, last.ID, last.SystemID, ch.Source.SystemID)
 }
 
 func missingCount(m []catalog.MissingRange) uint64 {

@@ -323,3 +323,31 @@ func TestF2_MarkAtSegmentEndNeedsNextSegment(t *testing.T) {
 		t.Errorf("plan for a mark ending segment 4 reads up to %s, want %s", p.LastWAL, want)
 	}
 }
+
+// Backups of another PostgreSQL system than the source's (its system
+// identifier changed) are named as such, not as "no backup on the history
+// of timeline 1".
+func TestNewPlanNamesChangedSystemID(t *testing.T) {
+	t.Parallel()
+	s := newSynth(t)
+	s.segments(1, 1, 6)
+	b := catalog.Backup{ID: "other", Source: "plan", SystemID: 8, Timeline: 1,
+		StartLSN: pg.LSN(segLSN(2, 0x28)), EndLSN: pg.LSN(segLSN(3, 0x100)),
+		StartWAL: pg.SegmentName(1, 2, planSegSize), EndWAL: pg.SegmentName(1, 3, planSegSize),
+		StartTime: planEpoch, EndTime: planEpoch.Add(time.Minute)}
+	if err := s.cat.AddBackup(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	_, err := restore.NewPlan(context.Background(), s.cat, restore.Target{})
+	if !errors.Is(err, catalog.ErrWrongSystem) || !errors.Is(err, catalog.ErrNoBackup) {
+		t.Fatalf("err = %v, want ErrWrongSystem and ErrNoBackup", err)
+	}
+	for _, want := range []string{"system 8", "system 7", "other"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not name %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "history of timeline") {
+		t.Errorf("%q still blames the timeline history", err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/pg"
+	"github.com/logship/logship/pg/server"
 )
 
 // RecoveryTarget says where recovery stops. At most one of Name, Time, LSN and
@@ -71,7 +72,7 @@ func WriteRecoveryConfig(dir string, s RecoverySettings) error {
 	if len(old) > 0 && old[len(old)-1] != '\n' {
 		text = "\n" + text
 	}
-	if err := recoveryAppend(auto, text); err != nil {
+	if err := server.AppendFile(auto, text); err != nil {
 		return fmt.Errorf("write postgresql.auto.conf: %w", err)
 	}
 
@@ -81,7 +82,7 @@ func WriteRecoveryConfig(dir string, s RecoverySettings) error {
 	if s.Standby {
 		signal = "standby.signal"
 	}
-	if err := recoveryAppend(filepath.Join(dir, signal), ""); err != nil {
+	if err := server.AppendFile(filepath.Join(dir, signal), ""); err != nil {
 		return fmt.Errorf("create %s: %w", signal, err)
 	}
 	if err := syncTreeFile(dir); err != nil {
@@ -162,7 +163,7 @@ func recoveryConfText(s RecoverySettings) (string, error) {
 	var b strings.Builder
 	b.WriteString("# recovery settings written by logship restore\n")
 	for _, kv := range settings {
-		q, err := recoveryQuote(kv[1])
+		q, err := server.QuoteConf(kv[1])
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", kv[0], err)
 		}
@@ -181,37 +182,7 @@ func ValidAction(action string) error {
 	return fmt.Errorf("action %q: want promote, pause or shutdown", action)
 }
 
-// recoveryQuote quotes a configuration-file string value. The file parser treats a
-// backslash as an escape inside quotes, so backslashes are doubled as well as single
-// quotes; otherwise the backslash that QuoteShellArg writes for a quote would be eaten
-// and the shell command broken. A newline cannot be written inside a value at all.
-func recoveryQuote(v string) (string, error) {
-	if strings.ContainsAny(v, "\n\r\x00") {
-		return "", errors.New("value contains a newline or NUL byte")
-	}
-	v = strings.ReplaceAll(v, `\`, `\\`)
-	v = strings.ReplaceAll(v, `'`, `''`)
-	return "'" + v + "'", nil
-}
-
-// recoveryAppend appends text to a file, creating it 0600, and fsyncs it.
-func recoveryAppend(name, text string) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(text)
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// QuoteShellArg quotes one argument for the shell that runs restore_command: inside
-// single quotes nothing is special except the quote itself, written as '\”.
-func QuoteShellArg(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// QuoteShellArg quotes one argument for the shell that runs restore_command:
+// server.QuoteShell, the one quoting for the shell, under the name callers
+// building restore commands know.
+func QuoteShellArg(s string) string { return server.QuoteShell(s) }

@@ -10,9 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/logship/logship/catalog"
@@ -28,8 +26,10 @@ var ErrIncomplete = errors.New("restore incomplete")
 // Options say where and how Run materializes a plan.
 type Options struct {
 	TargetDir string
-	// Force clears a non-empty TargetDir first. Without it such a directory
-	// is refused and left untouched.
+	// Force clears a non-empty TargetDir first, if it is a previous restore
+	// target or holds no PostgreSQL cluster, and no server runs in it (see
+	// guardClear). Without it such a directory is refused and left
+	// untouched.
 	Force bool
 	// Standby writes standby.signal: the server keeps replaying segments as
 	// they are shipped, instead of ending recovery at the end of the archive.
@@ -49,6 +49,10 @@ type Options struct {
 	// of the backup extracted so far and the total.
 	Progress func(done, total int64)
 	Logger   *slog.Logger
+	// TablespaceMap moves tablespaces: the source's location to the
+	// directory to restore it to (ParseTablespaceMap). A tablespace not in
+	// it goes back to its original location.
+	TablespaceMap map[string]string
 }
 
 // Result describes a materialized data directory.
@@ -63,6 +67,9 @@ type Result struct {
 	Archive        bool          `json:"archive"`
 	RestoreCommand string        `json:"restore_command"`
 	Duration       time.Duration `json:"duration_ns"`
+	// Chain lists the backups laid down, full first, when the backup is
+	// incremental.
+	Chain []string `json:"chain,omitempty"`
 }
 
 // defaultParallel keeps a few parts in flight: enough to hide store latency
@@ -112,13 +119,20 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 		return res, fmt.Errorf("backup %s has no parts or no manifest: the record is damaged", plan.Backup.ID)
 	}
 
+	if plan.Backup.Incremental() || len(plan.Backup.Tablespaces) > 0 || len(opts.TablespaceMap) > 0 {
+		return runChain(ctx, cat, plan, opts, res, settings, log, began)
+	}
 	// The manifest is small and its absence would doom the restore: read it
 	// before touching the directory.
 	manifest, err := fetchManifest(ctx, cat, plan.Backup)
 	if err != nil {
 		return res, err
 	}
-	if err := prepareDir(dir, opts.Force); err != nil {
+	storeRoot, _ := cat.LocalRoot()
+	if err := prepareDir(dir, opts.Force, storeRoot); err != nil {
+		return res, err
+	}
+	if err := writeMarker(dir, plan.Backup.ID, began, time.Time{}); err != nil {
 		return res, err
 	}
 
@@ -151,6 +165,9 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 	if err := WriteRecoveryConfig(dir, settings); err != nil {
 		return res, incomplete(err)
 	}
+	if err := writeMarker(dir, plan.Backup.ID, began, time.Now()); err != nil {
+		return res, incomplete(err)
+	}
 	if err := SyncTree(ctx, dir); err != nil {
 		return res, incomplete(err)
 	}
@@ -160,8 +177,13 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 }
 
 // prepareDir makes dir an empty directory of mode 0700, creating it, or
-// clearing it when force is set.
-func prepareDir(dir string, force bool) error {
+// clearing it when force is set. Before anything is written it refuses a
+// dir that guardPlace or, to clear it, guardClear finds unsafe.
+func prepareDir(dir string, force bool, storeRoot string) error {
+	real := realPath(dir)
+	if err := guardPlace(dir, real, storeRoot); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -176,15 +198,14 @@ func prepareDir(dir string, force bool) error {
 		return fmt.Errorf("target directory: %w", err)
 	}
 	if len(entries) > 0 && !force {
-		return fmt.Errorf("%w: %s holds %d entries (%s, ...); choose an empty directory, or add --force to delete its contents",
-			ErrNotEmpty, dir, len(entries), entries[0].Name())
+		return notEmptyError(dir, entries)
 	}
 	if len(entries) > 0 {
-		if dir == "/" {
+		if real == "/" {
 			return errors.New("refusing to clear /")
 		}
-		if pid, ok := runningPostmaster(dir); ok {
-			return fmt.Errorf("a PostgreSQL server (pid %d) is running on %s: stop it before restoring over it", pid, dir)
+		if err := guardClear(dir, real); err != nil {
+			return err
 		}
 		for _, e := range entries {
 			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
@@ -197,22 +218,6 @@ func prepareDir(dir string, force bool) error {
 		return fmt.Errorf("target directory: %w", err)
 	}
 	return nil
-}
-
-// runningPostmaster reads dir/postmaster.pid and reports whether its process
-// is alive.
-func runningPostmaster(dir string) (int, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, "postmaster.pid"))
-	if err != nil {
-		return 0, false
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(line))
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	err = syscall.Kill(pid, 0)
-	return pid, err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func fetchManifest(ctx context.Context, cat *catalog.Catalog, b catalog.Backup) ([]byte, error) {

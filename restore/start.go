@@ -344,7 +344,7 @@ func serverIdentity(srv *server.Server, logFile string, conf recoveryConf) error
 	dir := srv.DataDir
 	// dir and what is inside it are handed over below; the way to them
 	// must already be open.
-	for _, p := range []string{filepath.Dir(dir), filepath.Dir(logFile)} {
+	for _, p := range append([]string{filepath.Dir(dir), filepath.Dir(logFile)}, tablespaceParents(dir)...) {
 		if !strings.HasPrefix(p+"/", dir+"/") {
 			if err := u.Reachable(p); err != nil {
 				return err
@@ -356,7 +356,7 @@ func serverIdentity(srv *server.Server, logFile string, conf recoveryConf) error
 			return fmt.Errorf("restore_command %s: %w; install logship where the postgres user can run it", exe, err)
 		}
 	}
-	for _, p := range []string{dir, logFile} {
+	for _, p := range append([]string{dir, logFile}, tablespaceTargets(dir)...) {
 		if err := u.Chown(p); err != nil {
 			return err
 		}

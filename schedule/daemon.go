@@ -20,6 +20,8 @@ type DaemonOptions struct {
 	// StopGrace and StopTimeout are the scheduler's: see SchedulerOptions.
 	StopGrace   time.Duration
 	StopTimeout time.Duration
+	// Version labels logship_build_info.
+	Version string
 }
 
 // Daemon runs jobs on one catalog with a Scheduler, keeps their metrics
@@ -42,6 +44,7 @@ func NewDaemon(cat *catalog.Catalog, jobs []Job, opts DaemonOptions) (*Daemon, e
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	d := &Daemon{cat: cat, log: opts.Logger, metrics: NewMetrics(nil)}
+	d.metrics.SetBuildInfo(opts.Version)
 	sched, err := NewScheduler(jobs, SchedulerOptions{
 		Logger: opts.Logger, Metrics: d.metrics, StopGrace: opts.StopGrace, StopTimeout: opts.StopTimeout,
 		Refresh: d.refresh,

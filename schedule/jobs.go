@@ -14,9 +14,12 @@ import (
 // Job names, as the config file, logs and metrics call them.
 const (
 	JobBackup = "backup"
-	JobMark   = "mark"
-	JobPurge  = "purge"
-	JobVerify = "verify"
+	// JobIncremental takes incremental backups (PostgreSQL 17+) between the
+	// full ones: "full on Sunday, incremental every night".
+	JobIncremental = "incremental"
+	JobMark        = "mark"
+	JobPurge       = "purge"
+	JobVerify      = "verify"
 )
 
 // MarkName is the name of a scheduled mark taken at t: "ls_" and the UTC
@@ -33,9 +36,20 @@ func BackupJob(cat *catalog.Catalog, schedule string, opts shipper.BackupOptions
 			return err
 		}
 		log.Info("backup recorded", "backup", b.ID, "start_lsn", b.StartLSN, "end_lsn", b.EndLSN,
-			"raw_bytes", b.RawSize, "stored_bytes", b.StoredSize, "parts", len(b.Parts))
+			"raw_bytes", b.RawSize, "stored_bytes", b.StoredSize, "parts", len(b.Parts), "parent", b.Parent)
 		return nil
 	}}
+}
+
+// IncrementalJob takes an incremental backup on top of the newest complete
+// backup on each run. It fails (and says why) while there is no backup to
+// build on, or when the server cannot take one: a full backup job is still
+// needed to start each chain.
+func IncrementalJob(cat *catalog.Catalog, schedule string, opts shipper.BackupOptions) Job {
+	opts.Incremental, opts.Parent = true, ""
+	j := BackupJob(cat, schedule, opts)
+	j.Name = JobIncremental
+	return j
 }
 
 // ErrNoBackupYet fails a scheduled mark while the source has no backup: no

@@ -3,6 +3,7 @@ package schedule
 import (
 	"math"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type Metrics struct {
 	running                   *prometheus.GaugeVec
 	lastSuccess, lastDuration *prometheus.GaugeVec
 	lastRun                   *prometheus.GaugeVec
+	buildInfo                 *prometheus.GaugeVec
 
 	walFiles, segments, rawBytes, storedBytes prometheus.Gauge
 	backups, marks                            prometheus.Gauge
@@ -57,6 +59,8 @@ func NewMetrics(now func() time.Time) *Metrics {
 		Help: "Unix time the job's last run ended, successful or not."}, job)
 	m.lastDuration = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "logship_job_last_duration_seconds",
 		Help: "How long the job's last run took."}, job)
+	m.buildInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "logship_build_info",
+		Help: "1, labelled with the daemon's version and the Go version it was built with."}, []string{"version", "goversion"})
 	gauge := func(name, help string) prometheus.Gauge {
 		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 		m.reg.MustRegister(g)
@@ -73,7 +77,7 @@ func NewMetrics(now func() time.Time) *Metrics {
 	m.newestMark = gauge("logship_newest_mark_timestamp_seconds", "Unix time of the newest mark.")
 	m.refreshOK = gauge("logship_catalog_up", "1 if the last read of the catalog succeeded, 0 if the store was unreachable.")
 	m.refreshTime = gauge("logship_catalog_read_timestamp_seconds", "Unix time of the last successful read of the catalog.")
-	m.reg.MustRegister(m.runs, m.failures, m.skipped, m.running, m.lastSuccess, m.lastRun, m.lastDuration,
+	m.reg.MustRegister(m.runs, m.failures, m.skipped, m.running, m.lastSuccess, m.lastRun, m.lastDuration, m.buildInfo,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "logship_rpo_seconds",
 			Help: "Age of the newest shipped WAL segment, computed at scrape time (+Inf when nothing was shipped)."}, m.rpo),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -96,6 +100,19 @@ func (m *Metrics) Handler() http.Handler {
 
 // Registry is where the metrics are registered, for callers adding their own.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// SetBuildInfo sets logship_build_info for version ("" shows as
+// "unknown"), so that dashboards can tell which release runs where.
+func (m *Metrics) SetBuildInfo(version string) {
+	if m == nil {
+		return
+	}
+	if version == "" {
+		version = "unknown"
+	}
+	m.buildInfo.Reset()
+	m.buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+}
 
 // registerJob makes the job's series exist at 0 before its first run, so
 // that alerts on them work from the start.

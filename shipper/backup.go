@@ -27,12 +27,18 @@ type BackupOptions struct {
 	ArchiveWait    time.Duration // how long to wait for the WAL the backup needs; 0 = 5 min
 	Progress       func(done, total int64)
 	Logger         *slog.Logger
+	// Incremental takes an incremental backup (PostgreSQL 17+, summarize_wal
+	// = on) on top of Parent, or of the newest complete backup when Parent
+	// is "".
+	Incremental bool
+	Parent      string
 }
 
 const defaultPartSize = 32 << 20
 
-// Backup takes a full base backup of the source over the replication
-// protocol. The tar stream is cut into parts that are compressed, checksummed
+// Backup takes a base backup of the source over the replication protocol,
+// every tablespace included (one archive each), full or, with
+// opts.Incremental, incremental. The tar stream is cut into parts that are compressed, checksummed
 // and stored while the server still sends, so memory stays at about
 // (Parallel+1) parts whatever the database size. The backup is recorded, and
 // so becomes usable by restore, only once every part, the manifest and all
@@ -66,13 +72,22 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if b.Label == "" {
 		b.Label = "logship " + b.ID
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pw := newPartWriter(ctx, cat, b.ID, opts)
-	res, err := basebackup.Run(ctx, opts.ConnString, basebackup.Options{Label: b.Label, FastCheckpoint: opts.FastCheckpoint}, pw, opts.Progress)
-	parts, perr := pw.finish(err == nil)
+	parentManifest, err := prepareIncremental(ctx, cat, src.SystemID, opts, &b)
 	if err != nil {
 		return b, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lease, err := takeLease(ctx, cat, b.ID, log) // before the first part: purge spares a leased backup
+	if err != nil {
+		return b, err
+	}
+	defer lease.release()
+	as := &archiveSet{ctx: ctx, cat: cat, id: b.ID, opts: opts}
+	res, err := basebackup.RunArchives(ctx, opts.ConnString, basebackup.Options{Label: b.Label, FastCheckpoint: opts.FastCheckpoint, IncrementalFrom: parentManifest}, as.open, opts.Progress)
+	parts, tablespaces, perr := as.finish(err == nil)
+	if err != nil {
+		return b, incrementalError(b.Parent, err)
 	}
 	if perr != nil {
 		return b, perr
@@ -80,15 +95,14 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if err := src.Check(res.SystemID); err != nil {
 		return b, err
 	}
+	if err := checkManifest(res.Manifest, res.SystemID); err != nil {
+		return b, err
+	}
 	b.SystemID, b.ServerVersion, b.Timeline = res.SystemID, res.ServerVersion, res.Timeline
 	b.StartLSN, b.EndLSN = res.StartLSN, res.EndLSN
 	b.StartWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.StartLSN, res.SegmentSize), res.SegmentSize)
 	b.EndWAL = pg.SegmentName(res.Timeline, pg.SegmentOf(res.EndLSN-1, res.SegmentSize), res.SegmentSize)
-	b.Parts = parts
-	for _, p := range parts {
-		b.RawSize += p.RawSize
-		b.StoredSize += p.StoredSize
-	}
+	setArchives(&b, parts, tablespaces)
 
 	man, err := object.Encode(bytes.NewReader(res.Manifest), object.KindMeta, "backup_manifest", nil, opts.Encode)
 	if err != nil {
@@ -97,11 +111,17 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if err := cat.PutManifest(ctx, &b, man); err != nil {
 		return b, fmt.Errorf("store backup manifest: %w", err)
 	}
+	if err := holdForTest(ctx); err != nil {
+		return b, err
+	}
 	log.Info("backup data stored; waiting for its WAL", "backup", b.ID, "end_wal", b.EndWAL, "parts", len(parts))
 	if err := WaitForWAL(ctx, cat, b.EndWAL, opts.ArchiveWait); err != nil {
 		return b, fmt.Errorf("backup %s is not usable: %w", b.ID, err)
 	}
 	b.EndTime = time.Now().UTC()
+	if err := cat.CheckBackupStored(ctx, b); err != nil {
+		return b, err
+	}
 	if err := cat.AddBackup(ctx, b); err != nil {
 		return b, fmt.Errorf("record backup %s: %w", b.ID, err)
 	}
@@ -140,6 +160,7 @@ type partWriter struct {
 	ctx   context.Context
 	cat   *catalog.Catalog
 	id    string
+	dir   string // folder of a tablespace's parts; "" for the main archive
 	opts  BackupOptions
 	buf   []byte
 	next  int
@@ -223,7 +244,13 @@ func (w *partWriter) store(idx int, raw []byte) (catalog.BackupPart, error) {
 	if err != nil {
 		return catalog.BackupPart{}, err
 	}
-	part, err := w.cat.PutPart(w.ctx, w.id, obj)
+	put := w.cat.PutPart
+	if w.dir != "" {
+		put = func(ctx context.Context, id string, obj *object.Encoded) (catalog.BackupPart, error) {
+			return w.cat.PutPartIn(ctx, id, w.dir, obj)
+		}
+	}
+	part, err := put(w.ctx, w.id, obj)
 	if err != nil {
 		return catalog.BackupPart{}, fmt.Errorf("store backup part %s: %w", name, err)
 	}

@@ -141,7 +141,7 @@ func settingChecks(ctx context.Context, conn *sqlsource.Source, cat *catalog.Cat
 		return out
 	}
 	restart := "in postgresql.conf (or ALTER SYSTEM SET ...) and restart PostgreSQL"
-	out := []CheckResult{{Name: CheckWALLevel, OK: level == "replica" || level == "logical", Detail: "wal_level = " + level}}
+	out := []CheckResult{{Name: CheckWALLevel, OK: level == "replica" || level == "logical", Detail: "wal_level = " + level + summarizeWALNote(ctx, conn)}}
 	if !out[0].OK {
 		out[0].Fix = "set wal_level = replica " + restart
 	}

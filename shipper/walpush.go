@@ -65,6 +65,9 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	if err != nil {
 		return PushResult{}, err
 	}
+	if limit, ok := historyLimit[wf.Kind]; ok && fi.Size() > limit {
+		return PushResult{}, fmt.Errorf("%w: %s is %d bytes, more than such a file can be (%d)", ErrNotWALFile, name, fi.Size(), limit)
+	}
 
 	srcErr := make(chan error, 1)
 	go func() { srcErr <- checkSource(ctx, cat, wf, hdr) }()
@@ -79,6 +82,11 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 		return PushResult{}, fmt.Errorf("read %s: %w", name, err)
 	}
 	defer release()
+	// Stored create-only, a bad history or backup history file could never
+	// be replaced, and verify would call the store broken for ever.
+	if err := checkHistoryContent(wf, data); err != nil {
+		return PushResult{}, fmt.Errorf("%w: %s: %w", ErrNotWALFile, name, err)
+	}
 	if err := <-srcErr; err != nil {
 		return PushResult{}, err
 	}
@@ -184,6 +192,28 @@ func inspectWAL(f *os.File, name string, size int64) (pg.WALFile, *pg.SegmentHea
 		return wf, nil, fmt.Errorf("%w: %w", ErrNotWALFile, err)
 	}
 	return wf, &h, nil
+}
+
+// historyLimit bounds what wal-push reads of a history or backup history
+// file before checking it.
+var historyLimit = map[pg.WALFileKind]int64{pg.History: pg.MaxHistorySize, pg.BackupHistory: pg.MaxBackupHistorySize}
+
+// checkHistoryContent checks a timeline history file or a backup history
+// file the way PostgreSQL writes them; segments are checked by their
+// header (inspectWAL).
+func checkHistoryContent(wf pg.WALFile, data []byte) error {
+	switch wf.Kind {
+	case pg.History:
+		_, err := pg.CheckHistoryFile(wf.Timeline, data)
+		return err
+	case pg.BackupHistory:
+		f, err := pg.ParseBackupHistory(data)
+		if err != nil {
+			return err
+		}
+		return f.CheckName(wf.Name)
+	}
+	return nil
 }
 
 func kindOf(k pg.WALFileKind) object.Kind {

@@ -29,7 +29,7 @@ the object is corrupt or the store failed.
 Example:
    archive_command = 'logship --store file:///backup wal-push %p'
    logship --store file:///backup catalog list`,
-		Version:              version,
+		Version:              fullVersion(),
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		Flags:                globalFlags(),
@@ -50,6 +50,8 @@ Example:
 			checkCommand(),
 			verifyCommand(),
 			versionCommand(),
+			manCommand(),
+			completionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() prints errors and exits, once
 	}
@@ -109,6 +111,22 @@ func setupCatalog(c *cli.Context) (*runtime, *catalog.Catalog, error) {
 	return rt, cat, nil
 }
 
+// withCatalog is the Action of a command that takes the arguments names
+// and works on the source's catalog: fn runs once the arguments are checked
+// and the catalog is open.
+func withCatalog(fn func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error, names ...string) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := needArgs(c, names...); err != nil {
+			return err
+		}
+		rt, cat, err := setupCatalog(c)
+		if err != nil {
+			return err
+		}
+		return fn(c, rt, cat)
+	}
+}
+
 func newLogger(w io.Writer, cfg Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
@@ -163,8 +181,4 @@ func versionCommand() *cli.Command {
 			return nil
 		},
 	}
-}
-
-func printVersion(w io.Writer) {
-	fmt.Fprintf(w, "logship %s (object format %d)\n", version, object.Version)
 }

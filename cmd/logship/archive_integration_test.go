@@ -15,21 +15,21 @@ import (
 
 // archivingCluster starts a real cluster whose archive_command is logship
 // wal-push into a fresh file store, and returns the store's flags.
-func archivingCluster(t *testing.T, source string, conf ...string) (*pgtest.Cluster, string, []string) {
+func archivingCluster(t *testing.T, v pgtest.Version, source string, conf ...string) (*pgtest.Cluster, string, []string) {
 	t.Helper()
 	pgtest.Require(t)
 	storeDir := pgtest.TempDir(t, "logship-store-")
 	flags := []string{"--store", "file://" + storeDir, "--source", source}
-	return archivingClusterOn(t, flags, nil, conf...), storeDir, flags
+	return archivingClusterOn(t, v, flags, nil, conf...), storeDir, flags
 }
 
 // archivingClusterOn starts a real cluster archiving with logship into the
 // store named by flags; env reaches the archiver (e.g. AWS credentials).
-func archivingClusterOn(t *testing.T, flags, env []string, conf ...string) *pgtest.Cluster {
+func archivingClusterOn(t *testing.T, v pgtest.Version, flags, env []string, conf ...string) *pgtest.Cluster {
 	t.Helper()
 	pgtest.Require(t)
 	archive := fmt.Sprintf("archive_command = '%s %s wal-push %%p'", logshipBin, strings.Join(flags, " "))
-	return pgtest.Start(t, pgtest.Options{Env: env, Conf: append([]string{
+	return pgtest.Start(t, pgtest.Options{BinDir: v.BinDir, Env: env, Conf: append([]string{
 		"archive_mode = on", archive, "wal_keep_size = '2GB'",
 	}, conf...)})
 }
@@ -54,9 +54,10 @@ func waitArchived(t *testing.T, c *pgtest.Cluster, name string) {
 
 // End to end: PostgreSQL archives through logship; every segment comes back
 // byte-identical through wal-fetch, and the catalog lists them all.
-func TestArchiveWithRealPostgres(t *testing.T) {
-	t.Parallel()
-	c, _, flags := archivingCluster(t, "e2e")
+func TestArchiveWithRealPostgres(t *testing.T) { onEachPG(t, testArchiveWithRealPostgres) }
+
+func testArchiveWithRealPostgres(t *testing.T, v pgtest.Version) {
+	c, _, flags := archivingCluster(t, v, "e2e")
 	c.Pgbench(t, "-i", "-s", "2", "-q")
 	c.Pgbench(t, "-t", "300", "-c", "2")
 	var last string

@@ -1,11 +1,19 @@
 package main_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/pgtest"
+	"github.com/logship/logship/pg"
+	"github.com/logship/logship/store/file"
 )
 
 type backupRecord struct {
@@ -29,9 +37,10 @@ type markRecord struct {
 
 // A backup is recorded only with its WAL shipped; a mark is recorded and
 // shipped, and a second mark of the same name is refused.
-func TestBackupAndMark(t *testing.T) {
-	t.Parallel()
-	c, storeDir, flags := archivingCluster(t, "bk")
+func TestBackupAndMark(t *testing.T) { onEachPG(t, testBackupAndMark) }
+
+func testBackupAndMark(t *testing.T, v pgtest.Version) {
+	c, storeDir, flags := archivingCluster(t, v, "bk")
 	pgFlags := append(flags, "--pg", c.ConnString())
 	c.Pgbench(t, "-i", "-s", "2", "-q")
 	switchWAL(t, c)
@@ -44,6 +53,7 @@ func TestBackupAndMark(t *testing.T) {
 	if len(b.Parts) == 0 || b.RawSize < 20<<20 || b.Timeline != 1 {
 		t.Fatalf("backup record looks wrong: %+v", b)
 	}
+	checkStoredManifest(t, c, storeDir, "bk", b.ID)
 
 	var m markRecord
 	out = mustLogship(t, nil, append(pgFlags, "mark", "m1", "--json")...)
@@ -102,4 +112,43 @@ func stripCreated(listing string) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// checkStoredManifest reads backup id's backup_manifest back from the store
+// as restore does: version 1 up to PostgreSQL 16, version 2 from 17 with
+// the cluster's own System-Identifier.
+func checkStoredManifest(t *testing.T, c *pgtest.Cluster, storeDir, source, id string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := file.Open(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(st, source)
+	b, err := cat.FindBackup(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := cat.OpenManifest(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	raw, err := io.ReadAll(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := pg.ParseManifest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sysid := c.QueryString(t, "SELECT system_identifier FROM pg_control_system()")
+	want := pg.ManifestHead{Version: 1}
+	if c.Major(t) >= 17 {
+		id, _ := strconv.ParseUint(sysid, 10, 64)
+		want = pg.ManifestHead{Version: 2, SystemID: id, HasSystemID: true}
+	}
+	if m.Head() != want || b.SystemID != want.SystemID && want.HasSystemID {
+		t.Fatalf("stored manifest of PostgreSQL %d: %+v, want %+v (record's system %d)", c.Major(t), m.Head(), want, b.SystemID)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logship/logship/internal/pgtest"
 )
 
 type checkResult struct {
@@ -37,9 +39,10 @@ func checkJSON(t *testing.T, flags []string, wantCode int) map[string]checkResul
 
 // check on a configured cluster: every check ok. With archive_command
 // unset, that check fails with a fix and the exit code is 1.
-func TestCheck(t *testing.T) {
-	t.Parallel()
-	c, storeDir, flags := archivingCluster(t, "chk")
+func TestCheck(t *testing.T) { onEachPG(t, testCheck) }
+
+func testCheck(t *testing.T, v pgtest.Version) {
+	c, storeDir, flags := archivingCluster(t, v, "chk")
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	waitArchived(t, c, switchWAL(t, c))
 
@@ -116,9 +119,10 @@ type statusOut struct {
 }
 
 // status --json parses, and its RPO is the age of the newest segment.
-func TestStatus(t *testing.T) {
-	t.Parallel()
-	c, storeDir, flags := archivingCluster(t, "st")
+func TestStatus(t *testing.T) { onEachPG(t, testStatus) }
+
+func testStatus(t *testing.T, v pgtest.Version) {
+	c, storeDir, flags := archivingCluster(t, v, "st")
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	waitArchived(t, c, switchWAL(t, c))

@@ -17,7 +17,7 @@ import (
 // a store or source the command leaves to the archiver is a warning.
 func TestCheckArchiveTarget(t *testing.T) {
 	t.Parallel()
-	c, storeDir, flags := archivingCluster(t, "tgt")
+	c, storeDir, flags := archivingCluster(t, defaultPG, "tgt")
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 
 	first := checkJSON(t, pgFlags, 0)

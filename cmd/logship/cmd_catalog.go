@@ -108,8 +108,12 @@ func catalogList(c *cli.Context) error {
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "BACKUP\tTIMELINE\tSTART LSN\tEND LSN\tRAW\tSTORED\tPARTS\tFINISHED")
 		for _, b := range l.Backups {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", b.ID, b.Timeline, b.StartLSN, b.EndLSN,
-				humanBytes(b.RawSize), humanBytes(b.StoredSize), len(b.Parts), b.EndTime.Format("2006-01-02 15:04:05Z07:00"))
+			id := b.ID
+			if b.Incremental() {
+				id += " (incremental from " + b.Parent + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%d\t%s\n", id, b.Timeline, b.StartLSN, b.EndLSN,
+				humanBytes(b.RawSize), humanBytes(b.StoredSize), len(b.AllParts()), b.EndTime.Format("2006-01-02 15:04:05Z07:00"))
 		}
 		tw.Flush()
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/shipper"
 )
 
@@ -31,14 +32,7 @@ Example:
    logship --pg "host=/var/run/postgresql user=postgres" check
    logship check --json | jq '.[] | select(.ok | not)'`,
 		Flags: []cli.Flag{jsonFlag},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c); err != nil {
-				return err
-			}
-			rt, cat, err := setupCatalog(c)
-			if err != nil {
-				return err
-			}
+		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 			results := shipper.RunChecks(c.Context, cat, shipper.CheckOptions{
 				ConnString: rt.cfg.PG, ArchiveCommand: suggestedArchiveCommand(c, rt.cfg)})
 			if c.Bool("json") {
@@ -64,7 +58,7 @@ Example:
 				return withCode(exitFailure, fmt.Errorf("%d of %d checks failed", n, len(results)))
 			}
 			return nil
-		},
+		}),
 	}
 }
 

@@ -53,16 +53,9 @@ type purgeOutput struct {
 }
 
 func runPurge(c *cli.Context) error {
-	if err := needArgs(c); err != nil {
-		return err
-	}
-	rt, err := setup(c)
+	rt, jc, err := setupJobs(c)
 	if err != nil {
 		return err
-	}
-	jc, err := loadJobsConfig(c)
-	if err != nil {
-		return usageErr(err)
 	}
 	if c.IsSet("keep-backups") || c.IsSet("recovery-window-days") {
 		jc.KeepBackups, jc.RecoveryWindowDays = c.Int("keep-backups"), c.Float64("recovery-window-days")

@@ -30,6 +30,13 @@ writes the recovery settings: restore_command runs this logship binary's wal-fet
 with the same store and source (never a secret), the target, and recovery.signal
 (or standby.signal with --standby).
 
+An incremental backup is rebuilt in place: the full backup, then each incremental
+down to the one used, streamed from the store, each file checked against its own
+backup's manifest. Tablespaces go back to their original paths, or where
+--tablespace-map OLD=NEW says; a tablespace path that exists and is not empty (on
+the source's host: the source's own) or lies in a running server's data directory is
+refused before anything is written, even with --force.
+
 Targets (at most one; none means everything in the store):
    --mark NAME|latest   a mark; latest is the one made last
    --time T             the last commit at or before T (RFC 3339, or "2006-01-02 15:04:05-07")
@@ -61,8 +68,14 @@ extraction failed (the directory is then incomplete: rerun with --force), the
 started server stopped before its target, or recovery stopped away from it; 2 bad
 arguments or configuration, an unknown mark, a target past the end of the archive (an
 LSN after the newest shipped segment, a time after it was stored), a --target-dir that
-is not a directory, or a non-empty one without --force; nothing is written then;
-130 interrupted.
+is not a directory, a non-empty one without --force, one that is, holds or lies inside
+the store's folder, a PostgreSQL data directory or a running server's, or a tablespace
+path in use; nothing is written then; 130 interrupted.
+
+--force empties --target-dir only when no PostgreSQL server runs on it or anywhere
+beneath it, and it is a previous logship restore target (restore leaves
+pg_wal/logship_restore.json in it) or holds no PostgreSQL data directory (PG_VERSION
+and global/pg_control) at all.
 
 Example:
    logship --store s3://backups/pg --source main restore --target-dir /srv/pg-dr \
@@ -76,12 +89,13 @@ Example:
 			&cli.StringFlag{Name: "action", Value: "promote", Usage: "at the target: promote, pause or shutdown"},
 			&cli.BoolFlag{Name: "standby", Usage: "write standby.signal: keep replaying segments as they are shipped"},
 			&cli.BoolFlag{Name: "start", Usage: "start PostgreSQL and wait until the target is reached"},
-			&cli.BoolFlag{Name: "force", Usage: "delete what --target-dir holds first"},
+			&cli.BoolFlag{Name: "force", Usage: "delete what --target-dir holds first (only a previous restore target, or a folder without a PostgreSQL cluster)"},
 			&cli.BoolFlag{Name: "no-archive", Usage: "turn archiving off in the restored server (drills: a promoted drill must not ship a new timeline into the store)"},
 			&cli.StringFlag{Name: "pg-bin", Usage: "directory of pg_ctl, postgres and psql (default: PATH, pg_config, /usr/lib/postgresql)"},
 			&cli.IntFlag{Name: "port", DefaultText: "the backup's, or the next free one when that is in use here", Usage: "port of the restored server, with its socket in the data directory"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "backup parts fetched and decoded ahead of the extraction"},
+			&cli.StringSliceFlag{Name: "tablespace-map", Usage: "OLD=NEW: restore the tablespace at OLD on the source to NEW (repeatable); others go back to their original paths"},
 			jsonFlag,
 		},
 		Action: runRestore,
@@ -107,23 +121,13 @@ func runRestore(c *cli.Context) error {
 	if err := needArgs(c); err != nil {
 		return err
 	}
-	if err := checkTargetDir(c.String("target-dir")); err != nil {
-		return usageErr(err)
+	target, action, err := restoreFlags(c)
+	if err != nil {
+		return err
 	}
-	target, err := restoreTarget(c)
+	tsMap, err := restore.ParseTablespaceMap(c.StringSlice("tablespace-map"))
 	if err != nil {
 		return usageErr(err)
-	}
-	target.Standby = c.Bool("standby")
-	action := c.String("action")
-	if err := restore.ValidAction(action); err != nil {
-		return usageErr(fmt.Errorf("--%w", err))
-	}
-	if p := c.Int("port"); p < 0 || p > 65535 {
-		return usageErr(fmt.Errorf("--port %d: want 1 to 65535", p))
-	}
-	if c.Int("parallel") < 1 {
-		return usageErr(errors.New("--parallel: want at least 1"))
 	}
 	rt, cat, err := setupCatalog(c)
 	if err != nil {
@@ -148,41 +152,22 @@ func runRestore(c *cli.Context) error {
 	res, err := restore.Run(c.Context, cat, plan, restore.Options{
 		TargetDir: c.String("target-dir"), Force: c.Bool("force"), Standby: c.Bool("standby"),
 		Action: action, NoArchive: c.Bool("no-archive"), RestoreCommand: fetch, Parallel: c.Int("parallel"), Progress: prog.update, Logger: rt.log,
+		TablespaceMap: tsMap,
 	})
 	prog.end()
-	if errors.Is(err, restore.ErrNotEmpty) {
+	if errors.Is(err, restore.ErrNotEmpty) || errors.Is(err, restore.ErrBadTablespaceMap) || errors.Is(err, restore.ErrUnsafeTarget) {
 		return usageErr(err)
 	}
 	if err != nil {
 		return err
 	}
-	out := restoreOutput{Restore: res}
+	// Where the server listens: the backup's port, unless it is taken here.
 	port, note, err := restoredListen(res.TargetDir, c.Int("port"))
 	if err != nil {
 		return err
 	}
 	if !c.Bool("start") {
-		if port != 0 {
-			if err := restore.SetPort(res.TargetDir, port); err != nil {
-				return err
-			}
-		}
-		out.StartCommand, out.StopCommand = startCommand(res.TargetDir, c.String("pg-bin"))
-		out.Port, out.SocketDir = listenSettings(res.TargetDir)
-		out.PortNote = note
-		if c.Bool("json") {
-			return printJSON(rt.stdout, out)
-		}
-		printRestored(rt.stdout, res)
-		if note != "" {
-			fmt.Fprintln(rt.stdout, note)
-		}
-		fmt.Fprintf(rt.stdout, "start it with:\n   %s\nit listens on port %d, socket in %s; stop it with:\n   %s\n",
-			out.StartCommand, out.Port, out.SocketDir, out.StopCommand)
-		if plan.Recovery.LSN != 0 || !plan.Recovery.Time.IsZero() {
-			fmt.Fprintf(rt.stdout, "where recovery stops is checked against the target only with --start: after starting it by hand, compare the server's \"recovery stopping\" line with %s\n", targetWhere(plan))
-		}
-		return nil
+		return reportUnstarted(c, rt, plan, res, port, note)
 	}
 	if !c.Bool("json") {
 		printRestored(rt.stdout, res)
@@ -190,6 +175,62 @@ func runRestore(c *cli.Context) error {
 			fmt.Fprintln(rt.stdout, note)
 		}
 	}
+	return startRestored(c, rt, plan, res, began, port)
+}
+
+// restoreFlags checks restore's flags and returns the recovery target and
+// the recovery action; its errors are usage errors.
+func restoreFlags(c *cli.Context) (restore.Target, string, error) {
+	if err := checkTargetDir(c.String("target-dir")); err != nil {
+		return restore.Target{}, "", usageErr(err)
+	}
+	target, err := restoreTarget(c)
+	if err != nil {
+		return restore.Target{}, "", usageErr(err)
+	}
+	target.Standby = c.Bool("standby")
+	action := c.String("action")
+	if err := restore.ValidAction(action); err != nil {
+		return restore.Target{}, "", usageErr(fmt.Errorf("--%w", err))
+	}
+	if p := c.Int("port"); p < 0 || p > 65535 {
+		return restore.Target{}, "", usageErr(fmt.Errorf("--port %d: want 1 to 65535", p))
+	}
+	if c.Int("parallel") < 1 {
+		return restore.Target{}, "", usageErr(errors.New("--parallel: want at least 1"))
+	}
+	return target, action, nil
+}
+
+// reportUnstarted ends a restore without --start: it sets the port and
+// says how to start the server.
+func reportUnstarted(c *cli.Context, rt *runtime, plan restore.Plan, res restore.Result, port int, note string) error {
+	out := restoreOutput{Restore: res, PortNote: note}
+	if port != 0 {
+		if err := restore.SetPort(res.TargetDir, port); err != nil {
+			return err
+		}
+	}
+	out.StartCommand, out.StopCommand = startCommand(res.TargetDir, c.String("pg-bin"))
+	out.Port, out.SocketDir = listenSettings(res.TargetDir)
+	if c.Bool("json") {
+		return printJSON(rt.stdout, out)
+	}
+	printRestored(rt.stdout, res)
+	if note != "" {
+		fmt.Fprintln(rt.stdout, note)
+	}
+	fmt.Fprintf(rt.stdout, "start it with:\n   %s\nit listens on port %d, socket in %s; stop it with:\n   %s\n",
+		out.StartCommand, out.Port, out.SocketDir, out.StopCommand)
+	if plan.Recovery.LSN != 0 || !plan.Recovery.Time.IsZero() {
+		fmt.Fprintf(rt.stdout, "where recovery stops is checked against the target only with --start: after starting it by hand, compare the server's \"recovery stopping\" line with %s\n", targetWhere(plan))
+	}
+	return nil
+}
+
+// startRestored starts the restored server, checks where recovery ended
+// and reports it; began is when the restore began, for the RTO.
+func startRestored(c *cli.Context, rt *runtime, plan restore.Plan, res restore.Result, began time.Time, port int) error {
 	reached, err := restore.Start(c.Context, res.TargetDir, restore.StartOptions{
 		PGBin: c.String("pg-bin"), Port: port, Timeout: c.Duration("start-timeout"), Logger: rt.log,
 	})
@@ -201,7 +242,7 @@ func runRestore(c *cli.Context) error {
 			return fmt.Errorf("%w; the promoted server (pid %d) still runs on %s: do not use it", err, reached.PID, res.TargetDir)
 		}
 	}
-	out.Reached, out.RTO = &reached, time.Since(began)
+	out := restoreOutput{Restore: res, Reached: &reached, RTO: time.Since(began)}
 	if c.Bool("json") {
 		return printJSON(rt.stdout, out)
 	}

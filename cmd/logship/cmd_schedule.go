@@ -19,7 +19,8 @@ func scheduleCommand() *cli.Command {
 their cron schedules (five fields, or six with seconds first; @daily, @every 10m;
 CRON_TZ=Zone prefix; local time otherwise). Defaults: mark "` + defaultMarkSchedule + `" (a mark named
 ls_YYYYMMDDTHHMMSSZ, then a WAL switch, so the RPO stays bounded on a quiet database),
-backup "` + defaultBackupSchedule + `", verify "` + defaultVerifySchedule + `", purge "` + defaultPurgeSchedule + `" when keep-backups or
+backup "` + defaultBackupSchedule + `", incremental off (PostgreSQL 17+, e.g. backup "0 1 * * 0" and
+incremental "0 1 * * 1-6": full on Sunday, incremental every other night), verify "` + defaultVerifySchedule + `", purge "` + defaultPurgeSchedule + `" when keep-backups or
 recovery-window-days is set. "off" disables a job. A job never overlaps itself (a run
 that comes due meanwhile is skipped and logged); a failing job does not stop the others.
 
@@ -53,16 +54,9 @@ Run: logship --log-format json schedule`,
 }
 
 func runSchedule(c *cli.Context) error {
-	if err := needArgs(c); err != nil {
-		return err
-	}
-	rt, err := setup(c)
+	rt, jc, err := setupJobs(c)
 	if err != nil {
 		return err
-	}
-	jc, err := loadJobsConfig(c)
-	if err != nil {
-		return usageErr(err)
 	}
 	listen := jc.metricsListen()
 	if c.IsSet("metrics-listen") {
@@ -81,7 +75,7 @@ func runSchedule(c *cli.Context) error {
 		return usageErr(errors.New("every job is off: nothing to schedule"))
 	}
 	d, err := schedule.NewDaemon(cat, jobs, schedule.DaemonOptions{
-		Logger: rt.log, StopGrace: grace, StopTimeout: c.Duration("stop-timeout")})
+		Logger: rt.log, StopGrace: grace, StopTimeout: c.Duration("stop-timeout"), Version: fullVersion()})
 	if err != nil {
 		return usageErr(err)
 	}
@@ -106,6 +100,10 @@ func scheduledJobs(rt *runtime, jc JobsConfig, cat *catalog.Catalog) []schedule.
 	var jobs []schedule.Job
 	if s := jc.backupSchedule(); s != "" {
 		jobs = append(jobs, schedule.BackupJob(cat, s, shipper.BackupOptions{
+			ConnString: rt.cfg.PG, FastCheckpoint: jc.BackupFast, Encode: rt.encodeOptions()}))
+	}
+	if s := jc.incrementalSchedule(); s != "" {
+		jobs = append(jobs, schedule.IncrementalJob(cat, s, shipper.BackupOptions{
 			ConnString: rt.cfg.PG, FastCheckpoint: jc.BackupFast, Encode: rt.encodeOptions()}))
 	}
 	if s := jc.markSchedule(); s != "" {

@@ -34,14 +34,7 @@ Example:
    logship status --json | jq .rpo_seconds`,
 		Flags: []cli.Flag{jsonFlag,
 			&cli.DurationFlag{Name: "max-rpo", Usage: "exit 1 when the RPO (age of the newest shipped segment) is over this, e.g. 15m"}},
-		Action: func(c *cli.Context) error {
-			if err := needArgs(c); err != nil {
-				return err
-			}
-			rt, cat, err := setupCatalog(c)
-			if err != nil {
-				return err
-			}
+		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 			// Only an unknown source stops here: a store that cannot be read
 			// is shown as such below.
 			if err := cat.RequireSource(c.Context); errors.Is(err, catalog.ErrUnknownSource) {
@@ -62,7 +55,7 @@ Example:
 				return withCode(exitFailure, errors.New(strings.Join(st.Problems, "; ")))
 			}
 			return nil
-		},
+		}),
 	}
 }
 

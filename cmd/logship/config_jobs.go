@@ -31,6 +31,7 @@ const (
 //	jobs:
 //	  backup: "0 1 * * *"        # cron, seconds optional; "off" disables
 //	  backup-fast: false         # immediate checkpoint for scheduled backups
+//	  incremental: "off"         # e.g. "0 1 * * 1-6" with backup: "0 1 * * 0" (PostgreSQL 17+)
 //	  mark: "*/15 * * * *"
 //	  purge: "0 2 * * *"
 //	  verify: "30 2 * * *"
@@ -43,6 +44,7 @@ const (
 type JobsConfig struct {
 	Backup             *string `yaml:"backup"`
 	BackupFast         bool    `yaml:"backup-fast"`
+	Incremental        *string `yaml:"incremental"`
 	Mark               *string `yaml:"mark"`
 	Purge              *string `yaml:"purge"`
 	Verify             *string `yaml:"verify"`
@@ -70,7 +72,11 @@ func jobSetting(v *string, def string) string {
 
 func (j JobsConfig) backupSchedule() string { return jobSetting(j.Backup, defaultBackupSchedule) }
 func (j JobsConfig) markSchedule() string   { return jobSetting(j.Mark, defaultMarkSchedule) }
-func (j JobsConfig) verifySchedule() string { return jobSetting(j.Verify, defaultVerifySchedule) }
+
+// incrementalSchedule is off unless configured: incremental backups need
+// PostgreSQL 17+ with summarize_wal = on.
+func (j JobsConfig) incrementalSchedule() string { return jobSetting(j.Incremental, "") }
+func (j JobsConfig) verifySchedule() string      { return jobSetting(j.Verify, defaultVerifySchedule) }
 func (j JobsConfig) purgeSchedule() string {
 	if j.KeepBackups == 0 && j.RecoveryWindowDays == 0 {
 		if j.Purge != nil && jobSetting(j.Purge, "") != "" {
@@ -91,7 +97,7 @@ func (j JobsConfig) policy() catalog.RetentionPolicy {
 
 func (j *JobsConfig) validate() error {
 	for _, s := range []struct{ key, spec string }{
-		{"backup", j.backupSchedule()}, {"mark", j.markSchedule()}, {"purge", j.purgeSchedule()}, {"verify", j.verifySchedule()},
+		{"backup", j.backupSchedule()}, {"incremental", j.incrementalSchedule()}, {"mark", j.markSchedule()}, {"purge", j.purgeSchedule()}, {"verify", j.verifySchedule()},
 	} {
 		if s.spec == "" {
 			continue
@@ -128,6 +134,24 @@ func parseDurationKey(key string, v *string, def time.Duration) (time.Duration, 
 		return 0, fmt.Errorf("jobs.%s %q: want a duration such as 30s, 10m or 24h", key, *v)
 	}
 	return d, nil
+}
+
+// setupJobs starts a command that takes no arguments and runs by the jobs:
+// section (purge, schedule): setup, then the section, whose errors are
+// usage errors.
+func setupJobs(c *cli.Context) (*runtime, JobsConfig, error) {
+	if err := needArgs(c); err != nil {
+		return nil, JobsConfig{}, err
+	}
+	rt, err := setup(c)
+	if err != nil {
+		return nil, JobsConfig{}, err
+	}
+	jc, err := loadJobsConfig(c)
+	if err != nil {
+		return nil, JobsConfig{}, usageErr(err)
+	}
+	return rt, jc, nil
 }
 
 // loadJobsConfig reads the jobs section of the config file that c names

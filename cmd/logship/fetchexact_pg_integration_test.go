@@ -23,7 +23,7 @@ import (
 // promotes) fails the restore's own check of where replay ended.
 func TestF3_UntargetedRestoreNeverPromotesShort(t *testing.T) {
 	t.Parallel()
-	c, storeDir, flags, _ := backedUpSource(t, "short")
+	c, storeDir, flags, _ := backedUpSource(t, defaultPG, "short")
 	c.Exec(t, "CREATE TABLE rows (n int, pad text)")
 	var last string
 	for i := 0; i < 4; i++ {

@@ -37,14 +37,15 @@ func (s groupSource) pgFlags() []string {
 // Two clusters ship into one store as sources orders and payments; a group
 // mark puts both at one mark, refuses a name either member has used, and
 // waits out (or refuses over) prepared transactions.
-func TestGroupMark(t *testing.T) {
-	t.Parallel()
+func TestGroupMark(t *testing.T) { onEachPG(t, testGroupMark) }
+
+func testGroupMark(t *testing.T, v pgtest.Version) {
 	pgtest.Require(t)
 	storeDir := pgtest.TempDir(t, "logship-store-")
 	both := make([]groupSource, 2)
 	for i, name := range []string{"orders", "payments"} {
 		s := groupSource{name: name, flags: []string{"--store", "file://" + storeDir, "--source", name}}
-		s.c = archivingClusterOn(t, s.flags, nil, "max_prepared_transactions = 5")
+		s.c = archivingClusterOn(t, v, s.flags, nil, "max_prepared_transactions = 5")
 		s.c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 		// The first archived segment creates the source record.
 		waitArchived(t, s.c, switchWAL(t, s.c))

@@ -17,9 +17,6 @@ func main() {
 	exit(code)
 }
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 // run executes one command line. ctx is cancelled only by SIGTERM or
 // SIGINT, so a command that fails once it is cancelled was interrupted,
 // whatever its error says (a killed child, a closed connection), unless

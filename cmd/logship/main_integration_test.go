@@ -62,11 +62,11 @@ func logship(t testing.TB, env []string, args ...string) result {
 func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LOGSHIP_") {
+		if !strings.HasPrefix(kv, "LOGSHIP_") && !strings.HasPrefix(kv, "PATH=") {
 			env = append(env, kv)
 		}
 	}
-	return env
+	return append(env, "PATH="+matrixPath())
 }
 
 // mustLogship runs logship and fails the test unless it exits 0.

@@ -22,7 +22,7 @@ import (
 // recorded LSN, whatever the action.
 func TestF2_HandMadeRestorePointBeforeMark(t *testing.T) {
 	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, "f2")
+	c, _, flags, pgFlags := backedUpSource(t, defaultPG, "f2")
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
 	c.QueryString(t, "SELECT pg_create_restore_point('m1')::text")
 	c.Exec(t, "INSERT INTO probe VALUES (2)")
@@ -82,7 +82,7 @@ func TestF2_HandMadeRestorePointBeforeMark(t *testing.T) {
 // record's end makes recovery stop one record boundary past it.
 func TestF2_StopAwayFromMarkFailsLoudly(t *testing.T) {
 	t.Parallel()
-	c, storeDir, flags, pgFlags := backedUpSource(t, "f2miss")
+	c, storeDir, flags, pgFlags := backedUpSource(t, defaultPG, "f2miss")
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
 	var m markRecord
 	if err := json.Unmarshal([]byte(mustLogship(t, nil, append(pgFlags, "mark", "m1", "--json")...)), &m); err != nil {
@@ -142,7 +142,7 @@ func killMark(t *testing.T, pgFlags []string, name, at string) {
 // a restore point of that name.
 func TestF10_KilledMarkRerun(t *testing.T) {
 	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, "f10")
+	c, _, flags, pgFlags := backedUpSource(t, defaultPG, "f10")
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
 	killMark(t, pgFlags, "reserved", "reserved")
 	killMark(t, pgFlags, "made", "made")

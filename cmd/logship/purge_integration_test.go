@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/pgtest"
 	"github.com/logship/logship/store"
 	"github.com/logship/logship/store/file"
 )
@@ -110,9 +111,10 @@ func (k *killingStore) Delete(ctx context.Context, key string) error {
 // changes nothing, purges killed midway that leave a store verify passes,
 // then the purge keeping the last two backups: what it lists as deleted is
 // gone, verify passes, and every kept mark restores data-exact.
-func TestPurgeEndToEnd(t *testing.T) {
-	t.Parallel()
-	c, storeDir, flags := archivingCluster(t, "purge")
+func TestPurgeEndToEnd(t *testing.T) { onEachPG(t, testPurgeEndToEnd) }
+
+func testPurgeEndToEnd(t *testing.T, v pgtest.Version) {
+	c, storeDir, flags := archivingCluster(t, v, "purge")
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 	c.Pgbench(t, "-i", "-s", "1", "-q")

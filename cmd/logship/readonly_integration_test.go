@@ -40,7 +40,7 @@ func logshipReadOnly(t *testing.T, storeDir string, args ...string) result {
 // not writable, and nothing in the store changes.
 func TestF6_ReadOnlyStoreServesReadingCommands(t *testing.T) {
 	t.Parallel()
-	c, storeDir, flags, pgFlags := backedUpSource(t, "readonly")
+	c, storeDir, flags, pgFlags := backedUpSource(t, defaultPG, "readonly")
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
 	mustLogship(t, nil, append(pgFlags, "mark", "m1")...)
 	seg := switchWAL(t, c)

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,9 +57,9 @@ type restored struct {
 
 // backedUpSource starts an archiving cluster with a probe table and a small
 // pgbench database, and takes a backup of it.
-func backedUpSource(t *testing.T, source string) (c *pgtest.Cluster, storeDir string, flags, pgFlags []string) {
+func backedUpSource(t *testing.T, v pgtest.Version, source string) (c *pgtest.Cluster, storeDir string, flags, pgFlags []string) {
 	t.Helper()
-	c, storeDir, flags = archivingCluster(t, source)
+	c, storeDir, flags = archivingCluster(t, v, source)
 	pgFlags = append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 	c.Pgbench(t, "-i", "-s", "1", "-q")
@@ -104,7 +105,7 @@ func stopServer(t *testing.T, dir string) {
 	if _, err := os.Stat(filepath.Join(dir, "postmaster.pid")); err != nil {
 		return
 	}
-	bin, err := pgtest.BinDir()
+	bin, err := binDirFor(dir)
 	if err != nil {
 		return
 	}
@@ -181,10 +182,12 @@ func rfc3339(t *testing.T, pgTime string) string {
 
 // Interleaved probe rows, pgbench and marks: every restore lands on exactly
 // the committed state of its target.
-func TestRestoreToMarks(t *testing.T) {
-	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, "marks")
-	want := map[string]dataState{}
+func TestRestoreToMarks(t *testing.T) { onEachPG(t, testRestoreToMarks) }
+
+func testRestoreToMarks(t *testing.T, v pgtest.Version) {
+	c, _, flags, pgFlags := backedUpSource(t, v, "marks")
+	// Nothing commits between the backup and here: --immediate lands on it.
+	want := map[string]dataState{"immediate": stateOf(t, c.QueryString)}
 	var atTime, atLSN string
 	for i := 1; i <= 3; i++ {
 		c.Exec(t, "INSERT INTO probe VALUES ($1)", i)
@@ -223,6 +226,7 @@ func TestRestoreToMarks(t *testing.T) {
 		{"time", []string{"--time", atTime, "--action", "pause"}, "paused", "before commit"},
 		{"time rfc3339", []string{"--time", rfc3339(t, atTime), "--action", "pause"}, "paused", "before commit"},
 		{"lsn", []string{"--lsn", atLSN, "--no-archive"}, "promoted", "after WAL location"},
+		{"immediate", []string{"--immediate", "--no-archive"}, "promoted", "after reaching consistency"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,9 +249,10 @@ func TestRestoreToMarks(t *testing.T) {
 }
 
 // A standby keeps applying segments shipped after it started.
-func TestRestoreStandby(t *testing.T) {
-	t.Parallel()
-	c, _, flags, _ := backedUpSource(t, "standby")
+func TestRestoreStandby(t *testing.T) { onEachPG(t, testRestoreStandby) }
+
+func testRestoreStandby(t *testing.T, v pgtest.Version) {
+	c, _, flags, _ := backedUpSource(t, v, "standby")
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
 	waitArchived(t, c, switchWAL(t, c))
 	r, out := restoreAndStart(t, flags, "--standby")
@@ -273,9 +278,10 @@ func TestRestoreStandby(t *testing.T) {
 // A restored, promoted server ships a new timeline into the same store; a
 // mark taken there restores, and so does a mark of the old timeline taken
 // after the branch point.
-func TestRestoreTimeline(t *testing.T) {
-	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, "tl")
+func TestRestoreTimeline(t *testing.T) { onEachPG(t, testRestoreTimeline) }
+
+func testRestoreTimeline(t *testing.T, v pgtest.Version) {
+	c, _, flags, pgFlags := backedUpSource(t, v, "tl")
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
 	mustLogship(t, nil, append(pgFlags, "mark", "m2")...)
 	c.Exec(t, "INSERT INTO probe VALUES (2)")
@@ -342,9 +348,10 @@ func mustSQL(t *testing.T, r restored, sql string) {
 // segment missing from the catalog fails the plan before anything is
 // written, one that vanishes after planning stops the server, and a corrupt
 // one stops recovery through wal-fetch's exit 200.
-func TestRestoreBrokenChain(t *testing.T) {
-	t.Parallel()
-	c, storeDir, flags, pgFlags := backedUpSource(t, "broken")
+func TestRestoreBrokenChain(t *testing.T) { onEachPG(t, testRestoreBrokenChain) }
+
+func testRestoreBrokenChain(t *testing.T, v pgtest.Version) {
+	c, storeDir, flags, pgFlags := backedUpSource(t, v, "broken")
 	for i := 1; i <= 3; i++ {
 		c.Exec(t, "INSERT INTO probe VALUES ($1)", i)
 		switchWAL(t, c)
@@ -416,7 +423,7 @@ func TestRestoreBrokenChain(t *testing.T) {
 		}
 	})
 	t.Run("segment gone after planning", func(t *testing.T) {
-		_, err := restore.Start(context.Background(), prepared, restore.StartOptions{Port: freeTCPPort(t), Timeout: 50 * time.Second})
+		_, err := restore.Start(context.Background(), prepared, restore.StartOptions{PGBin: v.BinDir, Port: freeTCPPort(t), Timeout: 50 * time.Second})
 		if !errors.Is(err, restore.ErrRecoveryFailed) || !strings.Contains(err.Error(), "recovery ended before configured recovery target was reached") {
 			t.Fatalf("got %v, want the server's FATAL about ending before the target", err)
 		}
@@ -515,7 +522,11 @@ func TestRestoreRefusals(t *testing.T) {
 			if r.code != 1 || !strings.Contains(r.stderr, tt.says) || !strings.Contains(r.stderr, "--force") {
 				t.Fatalf("exit %d, want 1 saying %q and how to retry:\n%s", r.code, tt.says, r.stderr)
 			}
-			if files := storeFiles(t, parent); len(files) > 1 {
+			// Only the tar's first entry, and the marker restore leaves
+			// in its target.
+			marker := filepath.Join("data", restore.MarkerName)
+			files := slices.DeleteFunc(storeFiles(t, parent), func(f string) bool { return f == marker })
+			if len(files) > 1 {
 				t.Errorf("files written: %v", files)
 			}
 			for _, p := range []string{filepath.Join(parent, "escaped"), "/tmp/escaped"} {

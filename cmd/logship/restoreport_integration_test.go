@@ -21,7 +21,7 @@ import (
 // the printed stop command works as printed.
 func TestRestoreOnTheSourcesHostPrintsWorkingCommands(t *testing.T) {
 	t.Parallel()
-	c, _, flags := archivingCluster(t, "rsport")
+	c, _, flags := archivingCluster(t, defaultPG, "rsport")
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Exec(t, "ALTER SYSTEM SET port = "+itoa(c.Port))
 	c.Exec(t, "ALTER SYSTEM SET unix_socket_directories = '"+c.SocketDir+"'")

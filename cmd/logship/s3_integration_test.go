@@ -100,7 +100,7 @@ func TestS3RestoreToMark(t *testing.T) {
 			awsEnv = append(awsEnv, kv)
 		}
 	}
-	c := archivingClusterOn(t, flags, awsEnv)
+	c := archivingClusterOn(t, defaultPG, flags, awsEnv)
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 	c.Pgbench(t, "-i", "-s", "1", "-q")

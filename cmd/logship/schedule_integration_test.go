@@ -54,9 +54,10 @@ func metricValue(exposition, series string) (float64, bool) {
 // The daemon, in process, with per-second schedules against a real cluster:
 // it takes backups and marks, never runs a slow backup twice at once, and
 // its metrics show the jobs and the RPO.
-func TestScheduleInProcess(t *testing.T) {
-	t.Parallel()
-	c, storeDir, _ := archivingCluster(t, "sched")
+func TestScheduleInProcess(t *testing.T) { onEachPG(t, testScheduleInProcess) }
+
+func testScheduleInProcess(t *testing.T, v pgtest.Version) {
+	c, storeDir, _ := archivingCluster(t, v, "sched")
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	waitArchived(t, c, switchWAL(t, c))
 	cat := openCatalog(t, storeDir, "sched")
@@ -287,7 +288,7 @@ func writeConfig(t *testing.T, yaml string) string {
 // and verify passes. /metrics is scraped meanwhile.
 func TestScheduleSIGTERMDuringBackup(t *testing.T) {
 	t.Parallel()
-	c, storeDir, flags := archivingCluster(t, "term")
+	c, storeDir, flags := archivingCluster(t, defaultPG, "term")
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	waitArchived(t, c, switchWAL(t, c))

@@ -16,7 +16,7 @@ import (
 func TestF12_NoSecretInServerEnvOrURLErrors(t *testing.T) {
 	t.Parallel()
 	const secret = "hunter2"
-	c, _, flags, pgFlags := backedUpSource(t, "secret")
+	c, _, flags, pgFlags := backedUpSource(t, defaultPG, "secret")
 	mustLogship(t, nil, append(pgFlags, "mark", "m1")...)
 
 	r := restored{dir: newTargetDir(t), port: freeTCPPort(t)}

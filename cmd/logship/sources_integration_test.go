@@ -77,7 +77,7 @@ func TestStatusMaxRPO(t *testing.T) {
 // archives.
 func TestStatusArchiverFailing(t *testing.T) {
 	t.Parallel()
-	c, _, flags := archivingCluster(t, "stfail")
+	c, _, flags := archivingCluster(t, defaultPG, "stfail")
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	waitArchived(t, c, switchWAL(t, c))
 	mustLogship(t, nil, append(pgFlags, "status")...)

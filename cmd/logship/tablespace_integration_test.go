@@ -34,7 +34,7 @@ func folderSums(t *testing.T, dir string) map[string]string {
 // restore fails naming the folder, and the folder is byte-identical.
 func TestF4_RestoreNeverWritesIntoSourceTablespace(t *testing.T) {
 	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, "tablespace")
+	c, _, flags, pgFlags := backedUpSource(t, defaultPG, "tablespace")
 	tsDir := pgtest.TempDir(t, "logship-ts-")
 	// WAL before the record, so that the scan crosses many pages first.
 	c.Pgbench(t, "-n", "-t", "300", "-c", "2")

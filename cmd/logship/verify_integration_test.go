@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logship/logship/internal/pgtest"
 	"github.com/logship/logship/pg"
 )
 
@@ -190,10 +191,11 @@ func segNo(t *testing.T, name string) uint64 {
 // One real store (a real cluster archiving through logship, a backup and
 // three marks) is verified whole, then each kind of damage is made on a
 // copy of it and must be found, named, and exit 1.
-func TestVerifyRealStore(t *testing.T) {
-	t.Parallel()
+func TestVerifyRealStore(t *testing.T) { onEachPG(t, testVerifyRealStore) }
+
+func testVerifyRealStore(t *testing.T, v pgtest.Version) {
 	const source = "vf"
-	c, storeDir, flags := archivingCluster(t, source)
+	c, storeDir, flags := archivingCluster(t, v, source)
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	// backup needs the source record, which the first archived segment makes.

@@ -26,7 +26,8 @@ type Options struct {
 	// "archive_command = '...'". They come after pgtest's own settings, so
 	// they win.
 	Conf []string
-	// DataChecksums runs initdb -k.
+	// DataChecksums runs initdb -k. Without it, initdb's default holds:
+	// off up to 17, on from 18 (as users' clusters get them).
 	DataChecksums bool
 	// Env is extra environment for the server process; archive_command and
 	// restore_command inherit it.

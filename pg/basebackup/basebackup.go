@@ -114,6 +114,10 @@ type OpenArchive func(Archive) (io.WriteCloser, error)
 // backup instead.
 var ErrParentUnusable = errors.New("parent backup unusable for an incremental backup")
 
+// ErrIncrementalUnsupported marks an incremental backup the server cannot
+// take at all: it is older than PostgreSQL 17, or summarize_wal is off.
+var ErrIncrementalUnsupported = errors.New("incremental backup not supported by the server")
+
 // maxManifestBytes bounds the manifest held in memory. A manifest line is about 150
 // bytes per file, so this allows millions of files.
 const maxManifestBytes = 1 << 30
@@ -254,14 +258,14 @@ func prepare(ctx context.Context, conn *pgconn.PgConn, opts Options, tablespaces
 // It returns the parent's start LSN.
 func checkIncremental(ctx context.Context, conn *pgconn.PgConn, parent []byte, res *Result) (pg.LSN, error) {
 	if res.ServerVersion < minIncrementalVersion {
-		return 0, fmt.Errorf("incremental backup needs PostgreSQL 17 or later, the server is %d", res.ServerVersion)
+		return 0, fmt.Errorf("%w: incremental backup needs PostgreSQL 17 or later, the server is %d", ErrIncrementalUnsupported, res.ServerVersion)
 	}
 	row, err := queryRow(ctx, conn, "SHOW summarize_wal")
 	if err != nil {
 		return 0, err
 	}
 	if row[0] != "on" {
-		return 0, errors.New("incremental backup needs summarize_wal = on on the server")
+		return 0, fmt.Errorf("%w: incremental backup needs summarize_wal = on on the server (ALTER SYSTEM SET summarize_wal = on; SELECT pg_reload_conf())", ErrIncrementalUnsupported)
 	}
 	m, err := pg.ParseManifest(parent)
 	if err != nil {

@@ -80,7 +80,10 @@ func ReadConf(dataDir string) (map[string]string, error) {
 }
 
 // QuoteConf quotes a value for a configuration file; a line break or NUL
-// can't be written there at all.
+// can't be written there at all. The file parser treats a backslash as an
+// escape inside quotes, so backslashes are doubled as well as quotes:
+// otherwise the backslash QuoteShell writes for a quote would be eaten and
+// a shell command in the value (restore_command) broken.
 func QuoteConf(v string) (string, error) {
 	if strings.ContainsAny(v, "\n\r\x00") {
 		return "", errors.New("value contains a newline or NUL byte")

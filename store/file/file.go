@@ -157,10 +157,7 @@ func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size in
 		return err
 	}
 	dir := filepath.Dir(final)
-	if err := s.mkdirAll(dir); err != nil {
-		return fmt.Errorf("put %s: %w", key, s.notWritable(err))
-	}
-	tmp, err := writeTemp(ctx, dir, filepath.Base(final), body, size, s.like)
+	tmp, err := s.writeTempIn(ctx, dir, filepath.Base(final), body, size)
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, s.notWritable(err))
 	}
@@ -179,6 +176,27 @@ func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size in
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// writeTempIn creates dir and writes the temporary file in it. A Delete
+// that emptied dir may remove it (and its empty parents) between the two
+// steps, or a parent while mkdirAll works down; the temporary file, once
+// there, keeps dir from being removed, so an ENOENT is retried from the
+// mkdir.
+func (s *Store) writeTempIn(ctx context.Context, dir, base string, body io.ReadSeeker, size int64) (string, error) {
+	for attempt := 0; ; attempt++ {
+		tmp := ""
+		err := s.mkdirAll(dir)
+		if err == nil {
+			tmp, err = writeTemp(ctx, dir, base, body, size, s.like)
+		}
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 99 {
+			return tmp, err
+		}
+		if _, err := body.Seek(0, io.SeekStart); err != nil {
+			return "", err
+		}
+	}
 }
 
 func writeTemp(ctx context.Context, dir, base string, body io.Reader, size int64, like *likeRoot) (string, error) {
@@ -337,7 +355,24 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", key, s.notWritable(err))
 	}
+	s.removeEmptyParents(filepath.Dir(p))
 	return nil
+}
+
+// removeEmptyParents removes dir and its parents up to (not including) the
+// root while they are empty, so that purge leaves no empty backups/<id>/
+// folders behind. rmdir(2) refuses a folder that is not empty, which makes
+// the check and the removal one step; a Put racing with it retries (see
+// writeTempIn). Failing to remove a folder is not an error: it holds no
+// object.
+func (s *Store) removeEmptyParents(dir string) {
+	root := filepath.Clean(s.Root)
+	for dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)) {
+		if err := os.Remove(dir); err != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
 }
 
 // List walks the folders that can hold keys with the prefix, in key order.

@@ -3,9 +3,11 @@ package file_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/logship/logship/store"
@@ -73,5 +75,71 @@ func TestOpenRefusesMissingAndUnwritable(t *testing.T) {
 	}
 	if err := st.Put(context.Background(), "a/b", strings.NewReader("x"), 1); !errors.Is(err, store.ErrConfig) || !strings.Contains(err.Error(), "not writable") {
 		t.Fatalf("put into a read-only folder: %v", err)
+	}
+}
+
+// Deleting the last object of a folder removes the folder and its empty
+// parents up to the root: purge leaves no empty backups/<id>/ behind.
+func TestDeleteRemovesEmptyFolders(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	s, err := file.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"src/backups/b1/part-000001", "src/backups/b1/part-000002", "src/catalog/source"} {
+		if err := s.Put(ctx, k, strings.NewReader("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"src/backups/b1/part-000001", "src/backups/b1/part-000002"} {
+		if err := s.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "src", "backups")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("empty folders left behind: stat src/backups: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "src", "catalog", "source")); err != nil {
+		t.Fatalf("a sibling object went too: %v", err)
+	}
+	if err := s.Delete(ctx, "src/catalog/source"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Fatalf("the store root itself went: %v", err)
+	}
+}
+
+// A Put into a folder that a concurrent Delete is removing still succeeds.
+func TestPutRacesFolderRemoval(t *testing.T) {
+	ctx := context.Background()
+	s, err := file.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				k := fmt.Sprintf("src/backups/b%d/part-%d-%d", i%3, w, i)
+				if err := s.Put(ctx, k, strings.NewReader("x"), 1); err != nil {
+					errs <- err
+					return
+				}
+				if err := s.Delete(ctx, k); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-
-	"github.com/logship/logship/store"
 )
 
 // putMultipart uploads body in parts, one after another (body is a single
@@ -26,11 +24,31 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.ReadSeeker
 			return err
 		}
 	}
-	partSize := s.cfg.PartSize
-	for (size+partSize-1)/partSize > maxParts {
-		partSize *= 2
+	up, err := s.createUpload(ctx, key)
+	if err != nil {
+		return err
 	}
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		if aerr := s.abortUpload(ctx, key, up.UploadId); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
+	}()
+	parts, err := s.uploadParts(ctx, key, up.UploadId, body, size)
+	if err != nil {
+		return err
+	}
+	if err := s.completeUpload(ctx, key, up.UploadId, parts, size, conditional); err != nil {
+		return err
+	}
+	done = true
+	return nil
+}
 
+func (s *Store) createUpload(ctx context.Context, key string) (*awss3.CreateMultipartUploadOutput, error) {
 	create := &awss3.CreateMultipartUploadInput{
 		Bucket:            aws.String(s.cfg.Bucket),
 		Key:               aws.String(s.prefix + key),
@@ -44,79 +62,84 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.ReadSeeker
 	}
 	up, err := s.client.CreateMultipartUpload(ctx, create)
 	if err != nil {
-		return fmt.Errorf("s3: put object %s: create multipart upload: %w", key, err)
+		return nil, fmt.Errorf("s3: put object %s: create multipart upload: %w", key, err)
 	}
-	done := false
-	defer func() {
-		if done {
-			return
-		}
-		// The caller's context may be what failed the upload.
-		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*s.cfg.RequestTimeout)
-		defer cancel()
-		_, aerr := s.client.AbortMultipartUpload(actx, &awss3.AbortMultipartUploadInput{
-			Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.prefix + key), UploadId: up.UploadId,
-		})
-		if aerr != nil && !isNoSuchUpload(aerr) {
-			err = errors.Join(err, fmt.Errorf("s3: abort multipart upload of %s (its parts stay until a lifecycle rule removes them): %w", key, aerr))
-		}
-	}()
+	return up, nil
+}
 
+// abortUpload removes the parts of an upload that will not complete; an
+// upload already gone (completed or aborted) is not an error.
+func (s *Store) abortUpload(ctx context.Context, key string, uploadID *string) error {
+	// The caller's context may be what failed the upload.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*s.cfg.RequestTimeout)
+	defer cancel()
+	_, err := s.client.AbortMultipartUpload(actx, &awss3.AbortMultipartUploadInput{
+		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.prefix + key), UploadId: uploadID,
+	})
+	if err != nil && !isNoSuchUpload(err) {
+		return fmt.Errorf("s3: abort multipart upload of %s (its parts stay until a lifecycle rule removes them): %w", key, err)
+	}
+	return nil
+}
+
+// uploadParts sends body in parts of PartSize, doubled as often as needed
+// to stay within maxParts.
+func (s *Store) uploadParts(ctx context.Context, key string, uploadID *string, body io.ReadSeeker, size int64) ([]types.CompletedPart, error) {
+	partSize := s.cfg.PartSize
+	for (size+partSize-1)/partSize > maxParts {
+		partSize *= 2
+	}
 	var parts []types.CompletedPart
 	for off, num := int64(0), int32(1); off < size; off, num = off+partSize, num+1 {
 		n := min(partSize, size-off)
 		out, err := s.client.UploadPart(ctx, &awss3.UploadPartInput{
 			Bucket:            aws.String(s.cfg.Bucket),
 			Key:               aws.String(s.prefix + key),
-			UploadId:          up.UploadId,
+			UploadId:          uploadID,
 			PartNumber:        aws.Int32(num),
 			Body:              &section{rs: body, base: off, size: n},
 			ContentLength:     aws.Int64(n),
 			ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 		})
 		if err != nil {
-			return fmt.Errorf("s3: put object %s: upload part %d: %w", key, num, err)
+			return nil, fmt.Errorf("s3: put object %s: upload part %d: %w", key, num, err)
 		}
 		parts = append(parts, types.CompletedPart{
 			ETag: out.ETag, PartNumber: aws.Int32(num), ChecksumSHA256: out.ChecksumSHA256,
 		})
 	}
+	return parts, nil
+}
 
+// completeUpload makes the object visible under key, create-only when
+// conditional. nil means the object under key is this upload's, including
+// when a retried request finds that an earlier attempt completed it.
+func (s *Store) completeUpload(ctx context.Context, key string, uploadID *string, parts []types.CompletedPart, size int64, conditional bool) error {
 	complete := &awss3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(s.cfg.Bucket),
 		Key:             aws.String(s.prefix + key),
-		UploadId:        up.UploadId,
+		UploadId:        uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	}
 	if conditional {
 		complete.IfNoneMatch = aws.String("*")
 	}
 	actx, attempts := withAttemptCounter(ctx)
-	_, err = s.client.CompleteMultipartUpload(actx, complete)
+	_, err := s.client.CompleteMultipartUpload(actx, complete)
 	switch {
 	case err == nil:
-		done = true
 		return nil
 	case attempts.Load() > 1 && isNoSuchUpload(err):
 		// An earlier attempt completed the upload and its answer was lost.
 		own, oerr := s.hasChecksum(ctx, key, size, compositeChecksum(parts))
 		if oerr == nil && own {
-			done = true
 			return nil
 		}
 		return fmt.Errorf("s3: put object %s: complete multipart upload: %w", key, err)
 	case conditional && isPreconditionFailed(err):
-		if attempts.Load() > 1 {
-			own, oerr := s.hasChecksum(ctx, key, size, compositeChecksum(parts))
-			if oerr != nil {
-				return fmt.Errorf("s3: put object %s: exists after a retry, and checking it failed: %w", key, oerr)
-			}
-			if own {
-				done = true
-				return nil
-			}
-		}
-		return fmt.Errorf("s3: put object %s: %w", key, store.ErrExist)
+		return existsAfter(key, attempts.Load() > 1, func() (bool, error) {
+			return s.hasChecksum(ctx, key, size, compositeChecksum(parts))
+		})
 	case conditional && s.cfg.ConditionalWrites == "auto" && isNotImplemented(err):
 		s.noConditional.Store(true)
 		if err := s.checkAbsent(ctx, key); err != nil {
@@ -126,7 +149,6 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.ReadSeeker
 		if _, err := s.client.CompleteMultipartUpload(ctx, complete); err != nil {
 			return fmt.Errorf("s3: put object %s: complete multipart upload: %w", key, err)
 		}
-		done = true
 		return nil
 	}
 	return fmt.Errorf("s3: put object %s: complete multipart upload: %w", key, err)

@@ -154,16 +154,9 @@ func (s *Store) putSingle(ctx context.Context, key string, body io.ReadSeeker, s
 	case err == nil:
 		return nil
 	case conditional && isPreconditionFailed(err):
-		if attempts.Load() > 1 {
-			own, oerr := s.isOwnSingle(ctx, key, body, size)
-			if oerr != nil {
-				return fmt.Errorf("s3: put object %s: exists after a retry, and checking it failed: %w", key, oerr)
-			}
-			if own {
-				return nil
-			}
-		}
-		return fmt.Errorf("s3: put object %s: %w", key, store.ErrExist)
+		return existsAfter(key, attempts.Load() > 1, func() (bool, error) {
+			return s.isOwnSingle(ctx, key, body, size)
+		})
 	case conditional && s.cfg.ConditionalWrites == "auto" && isNotImplemented(err):
 		s.noConditional.Store(true)
 		if _, err := body.Seek(0, io.SeekStart); err != nil {
@@ -187,6 +180,22 @@ func (s *Store) checkAbsent(ctx context.Context, key string) error {
 		return nil
 	}
 	return fmt.Errorf("s3: put object %s: check for an existing object: %w", key, err)
+}
+
+// existsAfter answers a create-only write refused because key exists
+// (412). After a retry the object may be this write's own, stored by an
+// earlier attempt whose answer was lost on the way back: own tells.
+func existsAfter(key string, retried bool, own func() (bool, error)) error {
+	if retried {
+		ok, err := own()
+		if err != nil {
+			return fmt.Errorf("s3: put object %s: exists after a retry, and checking it failed: %w", key, err)
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("s3: put object %s: %w", key, store.ErrExist)
 }
 
 // isOwnSingle tells whether the object that made a retried Put fail with
