@@ -49,7 +49,7 @@ func TestF1_ForceNeverDeletesTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	flags := []string{"--store", "file://" + storeDir, "--source", "f1"}
-	c := archivingClusterOn(t, flags, nil)
+	c := archivingClusterOn(t, defaultPG, flags, nil)
 	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 	waitArchived(t, c, switchWAL(t, c))
 	mustLogship(t, nil, append(append([]string{}, flags...), "--pg", c.ConnString(), "backup", "--fast")...)
@@ -121,7 +121,7 @@ func TestF1_ForceNeverDeletesTheStore(t *testing.T) {
 // restore wrote it.
 func TestF9_ForceNeverDeletesARunningClusterInside(t *testing.T) {
 	t.Parallel()
-	c, _, flags, _ := backedUpSource(t, "f9")
+	c, _, flags, _ := backedUpSource(t, defaultPG, "f9")
 	parent := filepath.Dir(c.DataDir)
 	args := append(append([]string{}, flags...), "restore", "--target-dir", parent, "--force")
 	r := logship(t, nil, args...)
@@ -148,7 +148,7 @@ func TestF9_ForceNeverDeletesARunningClusterInside(t *testing.T) {
 // --force, which then restores.
 func TestInterruptedRestoreSaysWhatToRun(t *testing.T) {
 	t.Parallel()
-	_, storeDir, flags, _ := backedUpSource(t, "intr")
+	_, storeDir, flags, _ := backedUpSource(t, defaultPG, "intr")
 	st, err := file.Open(storeDir)
 	if err != nil {
 		t.Fatal(err)

@@ -168,7 +168,7 @@ func TestIncrementalChain(t *testing.T) {
 // --incremental on PostgreSQL 15 is refused with exit 2.
 func TestIncrementalRefusedOn15(t *testing.T) {
 	t.Parallel()
-	_, _, _, pgFlags := backedUpSource(t, "incr15")
+	_, _, _, pgFlags := backedUpSource(t, defaultPG, "incr15")
 	res := logship(t, nil, append(pgFlags, "backup", "--fast", "--incremental")...)
 	if res.code != 2 || !strings.Contains(res.stderr, "PostgreSQL 17") {
 		t.Fatalf("backup --incremental on 15: exit %d\n%s", res.code, res.stderr)

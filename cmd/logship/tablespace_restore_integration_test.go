@@ -19,7 +19,7 @@ import (
 // chain).
 func TestTablespaces(t *testing.T) {
 	t.Run("15", func(t *testing.T) {
-		c, storeDir, flags := archivingCluster(t, "ts15")
+		c, storeDir, flags := archivingCluster(t, defaultPG, "ts15")
 		testTablespaces(t, c, storeDir, flags, nil, false)
 	})
 	t.Run("18", func(t *testing.T) {
