@@ -163,12 +163,17 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 		return p, nil
 	}
 
+	pins, err := c.pinSet(ctx)
+	if err != nil {
+		return nil, err
+	}
 	keep := policyKeeps(ch.Backups, pol, now)
+	keepPinned(ch, keep, pins)
 	keepAncestors(ch, keep)
 	// Runs, not names: a damaged record spanning exabytes of WAL must not
 	// cost more than one spanning a segment.
 	needs := newNeededSet()
-	cutoff, oldest := p.keepForMarks(ch, keep, needs)
+	cutoff, oldest := p.keepForMarks(ch, keep, needs, pins.marks)
 	for i, b := range ch.Backups {
 		pb := PlannedBackup{ID: b.ID, Timeline: b.Timeline, StartLSN: b.StartLSN, EndTime: b.EndTime.UTC().Format(time.RFC3339),
 			StoredSize: b.StoredSize, Action: ActionKeep, Reason: keep[i]}
@@ -239,8 +244,8 @@ func deleteReason(pol RetentionPolicy, n int) string {
 // kept backup stay, each with the backup a restore to it starts from (kept
 // too if the policy had not kept it, which may move the start back and keep
 // more marks). It fills needs and returns the final cutoff LSN and the
-// oldest kept backup, which starts there.
-func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs *neededSet) (pg.LSN, Backup) {
+// oldest kept backup, which starts there. A pinned mark is never deleted.
+func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs *neededSet, pinned map[string]bool) (pg.LSN, Backup) {
 	index := map[string]int{}
 	for i, b := range ch.Backups {
 		index[b.ID] = i
@@ -279,6 +284,12 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs *neededSet) (pg
 	}
 	lsn, oldest := cutoff()
 	for _, m := range ch.Marks {
+		if m.LSN < lsn && pinned[m.Name] {
+			// Only when no backup reaches it at all (keepPinned kept the one that does).
+			p.Marks = append(p.Marks, plannedMark(m, ActionKeep, "pinned, but no backup can restore it", ""))
+			p.Warnings = append(p.Warnings, fmt.Sprintf("pinned mark %s cannot be restored from any backup: run logship verify", m.Name))
+			continue
+		}
 		if m.LSN < lsn {
 			p.Marks = append(p.Marks, plannedMark(m, ActionDelete,
 				fmt.Sprintf("before %s, the start of the oldest kept backup %s: no kept backup can reach it", lsn, oldest.ID), ""))
@@ -290,7 +301,11 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs *neededSet) (pg
 			p.Warnings = append(p.Warnings, fmt.Sprintf("mark %s cannot be restored (%v): run logship verify", m.Name, err))
 			continue
 		}
-		p.Marks = append(p.Marks, plannedMark(m, ActionKeep, "restorable from kept backup "+r.ID, r.ID))
+		why := "restorable from kept backup " + r.ID
+		if pinned[m.Name] {
+			why = "pinned; " + why
+		}
+		p.Marks = append(p.Marks, plannedMark(m, ActionKeep, why, r.ID))
 		needs.add(ch.NeedsOf(r), "mark "+m.Name)
 	}
 	return lsn, oldest

@@ -46,6 +46,7 @@ type Listing struct {
 	Source      *Source           `json:"source"`
 	Backups     []Backup          `json:"backups"`
 	Marks       []Mark            `json:"marks"`
+	Pins        []Pin             `json:"pins"` // marks and backups purge never deletes
 	Timelines   []TimelineSummary `json:"timelines"`
 	Files       int               `json:"files"`
 	RawBytes    int64             `json:"raw_bytes"`
@@ -87,6 +88,9 @@ func (c *Catalog) List(ctx context.Context) (Listing, error) {
 	}
 	if l.Marks == nil {
 		l.Marks = []Mark{}
+	}
+	if l.Pins, err = c.Pins(ctx); err != nil {
+		return l, err
 	}
 	return l, nil
 }

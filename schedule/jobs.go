@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/drill"
 	"github.com/logship/logship/shipper"
 )
 
@@ -20,6 +21,9 @@ const (
 	JobMark        = "mark"
 	JobPurge       = "purge"
 	JobVerify      = "verify"
+	// JobDrill restores the latest mark into a scratch directory, checks
+	// it and removes it (logship drill).
+	JobDrill = "drill"
 )
 
 // MarkName is the name of a scheduled mark taken at t: "ls_" and the UTC
@@ -149,6 +153,26 @@ func VerifyJob(cat *catalog.Catalog, schedule string, opts catalog.VerifyOptions
 			return fmt.Errorf("%w: %d error(s), %d warning(s); run logship verify for details", ErrVerifyFailed, rep.Errors, rep.Warnings)
 		}
 		log.Info("verify passed", "backups", rep.Backups, "marks", rep.Marks, "warnings", rep.Warnings)
+		return nil
+	}}
+}
+
+// DrillJob runs a restore drill on each run (drill.Run); a failed check
+// fails the run. The drill cleans up also when the daemon stops it.
+func DrillJob(cat *catalog.Catalog, schedule string, opts drill.Options) Job {
+	return Job{Name: JobDrill, Schedule: schedule, Run: func(ctx context.Context, log *slog.Logger) error {
+		o := opts
+		o.Logger = log
+		rep, err := drill.Run(ctx, cat, o)
+		for _, c := range rep.Checks {
+			if !c.OK && !c.Skipped {
+				log.Error("drill: "+c.Name+" failed", "message", c.Message)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		log.Info("drill passed", "target", rep.Target, "backup", rep.BackupID, "checks", len(rep.Checks), "rto_seconds", rep.RTOSeconds)
 		return nil
 	}}
 }

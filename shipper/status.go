@@ -43,6 +43,7 @@ type Status struct {
 	StoredBytes   int64          `json:"stored_bytes"`
 	Backups       int            `json:"backups"`
 	Marks         int            `json:"marks"`
+	Pins          []catalog.Pin  `json:"pins"` // kept whatever purge's policy
 	Archiver      *ArchiverStats `json:"archiver,omitempty"`
 	ArchiverError string         `json:"archiver_error,omitempty"`
 	// Problems says why `logship status` exits 1: the store unreachable,
@@ -152,7 +153,7 @@ func fillCatalogStatus(ctx context.Context, cat *catalog.Catalog, st *Status, no
 		st.SystemID = l.Source.SystemID
 	}
 	st.WALFiles, st.RawBytes, st.StoredBytes = l.Files, l.RawBytes, l.StoredBytes
-	st.Backups, st.Marks = len(l.Backups), len(l.Marks)
+	st.Backups, st.Marks, st.Pins = len(l.Backups), len(l.Marks), l.Pins
 	segSize := uint64(pg.DefaultSegmentSize)
 	if l.Source != nil && pg.ValidSegmentSize(l.Source.SegmentSize) {
 		segSize = l.Source.SegmentSize

@@ -23,7 +23,7 @@ func catalogCommand() *cli.Command {
    logship --store file:///var/lib/logship catalog list
    logship catalog show 000000010000000000000003 --json
    logship catalog rebuild`,
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			{
 				Name:  "list",
 				Usage: "list the source, its timelines, WAL ranges and gaps",
@@ -59,7 +59,7 @@ Example:
    logship --store file:///var/lib/logship catalog rebuild`,
 				Action: catalogRebuild,
 			},
-		},
+		}, pinCommands()...),
 	}
 }
 
@@ -125,6 +125,9 @@ func catalogList(c *cli.Context) error {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", m.Name, m.Timeline, m.LSN, m.Time.Format("2006-01-02 15:04:05.000Z07:00"))
 		}
 		tw.Flush()
+	}
+	if len(l.Pins) > 0 {
+		fmt.Fprintf(w, "\npinned (purge keeps them): %s\n", pinList(l.Pins))
 	}
 	for _, t := range l.Timelines {
 		for _, g := range t.Gaps {

@@ -26,6 +26,9 @@ once: the name is reserved on all members or none, prepared transactions are wai
 reported; see docs/GROUPS.md. Members come from the config file's groups: section and from
 --member SOURCE=CONNSTRING, which replaces the file's entry for that source or adds one.
 
+With --keep the mark is pinned: purge never deletes it nor what restoring it needs
+(catalog unkeep NAME removes the pin).
+
 Exit codes: 0 marked and shipped, 1 failed (or created but not shipped within --wait),
 2 bad name, a name already used, or bad configuration.
 
@@ -43,6 +46,7 @@ Example (group):
 			&cli.StringFlag{Name: "group", Usage: "mark every member of this group at once (see --member)"},
 			&cli.GenericFlag{Name: "member", Value: &memberFlags{}, Usage: "with --group: a member as SOURCE=CONNSTRING (repeatable)"},
 			&cli.DurationFlag{Name: "quiesce-timeout", Usage: "with --group: how long to wait for prepared transactions to finish (default 10s)"},
+			&cli.BoolFlag{Name: "keep", Usage: "pin the mark: purge never deletes it nor what restoring it needs (see catalog keep)"},
 			jsonFlag,
 		},
 		Action: func(c *cli.Context) error {
@@ -66,6 +70,11 @@ Example (group):
 			if err != nil {
 				return err
 			}
+			if c.Bool("keep") {
+				if err := cat.Keep(c.Context, catalog.Pin{Kind: catalog.PinMark, Name: m.Name}); err != nil {
+					return fmt.Errorf("mark %s made, but not pinned (run logship catalog keep %s): %w", m.Name, m.Name, err)
+				}
+			}
 			if c.Bool("json") {
 				return printJSON(rt.stdout, m)
 			}
@@ -77,10 +86,13 @@ Example (group):
 
 func markGroup(c *cli.Context) error {
 	group := c.String("group")
+	if c.Bool("keep") {
+		return usageErr(errors.New("--keep is for one source's mark: pin each member's with logship --source SOURCE catalog keep NAME"))
+	}
 	if group == "" {
 		return usageErr(errors.New("--member needs --group: name the group the members belong to"))
 	}
-	rt, err := setup(c)
+	rt, err := setupGroup(c, group)
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,9 @@ func printStatus(w io.Writer, st shipper.Status) {
 		}
 		fmt.Fprintf(w, "catalog         %d WAL files (%d segments, %s stored), %d backups, %d marks\n",
 			st.WALFiles, st.Segments, humanBytes(st.StoredBytes), st.Backups, st.Marks)
+		if len(st.Pins) > 0 {
+			fmt.Fprintf(w, "pinned          %s\n", pinList(st.Pins))
+		}
 	}
 	switch a := st.Archiver; {
 	case a != nil:

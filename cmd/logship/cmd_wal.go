@@ -30,27 +30,46 @@ is not a regular WAL file) or configuration, 130 interrupted.
 
 Example (postgresql.conf):
    archive_mode = on
-   archive_command = 'logship --store file:///var/lib/logship wal-push %p'`,
-		Action: func(c *cli.Context) error {
-			noGC()
-			if err := needArgs(c, "PATH"); err != nil {
-				return err
-			}
-			if err := regularFile(c.Args().First()); err != nil {
-				return usageErr(err)
-			}
-			rt, cat, err := setupCatalog(c)
-			if err != nil {
-				return err
-			}
-			_, err = shipper.PushWALAhead(c.Context, cat, c.Args().First(), rt.cfg.PushParallel,
-				shipper.PushOptions{Encode: rt.encodeOptions(), Logger: rt.log})
-			if errors.Is(err, pg.ErrInvalidWALFileName) || errors.Is(err, shipper.ErrNotWALFile) {
-				return usageErr(err)
-			}
-			return err
-		},
+   archive_command = 'logship --store file:///var/lib/logship wal-push %p'
+
+With --on-failure CMD (or the config key on-failure), a failed push runs CMD through
+/bin/sh -c with LOGSHIP_HOOK_JOB=wal-push, LOGSHIP_HOOK_ERROR and LOGSHIP_HOOK_EXIT_CODE
+set; see logship schedule --help.`,
+		Action: walPush,
 	}
+}
+
+func walPush(c *cli.Context) error {
+	noGC()
+	if err := needArgs(c, "PATH"); err != nil {
+		return err
+	}
+	rt, err := setup(c)
+	if err != nil {
+		return err
+	}
+	// Only failures: a hook per pushed segment would be noise.
+	err = pushWAL(c, rt)
+	if err != nil {
+		rt.notify(c.Context, "wal-push", err)
+	}
+	return err
+}
+
+func pushWAL(c *cli.Context, rt *runtime) error {
+	if err := regularFile(c.Args().First()); err != nil {
+		return usageErr(err)
+	}
+	cat, err := rt.openCatalog(c.Context)
+	if err != nil {
+		return err
+	}
+	_, err = shipper.PushWALAhead(c.Context, cat, c.Args().First(), rt.cfg.PushParallel,
+		shipper.PushOptions{Encode: rt.encodeOptions(), Logger: rt.log})
+	if errors.Is(err, pg.ErrInvalidWALFileName) || errors.Is(err, shipper.ErrNotWALFile) {
+		return usageErr(err)
+	}
+	return err
 }
 
 // regularFile refuses a path that exists and is not a regular file (after

@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"sort"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,8 @@ type Config struct {
 	PushParallel     int
 	FetchAhead       int
 	PG               string // libpq connection string of the source
+	OnFailure        string // shell command run when a job fails (see package hook)
+	OnSuccess        string // shell command run when a scheduled job succeeds
 	S3               S3Config
 }
 
@@ -64,6 +67,8 @@ var settings = []setting{
 	{name: "push-parallel", def: "4", usage: "WAL files wal-push stores at once: the one asked for and the next ones PostgreSQL has ready (1 = only the one asked for)"},
 	{name: "fetch-ahead", def: "4", usage: "segments wal-fetch fetches ahead of the one asked for, in parallel (0 = none)"},
 	{name: "pg", def: "", usage: "libpq connection string of the source (PG* variables also apply)"},
+	{name: "on-failure", def: "", usage: "shell command run when a scheduled job or wal-push fails (LOGSHIP_HOOK_* variables say what failed)"},
+	{name: "on-success", def: "", usage: "shell command run when a scheduled job succeeds"},
 	{name: "s3-endpoint", def: "", usage: "S3 endpoint URL for S3-compatible servers (AWS_ENDPOINT_URL also works)"},
 	{name: "s3-region", def: "", usage: "S3 region (default: from the AWS configuration, else us-east-1)"},
 	{name: "s3-path-style", isBool: true, usage: "use path-style S3 addressing (most S3-compatible servers need it)"},
@@ -92,13 +97,28 @@ func globalFlags() []cli.Flag {
 	return flags
 }
 
-// loadConfig resolves the settings of c (and its parents).
+// loadConfig resolves the settings of c (and its parents) for the source
+// it picks: --source, else the file's source key, else the only entry of
+// sources:, else the default.
 func loadConfig(c *cli.Context) (Config, error) {
-	file, err := readConfigFile(c.String("config"))
+	f, err := loadConfigFile(c.String("config"))
 	if err != nil {
 		return Config{}, err
 	}
+	name, err := f.pickSource(c)
+	if err != nil {
+		return Config{}, err
+	}
+	return resolveConfig(c, f, name)
+}
+
+// resolveConfig resolves the settings for source: flag > LOGSHIP_* env >
+// sources.<source> > the file's top level > default.
+func resolveConfig(c *cli.Context, f *configFile, source string) (Config, error) {
 	get := func(name string) string {
+		if name == "source" {
+			return source
+		}
 		for _, s := range settings {
 			if s.name != name {
 				continue
@@ -109,7 +129,10 @@ func loadConfig(c *cli.Context) (Config, error) {
 				}
 				return c.String(name)
 			}
-			if v, ok := file[name]; ok {
+			if v, ok := f.sources[source][name]; ok {
+				return v
+			}
+			if v, ok := f.top[name]; ok {
 				return v
 			}
 			return s.def
@@ -122,6 +145,8 @@ func loadConfig(c *cli.Context) (Config, error) {
 		LogFormat: get("log-format"),
 		LogLevel:  get("log-level"),
 		PG:        get("pg"),
+		OnFailure: get("on-failure"),
+		OnSuccess: get("on-success"),
 		S3: S3Config{
 			Endpoint:    get("s3-endpoint"),
 			Region:      get("s3-region"),
@@ -129,40 +154,46 @@ func loadConfig(c *cli.Context) (Config, error) {
 			SSEKMSKeyID: get("s3-sse-kms-key-id"),
 		},
 	}
+	return cfg, checkConfig(&cfg, get)
+}
+
+// checkConfig parses and checks the settings that are not plain text.
+func checkConfig(cfg *Config, get func(string) string) error {
+	var err error
 	if cfg.S3.RequestTimeout, err = time.ParseDuration(get("s3-request-timeout")); err != nil || cfg.S3.RequestTimeout <= 0 {
-		return Config{}, fmt.Errorf("s3-request-timeout %q: want a duration such as 30s", get("s3-request-timeout"))
+		return fmt.Errorf("s3-request-timeout %q: want a duration such as 30s", get("s3-request-timeout"))
 	}
 	if cfg.S3.PathStyle, err = parseBool("s3-path-style", get("s3-path-style")); err != nil {
-		return Config{}, err
+		return err
 	}
 	if cfg.Compression, err = object.ParseCompression(get("compression")); err != nil {
-		return Config{}, fmt.Errorf("compression: %w", err)
+		return fmt.Errorf("compression: %w", err)
 	}
 	level, err := strconv.Atoi(get("compression-level"))
 	if err != nil || level < 1 || level > 19 {
-		return Config{}, fmt.Errorf("compression-level %q: want a number from 1 to 19", get("compression-level"))
+		return fmt.Errorf("compression-level %q: want a number from 1 to 19", get("compression-level"))
 	}
 	cfg.CompressionLevel = level
 	if cfg.PushParallel, err = strconv.Atoi(get("push-parallel")); err != nil || cfg.PushParallel < 1 || cfg.PushParallel > 64 {
-		return Config{}, fmt.Errorf("push-parallel %q: want a number from 1 to 64", get("push-parallel"))
+		return fmt.Errorf("push-parallel %q: want a number from 1 to 64", get("push-parallel"))
 	}
 	if cfg.FetchAhead, err = strconv.Atoi(get("fetch-ahead")); err != nil || cfg.FetchAhead < 0 || cfg.FetchAhead > 64 {
-		return Config{}, fmt.Errorf("fetch-ahead %q: want a number from 0 to 64", get("fetch-ahead"))
+		return fmt.Errorf("fetch-ahead %q: want a number from 0 to 64", get("fetch-ahead"))
 	}
 	if err := catalog.ValidSourceName(cfg.Source); err != nil {
-		return Config{}, err
+		return err
 	}
 	switch cfg.LogFormat {
 	case "text", "json":
 	default:
-		return Config{}, fmt.Errorf("log-format %q: want text or json", cfg.LogFormat)
+		return fmt.Errorf("log-format %q: want text or json", cfg.LogFormat)
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return Config{}, fmt.Errorf("log-level %q: want debug, info, warn or error", cfg.LogLevel)
+		return fmt.Errorf("log-level %q: want debug, info, warn or error", cfg.LogLevel)
 	}
-	return cfg, nil
+	return nil
 }
 
 func parseBool(name, v string) (bool, error) {
@@ -176,43 +207,127 @@ func parseBool(name, v string) (bool, error) {
 	return b, nil
 }
 
-// readConfigFile reads the YAML file at path (or the default file if it
-// exists) into flat key → value strings. Unknown keys are errors, so that
-// a typo never silently falls back to a default.
+// readConfigFile reads the top-level settings of the YAML file at path (or
+// of the default file if it exists) as flat key → value strings.
 func readConfigFile(path string) (map[string]string, error) {
-	b, path, err := configBytes(path)
-	if b == nil || err != nil {
+	f, err := loadConfigFile(path)
+	if err != nil {
 		return nil, err
 	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("config file %s: %w", path, err)
+	return f.top, nil
+}
+
+// configFile is the settings of a config file. Unknown keys are errors,
+// so that a typo never silently falls back to a default.
+type configFile struct {
+	path    string
+	top     map[string]string            // settings at the top level
+	sources map[string]map[string]string // sources.<name>.<setting>
+	names   []string                     // of sources:, in file order
+}
+
+// sectionKeys are the top-level keys that are sections of their own: see
+// config_jobs.go, config_groups.go, config_sources.go.
+var sectionKeys = []string{jobsKey, groupsKey, sourcesKey}
+
+func loadConfigFile(path string) (*configFile, error) {
+	b, path, err := configBytes(path)
+	f := &configFile{path: path, top: map[string]string{}}
+	if b == nil || err != nil {
+		return f, err
 	}
-	known := map[string]bool{}
+	root, err := parseConfig(path, b)
+	if err != nil || root == nil {
+		return f, err
+	}
+	known := append([]string{}, sectionKeys...)
 	for _, s := range settings {
-		known[s.name] = true
+		known = append(known, s.name)
 	}
-	out := map[string]string{}
-	var unknown []string
-	for k, v := range raw {
-		if k == jobsKey || k == groupsKey {
-			continue // sections of their own: see config_jobs.go, config_groups.go
-		}
-		if !known[k] {
-			unknown = append(unknown, k)
-			continue
-		}
-		switch v.(type) {
-		case map[string]any, []any:
-			return nil, fmt.Errorf("config file %s: key %q must be a plain value", path, k)
-		}
-		out[k] = fmt.Sprint(v)
+	if err := noDuplicateKeys(path, root); err != nil {
+		return f, err
 	}
-	if len(unknown) > 0 {
-		sort.Strings(unknown)
-		return nil, fmt.Errorf("config file %s: unknown key %q (known keys are the global flag names, e.g. store, source, pg)", path, unknown[0])
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch {
+		case k.Value == sourcesKey:
+			if err := f.readSources(v); err != nil {
+				return f, err
+			}
+		case slices.Contains(sectionKeys, k.Value):
+		case !knownSettingName(k.Value):
+			if nearest(k.Value, known) == "" {
+				if j := nearest(k.Value, yamlKeysOf(reflect.TypeOf(JobsConfig{}), "main.JobsConfig")); j != "" {
+					return f, configErr(path, k.Line, "unknown key %q (did you mean %s under jobs:?)", k.Value, j)
+				}
+			}
+			return f, unknownKey(path, k.Line, k.Value, "", known)
+		default:
+			val, err := settingValue(path, k, v)
+			if err != nil {
+				return f, err
+			}
+			f.top[k.Value] = val
+		}
 	}
-	return out, nil
+	return f, nil
+}
+
+// noDuplicateKeys refuses a key given twice in the mapping node: which
+// one wins would be a guess.
+func noDuplicateKeys(path string, node *yaml.Node) error {
+	first := map[string]int{}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k := node.Content[i]
+		if line, ok := first[k.Value]; ok {
+			return configErr(path, k.Line, "key %q is given twice (first at line %d)", k.Value, line)
+		}
+		first[k.Value] = k.Line
+	}
+	return nil
+}
+
+func knownSettingName(name string) bool {
+	for _, s := range settings {
+		if s.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// settingValue is the value of the setting k as text; only plain values
+// are settings.
+func settingValue(path string, k, v *yaml.Node) (string, error) {
+	var val any
+	if err := v.Decode(&val); err != nil {
+		return "", yamlErr(path, "", nil, nil, err)
+	}
+	switch val.(type) {
+	case map[string]any, []any:
+		return "", configErr(path, v.Line, "key %q must be a plain value, not a list or a mapping", k.Value)
+	}
+	return fmt.Sprint(val), nil
+}
+
+// parseConfig parses the file's YAML: its top-level mapping, nil for an
+// empty file.
+func parseConfig(path string, b []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, yamlErr(path, "", nil, nil, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			return nil, nil
+		}
+		return nil, configErr(path, root.Line, "want key: value lines at the top level (store: ..., pg: ...)")
+	}
+	return root, nil
 }
 
 // configBytes reads the config file at path, or the default one; a missing
@@ -244,23 +359,32 @@ func configSection(c *cli.Context, key string, v any) (bool, string, error) {
 	if b == nil || err != nil {
 		return false, path, err
 	}
-	var doc map[string]yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return false, path, fmt.Errorf("config file %s: %w", path, err)
+	root, err := parseConfig(path, b)
+	if err != nil || root == nil {
+		return false, path, err
 	}
-	node, ok := doc[key]
-	if !ok || node.Kind == 0 {
+	var node *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == key {
+			node = root.Content[i+1]
+		}
+	}
+	if node == nil {
 		return false, path, nil
 	}
-	// Re-encoded because only a yaml.Decoder rejects unknown fields.
-	raw, err := yaml.Marshal(&node)
-	if err != nil {
-		return false, path, fmt.Errorf("config file %s: %s: %w", path, key, err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	// Only a yaml.Decoder rejects unknown fields, and only decoding the
+	// whole file keeps its line numbers: decode it into a struct that
+	// has the section and takes every other key as it is.
+	t := reflect.TypeOf(v).Elem()
+	wrapper := reflect.New(reflect.StructOf([]reflect.StructField{
+		{Name: "Section", Type: t, Tag: reflect.StructTag(`yaml:"` + key + `"`)},
+		{Name: "Rest", Type: reflect.TypeOf(map[string]yaml.Node{}), Tag: `yaml:",inline"`},
+	}))
+	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		return false, path, fmt.Errorf("config file %s: %s: %w", path, key, err)
+	if err := dec.Decode(wrapper.Interface()); err != nil {
+		return false, path, yamlErr(path, key, t, node, err)
 	}
+	reflect.ValueOf(v).Elem().Set(wrapper.Elem().Field(0))
 	return true, path, nil
 }

@@ -28,6 +28,8 @@ func FuzzConfigFile(f *testing.F) {
 		"groups:\n  billing:\n    - source: orders\n      pg: \"host=db1\"\n    - source: payments\n      pg: \"host=db2\"\n",
 		"groups:\n  g:\n    - source: x\n", "groups: 3\n", "s3-path-style: yes\nstore: [a]\n",
 		"a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\n", "{", "",
+		"sources:\n  main: {pg: \"host=a\", store: \"file:///x\"}\n  b: {pg: x}\ngroups:\n  g: {members: [main, b]}\n  h: [main, {source: c, pg: y}]\n",
+		"sources:\n  main: {source: x}\n", "sources: [a]\n", "groups:\n  g: {members: [nope]}\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -41,6 +41,9 @@ const (
 //	  orphan-grace: 24h
 //	  metrics-listen: "127.0.0.1:9847"   # "off" disables
 //	  stop-grace: 0s
+//	  drill: "off"               # e.g. "0 4 * * 0": logship drill weekly
+//	  drill-check-sql: /etc/logship/drill.sql
+//	  drill-amcheck: false
 type JobsConfig struct {
 	Backup             *string `yaml:"backup"`
 	BackupFast         bool    `yaml:"backup-fast"`
@@ -54,6 +57,9 @@ type JobsConfig struct {
 	OrphanGrace        *string `yaml:"orphan-grace"`
 	MetricsListen      *string `yaml:"metrics-listen"`
 	StopGrace          *string `yaml:"stop-grace"`
+	Drill              *string `yaml:"drill"`           // restore drill of the latest mark; off by default
+	DrillCheckSQL      string  `yaml:"drill-check-sql"` // as drill --check-sql
+	DrillAmcheck       bool    `yaml:"drill-amcheck"`
 
 	orphanGrace, stopGrace time.Duration // parsed from the strings above
 }
@@ -98,6 +104,7 @@ func (j JobsConfig) policy() catalog.RetentionPolicy {
 func (j *JobsConfig) validate() error {
 	for _, s := range []struct{ key, spec string }{
 		{"backup", j.backupSchedule()}, {"incremental", j.incrementalSchedule()}, {"mark", j.markSchedule()}, {"purge", j.purgeSchedule()}, {"verify", j.verifySchedule()},
+		{"drill", jobSetting(j.Drill, "")},
 	} {
 		if s.spec == "" {
 			continue

@@ -11,14 +11,19 @@ const module = "github.com/logship/logship/"
 // forbidden maps a package (or a package prefix ending in "/") to the
 // module packages it must never import, directly or not.
 var forbidden = map[string][]string{
-	"object":   {"store", "catalog", "shipper", "restore", "pg", "cmd", "schedule"},
-	"pg":       {"store", "catalog", "shipper", "restore", "object", "cmd", "schedule"},
-	"store":    {"catalog", "shipper", "restore", "pg", "object", "cmd", "schedule"},
-	"catalog":  {"shipper", "restore", "cmd", "schedule"},
-	"shipper":  {"restore", "cmd", "schedule"},
-	"restore":  {"shipper", "cmd", "schedule"},
-	"schedule": {"cmd"},
-	"internal": {"cmd"},
+	"object":   {"store", "catalog", "shipper", "restore", "pg", "cmd", "schedule", "standby", "drill"},
+	"pg":       {"store", "catalog", "shipper", "restore", "object", "cmd", "schedule", "standby", "drill"},
+	"store":    {"catalog", "shipper", "restore", "pg", "object", "cmd", "schedule", "standby", "drill"},
+	"catalog":  {"shipper", "restore", "cmd", "schedule", "standby", "drill"},
+	"shipper":  {"restore", "cmd", "schedule", "standby", "drill"},
+	"restore":  {"shipper", "cmd", "schedule", "standby", "drill"},
+	"schedule": {"cmd", "standby"},
+	// standby steps restored servers from mark to mark: above restore and
+	// catalog, below cmd.
+	"standby": {"cmd", "shipper", "schedule", "drill"},
+	// drill sits above restore and catalog: it restores and checks.
+	"drill":    {"shipper", "cmd", "schedule", "standby"},
+	"internal": {"cmd", "standby", "drill"},
 	// pg/server runs PostgreSQL for restore and for internal/pgtest alike.
 	"pg/server": {"store", "catalog", "shipper", "restore", "object", "cmd", "internal"},
 }

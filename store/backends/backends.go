@@ -52,3 +52,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 		return nil, fmt.Errorf("%w: bad store URL %q: want file:///absolute/path or s3://bucket/prefix", store.ErrConfig, store.RedactURL(rawURL))
 	}
 }
+
+// RedactURL is store.RedactURL, for callers that name a store URL in a
+// message and otherwise reach the store only through the catalog.
+func RedactURL(raw string) string { return store.RedactURL(raw) }
