@@ -37,11 +37,17 @@ func (e *ProbeError) Unwrap() error { return e.Err }
 
 // ProbeWritable writes, reads back and deletes a probe object under
 // <source>/check/, the way wal-push writes, and returns its key. The probe
-// is deleted whatever step fails.
+// is deleted whatever step fails. A source without a source record (new,
+// or mistyped) is probed at .check-probe-<hex> in the store's top instead:
+// a file store would otherwise be left with a folder for it, which then
+// looks like a source.
 func (c *Catalog) ProbeWritable(ctx context.Context) (key string, err error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	key = c.key("check/probe-" + hex.EncodeToString(rnd[:]))
+	if _, err := c.Source(ctx); errors.Is(err, ErrNoSource) {
+		key = ".check-probe-" + hex.EncodeToString(rnd[:])
+	}
 	body := []byte("logship check probe " + time.Now().UTC().Format(time.RFC3339Nano) + "\n")
 	fail := func(step string, err error) (string, error) { return key, &ProbeError{Step: step, Key: key, Err: err} }
 	if err := c.st.Put(ctx, key, bytes.NewReader(body), int64(len(body))); err != nil {

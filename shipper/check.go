@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -34,6 +35,9 @@ type CheckResult struct {
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
+	// Warning marks a check that passed but deserves a look: something
+	// logship cannot verify from here, or a set-up that has not shipped yet.
+	Warning bool `json:"warning,omitempty"`
 }
 
 // Check names, in the order RunChecks reports them.
@@ -64,11 +68,9 @@ func RunChecks(ctx context.Context, cat *catalog.Catalog, opts CheckOptions) []C
 	cancel()
 	var sysid uint64
 	if err != nil {
-		add(CheckResult{Name: CheckConnection, Detail: "cannot connect to the source: " + err.Error(),
-			Fix: "set --pg (LOGSHIP_PG, or pg: in the config file) to a libpq connection string, e.g. \"host=/var/run/postgresql user=postgres\", and check pg_hba.conf"})
-		for _, name := range []string{CheckWALLevel, CheckArchiveMode, CheckArchiveCommand, CheckArchiver, CheckReplication} {
-			add(CheckResult{Name: name, Detail: "not checked: no connection to the source", Fix: "fix the connection first"})
-		}
+		// One verdict: every other check of the source would fail the same
+		// way, and seven FAILED lines hide the one cause.
+		add(connectionFailure(opts.ConnString, err))
 	} else {
 		defer conn.Close(context.WithoutCancel(ctx))
 		qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
@@ -82,11 +84,13 @@ func RunChecks(ctx context.Context, cat *catalog.Catalog, opts CheckOptions) []C
 			add(CheckResult{Name: CheckConnection, OK: true,
 				Detail: fmt.Sprintf("connected as %s to PostgreSQL %s", ident.User, ident.Version)})
 		}
-		out = append(out, settingChecks(ctx, conn, opts)...)
+		out = append(out, settingChecks(ctx, conn, cat, opts)...)
 		add(replicationCheck(ctx, opts))
 	}
 	add(storeCheck(ctx, cat, opts.Timeout))
-	add(systemIDCheck(ctx, cat, sysid, opts.Timeout))
+	if conn != nil {
+		add(systemIDCheck(ctx, cat, sysid, opts.Timeout))
+	}
 	return out
 }
 
@@ -101,7 +105,28 @@ func Failed(results []CheckResult) int {
 	return n
 }
 
-func settingChecks(ctx context.Context, conn *sqlsource.Source, opts CheckOptions) []CheckResult {
+// connectionFailure is the one verdict for a source that cannot be
+// reached: where logship tried, and the likely cause.
+func connectionFailure(connString string, err error) CheckResult {
+	r := CheckResult{Name: CheckConnection,
+		Fix: "set --pg (LOGSHIP_PG, or pg: in the config file) to a libpq connection string, e.g. \"host=/var/run/postgresql user=postgres\", and check pg_hba.conf"}
+	at, user := "the default socket", ""
+	if cfg, perr := pgconn.ParseConfig(connString); perr == nil {
+		at = fmt.Sprintf("%s port %d", cfg.Host, cfg.Port)
+		user = cfg.User
+	}
+	msg := err.Error()
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) ||
+		strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such file or directory") {
+		r.Detail = fmt.Sprintf("cannot connect to PostgreSQL at %s: is it running?", at)
+		r.Fix = "start PostgreSQL, or fix host= and port= in --pg (LOGSHIP_PG, or pg: in the config file)"
+		return r
+	}
+	r.Detail = fmt.Sprintf("cannot connect to PostgreSQL at %s as user %q: %s", at, user, msg)
+	return r
+}
+
+func settingChecks(ctx context.Context, conn *sqlsource.Source, cat *catalog.Catalog, opts CheckOptions) []CheckResult {
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	set, err := conn.ArchiveSettings(ctx)
@@ -124,12 +149,12 @@ func settingChecks(ctx context.Context, conn *sqlsource.Source, opts CheckOption
 	if !am.OK {
 		am.Fix = "set archive_mode = on " + restart
 	}
-	out = append(out, am, archiveCommandCheck(command, library, opts.ArchiveCommand))
+	out = append(out, am, archiveCommandCheck(command, library, opts.ArchiveCommand, cat.StoreURL(), cat.SourceName()))
 	out = append(out, archiverCheck(ctx, conn))
 	return out
 }
 
-func archiveCommandCheck(command, library, want string) CheckResult {
+func archiveCommandCheck(command, library, want, storeURL, source string) CheckResult {
 	r := CheckResult{Name: CheckArchiveCommand, Detail: fmt.Sprintf("archive_command = '%s'", command)}
 	fix := "ALTER SYSTEM SET archive_command = '" + want + "'; SELECT pg_reload_conf();"
 	switch {
@@ -146,7 +171,49 @@ func archiveCommandCheck(command, library, want string) CheckResult {
 		r.Detail += ": it does not pass the file's path (%p)"
 		r.Fix = fix
 	default:
-		r.OK = true
+		return archiveTargetCheck(r, command, fix, storeURL, source)
+	}
+	return r
+}
+
+// archiveTargetCheck fails an archive_command that ships to another store
+// or source than this check's, and warns about what it leaves to the
+// archiver's environment or config file, which logship cannot see.
+func archiveTargetCheck(r CheckResult, command, fix, storeURL, source string) CheckResult {
+	t, ok := parseArchiveCommand(command)
+	if !ok {
+		r.OK, r.Warning = true, true
+		r.Detail += ": its store and source could not be read from it (not checked)"
+		return r
+	}
+	var wrong, unchecked []string
+	switch {
+	case t.Store == "":
+		unchecked = append(unchecked, "store")
+	case !sameStore(t.Store, storeURL):
+		wrong = append(wrong, fmt.Sprintf("store %s, not %s", t.Store, storeURL))
+	}
+	switch {
+	case t.Source == "":
+		unchecked = append(unchecked, "source")
+	case t.Source != source:
+		wrong = append(wrong, fmt.Sprintf("source %q, not %q", t.Source, source))
+	}
+	if len(wrong) > 0 {
+		r.Detail += ": it ships to " + strings.Join(wrong, " and ")
+		r.Fix = fix + " (or run check with the --store and --source the archiver uses)"
+		return r
+	}
+	r.OK = true
+	r.Detail += fmt.Sprintf(": ships to store %s, source %q", storeURL, source)
+	if len(unchecked) > 0 {
+		r.Warning = true
+		from := "the server's environment/config"
+		if t.Config != "" {
+			from = "the config file " + t.Config + " or the server's environment"
+		}
+		r.Detail = fmt.Sprintf("archive_command = '%s': its %s %s from %s (not checked)", command,
+			strings.Join(unchecked, " and "), map[bool]string{true: "come", false: "comes"}[len(unchecked) > 1], from)
 	}
 	return r
 }
@@ -247,7 +314,11 @@ func systemIDCheck(ctx context.Context, cat *catalog.Catalog, sysid uint64, time
 	src, err := cat.Source(ctx)
 	switch {
 	case errors.Is(err, catalog.ErrNoSource):
-		r.Detail = fmt.Sprintf("nothing was shipped to source %q in %s yet", cat.SourceName(), cat.StoreURL())
+		// A new set-up has shipped nothing until its first segment fills or
+		// is switched: a warning, with what the store does hold, so that a
+		// mistyped --source shows.
+		r.OK, r.Warning = true, true
+		r.Detail = fmt.Sprintf("nothing was shipped to source %q yet: %s", cat.SourceName(), cat.SourcesHint(ctx))
 		r.Fix = "run SELECT pg_switch_wal() on the source, then look at pg_stat_archiver and the PostgreSQL log; check that archive_command uses this --store and --source"
 	case err != nil:
 		r.Detail, r.Fix = "cannot read the source record: "+err.Error(), "check --store"

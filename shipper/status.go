@@ -17,6 +17,9 @@ type StatusOptions struct {
 	ConnString string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// MaxRPO, if above 0, makes an RPO above it (or none: nothing shipped)
+	// one of the Status's Problems.
+	MaxRPO time.Duration
 }
 
 // Status is how the source's shipping stands, as `logship status` shows it.
@@ -43,6 +46,10 @@ type Status struct {
 	Pins          []catalog.Pin  `json:"pins"` // kept whatever purge's policy
 	Archiver      *ArchiverStats `json:"archiver,omitempty"`
 	ArchiverError string         `json:"archiver_error,omitempty"`
+	// Problems says why `logship status` exits 1: the store unreachable,
+	// the archiver failing (when the source could be asked), the RPO over
+	// --max-rpo. Empty when all is well.
+	Problems []string `json:"problems,omitempty"`
 }
 
 // SegmentStatus describes the newest shipped WAL segment.
@@ -107,10 +114,34 @@ func GetStatus(ctx context.Context, cat *catalog.Catalog, opts StatusOptions) (S
 	err := fillCatalogStatus(ctx, cat, &st, now)
 	if err != nil {
 		st.StoreError = err.Error()
-		return st, err
+	} else {
+		st.StoreReachable = true
 	}
-	st.StoreReachable = true
-	return st, nil
+	st.Problems = problems(st, opts.MaxRPO)
+	return st, err
+}
+
+// problems lists what makes the status a failure, in the words status
+// prints them.
+func problems(st Status, maxRPO time.Duration) []string {
+	var out []string
+	if !st.StoreReachable {
+		out = append(out, "the store is unreachable: "+st.StoreError)
+	}
+	if a := st.Archiver; a != nil && a.Failing {
+		out = append(out, fmt.Sprintf("archiving is failing: %s failed at %s (see the PostgreSQL log)",
+			a.LastFailedWAL, a.LastFailedTime.UTC().Format(time.RFC3339)))
+	}
+	if maxRPO > 0 && st.StoreReachable {
+		switch {
+		case st.RPOSeconds == nil:
+			out = append(out, fmt.Sprintf("no segment was shipped yet (--max-rpo %s)", maxRPO))
+		case *st.RPOSeconds > maxRPO.Seconds():
+			rpo := time.Duration(*st.RPOSeconds * float64(time.Second)).Round(time.Second)
+			out = append(out, fmt.Sprintf("the RPO %s is over --max-rpo %s", rpo, maxRPO))
+		}
+	}
+	return out
 }
 
 func fillCatalogStatus(ctx context.Context, cat *catalog.Catalog, st *Status, now func() time.Time) error {

@@ -49,6 +49,7 @@ Example:
 			scheduleCommand(),
 			purgeCommand(),
 			statusCommand(),
+			sourcesCommand(),
 			checkCommand(),
 			verifyCommand(),
 			drillCommand(),

@@ -13,10 +13,11 @@ import (
 )
 
 type checkResult struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-	Fix    string `json:"fix"`
+	Name    string `json:"name"`
+	OK      bool   `json:"ok"`
+	Detail  string `json:"detail"`
+	Fix     string `json:"fix"`
+	Warning bool   `json:"warning"`
 }
 
 func checkJSON(t *testing.T, flags []string, wantCode int) map[string]checkResult {

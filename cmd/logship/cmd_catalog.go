@@ -77,7 +77,7 @@ func warnStrayKeys(w io.Writer, cat *catalog.Catalog) {
 }
 
 func catalogList(c *cli.Context) error {
-	rt, cat, err := setupCatalog(c)
+	rt, cat, err := setupKnownCatalog(c)
 	if err != nil {
 		return err
 	}
@@ -160,7 +160,7 @@ func catalogShow(c *cli.Context) error {
 	if err := needArgs(c, "NAME"); err != nil {
 		return err
 	}
-	rt, cat, err := setupCatalog(c)
+	rt, cat, err := setupKnownCatalog(c)
 	if err != nil {
 		return err
 	}

@@ -15,14 +15,18 @@ func checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "check",
 		Usage: "check that the source and the store are set up for shipping",
-		Description: `Checks, each as ok or FAILED with what to do: the connection to the source (--pg);
+		Description: `Checks, each as ok, WARN or FAILED with what to do: the connection to the source
+(--pg; when PostgreSQL cannot be reached, that one line is all about the source);
 wal_level (replica or logical); archive_mode; that archive_command runs logship wal-push
-with %p; that the archiver is not failing (pg_stat_archiver); that a replication
-connection works (the REPLICATION attribute, pg_hba.conf, max_wal_senders: backup needs
-it); that the store takes a write, a read back and a delete of a probe object under
-<source>/check/; and that the store's source and the cluster have one system identifier.
+with %p and ships to this --store and --source (a store or source it leaves to the
+server's environment or a config file is a warning: not checked); that the archiver is
+not failing (pg_stat_archiver); that a replication connection works (the REPLICATION
+attribute, pg_hba.conf, max_wal_senders: backup needs it); that the store takes a write,
+a read back and a delete of a probe object (under <source>/check/, or .check-probe-* at
+the top of the store while the source has shipped nothing); and that the store's source
+and the cluster have one system identifier (a warning while nothing was shipped yet).
 
-Exit codes: 0 every check ok, 1 a check failed, 2 bad configuration.
+Exit codes: 0 no check failed (warnings included), 1 a check failed, 2 bad configuration.
 
 Example:
    logship --pg "host=/var/run/postgresql user=postgres" check
@@ -38,11 +42,14 @@ Example:
 			} else {
 				for _, r := range results {
 					verdict := "ok    "
-					if !r.OK {
+					switch {
+					case !r.OK:
 						verdict = "FAILED"
+					case r.Warning:
+						verdict = "WARN  "
 					}
 					fmt.Fprintf(rt.stdout, "%s  %-17s  %s\n", verdict, r.Name, r.Detail)
-					if !r.OK && r.Fix != "" {
+					if (!r.OK || r.Warning) && r.Fix != "" {
 						fmt.Fprintf(rt.stdout, "        %-17s  fix: %s\n", "", r.Fix)
 					}
 				}

@@ -54,8 +54,11 @@ the time it took (the RTO). For a mark, --lsn or --time it then checks where
 recovery stopped: exactly at the mark's LSN; after the first record at or past
 --lsn; before the first commit after --time. A stop anywhere else stops the server
 and fails (exit 1). With action promote the server pauses at the target and is
-promoted only once the check passed. Without --start it prints the command to
-start it, and the stop is not checked.
+promoted only once the check passed. Without --start it prints the commands to
+start and stop it, and the stop is not checked.
+Without --port the server keeps the backup's port and socket directory, unless that
+port is in use on this host (say, by the source itself) or that directory does not
+exist here: then it gets the next free port, with its socket in the data directory.
 A promoted server archives with the source's archive_command, into the same store, on
 a new timeline; restores that follow the latest timeline then take it. For a drill,
 add --no-archive.
@@ -90,7 +93,7 @@ Example:
 			&cli.BoolFlag{Name: "force", Usage: "delete what --target-dir holds first (only a previous restore target, or a folder without a PostgreSQL cluster)"},
 			&cli.BoolFlag{Name: "no-archive", Usage: "turn archiving off in the restored server (drills: a promoted drill must not ship a new timeline into the store)"},
 			&cli.StringFlag{Name: "pg-bin", Usage: "directory of pg_ctl, postgres and psql (default: PATH, pg_config, /usr/lib/postgresql)"},
-			&cli.IntFlag{Name: "port", DefaultText: "the backup's", Usage: "port of the restored server, with its socket in the data directory"},
+			&cli.IntFlag{Name: "port", DefaultText: "the backup's, or the next free one when that is in use here", Usage: "port of the restored server, with its socket in the data directory"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "backup parts fetched and decoded ahead of the extraction"},
 			&cli.StringSliceFlag{Name: "tablespace-map", Usage: "OLD=NEW: restore the tablespace at OLD on the source to NEW (repeatable); others go back to their original paths"},
@@ -106,6 +109,12 @@ type restoreOutput struct {
 	Reached      *restore.Reached `json:"reached,omitempty"`
 	RTO          time.Duration    `json:"rto_ns,omitempty"`
 	StartCommand string           `json:"start_command,omitempty"`
+	// Without --start: where the server will listen, why not on the
+	// backup's port if so, and how to stop it.
+	Port        int    `json:"port,omitempty"`
+	SocketDir   string `json:"socket_dir,omitempty"`
+	PortNote    string `json:"port_note,omitempty"`
+	StopCommand string `json:"stop_command,omitempty"`
 }
 
 func runRestore(c *cli.Context) error {
@@ -153,13 +162,21 @@ func runRestore(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Where the server listens: the backup's port, unless it is taken here.
+	port, note, err := restoredListen(res.TargetDir, c.Int("port"))
+	if err != nil {
+		return err
+	}
 	if !c.Bool("start") {
-		return reportUnstarted(c, rt, plan, res)
+		return reportUnstarted(c, rt, plan, res, port, note)
 	}
 	if !c.Bool("json") {
 		printRestored(rt.stdout, res)
+		if note != "" {
+			fmt.Fprintln(rt.stdout, note)
+		}
 	}
-	return startRestored(c, rt, plan, res, began)
+	return startRestored(c, rt, plan, res, began, port)
 }
 
 // restoreFlags checks restore's flags and returns the recovery target and
@@ -188,19 +205,24 @@ func restoreFlags(c *cli.Context) (restore.Target, string, error) {
 
 // reportUnstarted ends a restore without --start: it sets the port and
 // says how to start the server.
-func reportUnstarted(c *cli.Context, rt *runtime, plan restore.Plan, res restore.Result) error {
-	out := restoreOutput{Restore: res}
-	if p := c.Int("port"); p != 0 {
-		if err := restore.SetPort(res.TargetDir, p); err != nil {
+func reportUnstarted(c *cli.Context, rt *runtime, plan restore.Plan, res restore.Result, port int, note string) error {
+	out := restoreOutput{Restore: res, PortNote: note}
+	if port != 0 {
+		if err := restore.SetPort(res.TargetDir, port); err != nil {
 			return err
 		}
 	}
-	out.StartCommand = startCommand(res.TargetDir, c.String("pg-bin"))
+	out.StartCommand, out.StopCommand = startCommand(res.TargetDir, c.String("pg-bin"))
+	out.Port, out.SocketDir = listenSettings(res.TargetDir)
 	if c.Bool("json") {
 		return printJSON(rt.stdout, out)
 	}
 	printRestored(rt.stdout, res)
-	fmt.Fprintf(rt.stdout, "start it with:\n   %s\n", out.StartCommand)
+	if note != "" {
+		fmt.Fprintln(rt.stdout, note)
+	}
+	fmt.Fprintf(rt.stdout, "start it with:\n   %s\nit listens on port %d, socket in %s; stop it with:\n   %s\n",
+		out.StartCommand, out.Port, out.SocketDir, out.StopCommand)
 	if plan.Recovery.LSN != 0 || !plan.Recovery.Time.IsZero() {
 		fmt.Fprintf(rt.stdout, "where recovery stops is checked against the target only with --start: after starting it by hand, compare the server's \"recovery stopping\" line with %s\n", targetWhere(plan))
 	}
@@ -209,9 +231,9 @@ func reportUnstarted(c *cli.Context, rt *runtime, plan restore.Plan, res restore
 
 // startRestored starts the restored server, checks where recovery ended
 // and reports it; began is when the restore began, for the RTO.
-func startRestored(c *cli.Context, rt *runtime, plan restore.Plan, res restore.Result, began time.Time) error {
+func startRestored(c *cli.Context, rt *runtime, plan restore.Plan, res restore.Result, began time.Time, port int) error {
 	reached, err := restore.Start(c.Context, res.TargetDir, restore.StartOptions{
-		PGBin: c.String("pg-bin"), Port: c.Int("port"), Timeout: c.Duration("start-timeout"), Logger: rt.log,
+		PGBin: c.String("pg-bin"), Port: port, Timeout: c.Duration("start-timeout"), Logger: rt.log,
 	})
 	if err != nil {
 		return err
@@ -354,14 +376,15 @@ func (r *runtime) fetchCommand(cat *catalog.Catalog) (string, error) {
 	return restore.FetchCommand(argv...), nil
 }
 
-// startCommand is how a user starts the restored directory by hand.
-func startCommand(dir, pgBin string) string {
+// startCommand is how a user starts, and then stops, the restored
+// directory by hand.
+func startCommand(dir, pgBin string) (start, stop string) {
 	srv := server.Server{DataDir: dir}
 	version, _ := server.DataDirMajor(dir)
 	if bin, err := restore.FindBinDir(pgBin, version); err == nil {
 		srv.BinDir = bin
 	}
-	return srv.StartCommand(filepath.Join(dir, "log", "logship-start.log"), server.AsRoot())
+	return srv.StartCommand(filepath.Join(dir, "log", "logship-start.log"), server.AsRoot()), srv.StopCommand(server.AsRoot())
 }
 
 func printRestored(w io.Writer, res restore.Result) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -18,17 +20,27 @@ func statusCommand() *cli.Command {
 		Description: `Reads the catalog: the newest shipped segment and its age (the RPO: what a loss of the
 source right now would cost at most), the newest backup and mark, and totals. With --pg
 (or LOGSHIP_PG, pg: in the config file) it also shows the source's pg_stat_archiver; an
-unreachable source is reported, not an error.
+unreachable source is reported, not an error. A --source that has shipped nothing to
+the store is an error naming the sources it has (see logship sources).
 
-Exit codes: 0 shown, 1 the store could not be read (the rest is still shown), 2 bad
-configuration.
+Exit codes: 0 all well, 1 a problem (the status is still shown; --json lists them in
+"problems"): the store could not be read, the archiver is failing (its last failure
+is newer than its last success, when --pg reaches the source), or the RPO is over
+--max-rpo (or nothing was shipped yet); 2 bad configuration or an unknown source.
 
 Example:
    logship status
+   logship status --max-rpo 15m || alert "logship: shipping is behind"
    logship status --json | jq .rpo_seconds`,
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{jsonFlag,
+			&cli.DurationFlag{Name: "max-rpo", Usage: "exit 1 when the RPO (age of the newest shipped segment) is over this, e.g. 15m"}},
 		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
-			st, serr := shipper.GetStatus(c.Context, cat, shipper.StatusOptions{ConnString: rt.cfg.PG})
+			// Only an unknown source stops here: a store that cannot be read
+			// is shown as such below.
+			if err := cat.RequireSource(c.Context); errors.Is(err, catalog.ErrUnknownSource) {
+				return usageErr(err)
+			}
+			st, serr := shipper.GetStatus(c.Context, cat, shipper.StatusOptions{ConnString: rt.cfg.PG, MaxRPO: c.Duration("max-rpo")})
 			if c.Bool("json") {
 				if err := printJSON(rt.stdout, st); err != nil {
 					return err
@@ -36,8 +48,11 @@ Example:
 			} else {
 				printStatus(rt.stdout, st)
 			}
-			if serr != nil {
+			if serr != nil { // exit code by the store's error, as elsewhere
 				return fmt.Errorf("store %s unreachable: %w", st.Store, serr)
+			}
+			if len(st.Problems) > 0 {
+				return withCode(exitFailure, errors.New(strings.Join(st.Problems, "; ")))
 			}
 			return nil
 		}),

@@ -20,7 +20,7 @@ func TestLogFormatJSONEndToEnd(t *testing.T) {
 		args []string
 		code int
 	}{
-		{"failed command", nil, []string{"--log-format", "json", "--store", store, "catalog", "show", "000000010000000000000001"}, 1},
+		{"failed after reading its configuration", nil, []string{"--log-format", "json", "--store", store, "catalog", "show", "000000010000000000000001"}, 2},
 		{"unknown command", nil, []string{"--log-format=json", "bogus"}, 2},
 		{"unknown flag", nil, []string{"--log-format", "json", "catalog", "list", "--bogus"}, 2},
 		{"from the environment", []string{"LOGSHIP_LOG_FORMAT=json"}, []string{"--store", store, "catalog", "show"}, 2},
@@ -48,7 +48,7 @@ func TestLogFormatJSONEndToEnd(t *testing.T) {
 	}
 	// Text logs keep the one "logship: …" line scripts expect.
 	r := logship(t, nil, "--store", store, "catalog", "show", "000000010000000000000001")
-	if r.code != 1 || !strings.HasPrefix(r.stderr, "logship: ") || strings.Count(r.stderr, "\n") != 1 {
+	if r.code != 2 || !strings.HasPrefix(r.stderr, "logship: ") || strings.Count(r.stderr, "\n") != 1 {
 		t.Errorf("text: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
@@ -63,6 +63,11 @@ func TestLogFormatJSONWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(stray, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The source exists (an unknown one is an error, not a listing).
+	source := `{"name": "main", "system_id": "1", "segment_size": 16777216, "created": "2026-01-01T00:00:00Z"}` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "main", "catalog", "source"), []byte(source), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := logship(t, nil, "--log-format", "json", "--store", "file://"+dir, "catalog", "list")

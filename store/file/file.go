@@ -31,6 +31,49 @@ const tempPrefix = ".tmp."
 // Store keeps objects as files under Root.
 type Store struct {
 	Root string
+	// like is what new files and folders get: the owner and mode of Root
+	// (see Open). Nil leaves both to the process (umask, its own user).
+	like *likeRoot
+}
+
+// likeRoot makes everything written into the store look like the store
+// folder itself, whoever writes: root running backup or a restore test in
+// a postgres-owned store must not leave files that the archiver (the
+// postgres user) then cannot read, delete or purge.
+type likeRoot struct {
+	uid, gid int
+	chown    bool        // only root may give files away
+	dirMode  fs.FileMode // Root's permission bits (and setgid)
+	fileMode fs.FileMode // the same without x, and never writable by others
+}
+
+func newLikeRoot(fi fs.FileInfo) *likeRoot {
+	l := &likeRoot{uid: -1, gid: -1,
+		dirMode:  fi.Mode() & (fs.ModePerm | fs.ModeSetgid),
+		fileMode: fi.Mode().Perm() &^ 0o113}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 {
+		l.uid, l.gid, l.chown = int(st.Uid), int(st.Gid), true
+	}
+	return l
+}
+
+// apply gives a file or folder just created the store's owner and mode.
+func (l *likeRoot) apply(f interface {
+	Chown(int, int) error
+	Chmod(fs.FileMode) error
+}, dir bool) error {
+	if l == nil {
+		return nil
+	}
+	if l.chown {
+		if err := f.Chown(l.uid, l.gid); err != nil {
+			return err
+		}
+	}
+	if dir {
+		return f.Chmod(l.dirMode)
+	}
+	return f.Chmod(l.fileMode)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -80,7 +123,7 @@ func Open(root string) (*Store, error) {
 	if err := syscall.Access(root, 0x4|0x1); err != nil { // R_OK|X_OK
 		return nil, fmt.Errorf("%w: store folder %s is not readable by this user: fix its owner or mode", store.ErrConfig, root)
 	}
-	return &Store{Root: root}, nil
+	return &Store{Root: root, like: newLikeRoot(fi)}, nil
 }
 
 func (s *Store) String() string { return "file://" + s.Root }
@@ -145,7 +188,7 @@ func (s *Store) writeTempIn(ctx context.Context, dir, base string, body io.ReadS
 		tmp := ""
 		err := s.mkdirAll(dir)
 		if err == nil {
-			tmp, err = writeTemp(ctx, dir, base, body, size)
+			tmp, err = writeTemp(ctx, dir, base, body, size, s.like)
 		}
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 99 {
 			return tmp, err
@@ -156,7 +199,7 @@ func (s *Store) writeTempIn(ctx context.Context, dir, base string, body io.ReadS
 	}
 }
 
-func writeTemp(ctx context.Context, dir, base string, body io.Reader, size int64) (string, error) {
+func writeTemp(ctx context.Context, dir, base string, body io.Reader, size int64, like *likeRoot) (string, error) {
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	name := filepath.Join(dir, tempPrefix+base+"."+hex.EncodeToString(rnd[:]))
@@ -165,6 +208,11 @@ func writeTemp(ctx context.Context, dir, base string, body io.Reader, size int64
 		return "", err
 	}
 	err = func() error {
+		// Owner and mode are set before the link, so the object appears
+		// under its name with them.
+		if err := like.apply(f, false); err != nil {
+			return err
+		}
 		if holdInPut != "" {
 			// Crash tests kill the process here, with half the bytes written;
 			// hold never returns.
@@ -219,9 +267,19 @@ func (s *Store) mkdirAll(dir string) error {
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
+	} else if err == nil && s.like != nil {
+		if err := s.like.apply(dirHandle(dir), true); err != nil {
+			return err
+		}
 	}
 	return syncDir(parent)
 }
+
+// dirHandle chowns and chmods a folder by name.
+type dirHandle string
+
+func (d dirHandle) Chown(uid, gid int) error     { return os.Lchown(string(d), uid, gid) }
+func (d dirHandle) Chmod(mode fs.FileMode) error { return os.Chmod(string(d), mode) }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
