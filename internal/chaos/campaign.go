@@ -33,12 +33,12 @@ type Config struct {
 	Verbose    bool
 }
 
-// ConfigFromEnv reads CHAOS_FAULTS (default 100), CHAOS_SEED (default:
+// ConfigFromEnv reads CHAOS_FAULTS (default 60), CHAOS_SEED (default:
 // the clock), CHAOS_S3 (0/1; default 1 when LOGSHIP_TEST_S3_ENDPOINT is
 // set), CHAOS_PG (0/1, default 1), CHAOS_CHECK_EVERY (default 50) and
 // CHAOS_VERBOSE.
 func ConfigFromEnv() (Config, error) {
-	cfg := Config{Faults: 100, Seed: time.Now().UnixNano() % 1e9, CheckEvery: 50, PG: true,
+	cfg := Config{Faults: 60, Seed: time.Now().UnixNano() % 1e9, CheckEvery: 50, PG: true,
 		S3: os.Getenv("LOGSHIP_TEST_S3_ENDPOINT") != "", Out: os.Stdout, Verbose: os.Getenv("CHAOS_VERBOSE") == "1"}
 	ints := []struct {
 		name string
@@ -194,7 +194,8 @@ func (c *Campaign) pick(faults []fault, total int) (fault, *target) {
 // checkpoint restores to every live mark and checks the synthetic
 // segments; at the end (final) it checks every acknowledged segment.
 func (c *Campaign) checkpoint(final bool) error {
-	c.logf("checkpoint after %d faults", c.fig.TotalFaults())
+	fmt.Fprintf(c.cfg.Out, "chaos: %d faults, %d findings, %s: restoring to every mark\n",
+		c.fig.TotalFaults(), len(c.findings), time.Since(c.started).Round(time.Second))
 	for _, tg := range c.targets {
 		c.checkSegments(tg, nil, final)
 		if c.cluster != nil {

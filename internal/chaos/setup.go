@@ -133,7 +133,7 @@ func (c *Campaign) faults() []fault {
 	}
 	if c.cluster != nil {
 		fs = append(fs,
-			fault{"kill -9 archiver's wal-push", 2, c.archiverKill, all},
+			fault{"kill -9 archiver's wal-push", 1, c.archiverKill, all},
 			fault{"kill -9 mark", 2, c.markKill, all},
 			fault{"kill -9 backup", 1, c.backupKill, all},
 			fault{"kill -9 purge", 1, c.purgeKill, all},
