@@ -31,6 +31,15 @@ type Config struct {
 	Bin        string
 	Out        io.Writer
 	Verbose    bool
+	// SharedMarkNames (CHAOS_SHARED_MARK_NAMES=1) gives the marks of every
+	// store the same names, m1, m2, …: the cluster then writes two restore
+	// points of one name, and a restore to the later one from the second
+	// store stops at the first (restore sets recovery_target_name), a
+	// silent short restore this option exists to show.
+	SharedMarkNames bool
+	// Stop, when set and true, ends the campaign early (an interrupt); the
+	// checks and cleanups still run.
+	Stop func() bool
 }
 
 // ConfigFromEnv reads CHAOS_FAULTS (default 60), CHAOS_SEED (default:
@@ -39,7 +48,8 @@ type Config struct {
 // CHAOS_VERBOSE.
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{Faults: 60, Seed: time.Now().UnixNano() % 1e9, CheckEvery: 50, PG: true,
-		S3: os.Getenv("LOGSHIP_TEST_S3_ENDPOINT") != "", Out: os.Stdout, Verbose: os.Getenv("CHAOS_VERBOSE") == "1"}
+		S3: os.Getenv("LOGSHIP_TEST_S3_ENDPOINT") != "", Out: os.Stdout, Verbose: os.Getenv("CHAOS_VERBOSE") == "1",
+		SharedMarkNames: os.Getenv("CHAOS_SHARED_MARK_NAMES") == "1"}
 	ints := []struct {
 		name string
 		dst  *int
@@ -104,16 +114,16 @@ func Run(cfg Config) (Figures, []string, error) {
 	if err := c.setup(); err != nil {
 		return c.fig, c.findings, err
 	}
-	if err := c.loop(); err != nil {
-		return c.fig, c.findings, err
+	err := c.loop()
+	if err == nil {
+		c.finalChecks()
 	}
-	c.finalChecks()
 	fmt.Fprintf(cfg.Out, "\nchaos: %d faults in %s, seed %d\n\n", c.fig.TotalFaults(), time.Since(c.started).Round(time.Second), cfg.Seed)
 	c.fig.Print(cfg.Out)
 	for _, f := range c.findings {
 		fmt.Fprintln(cfg.Out, "FINDING:", f)
 	}
-	return c.fig, c.findings, nil
+	return c.fig, c.findings, err
 }
 
 // finding records a failure, with what to look at.
@@ -145,6 +155,9 @@ func (c *Campaign) loop() error {
 		total += f.weight
 	}
 	for attempts := 0; c.fig.TotalFaults() < c.cfg.Faults; attempts++ {
+		if c.cfg.Stop != nil && c.cfg.Stop() {
+			return fmt.Errorf("interrupted after %d faults", c.fig.TotalFaults())
+		}
 		if attempts > 20*c.cfg.Faults {
 			return fmt.Errorf("gave up: %d attempts landed only %d faults", attempts, c.fig.TotalFaults())
 		}
@@ -207,9 +220,23 @@ func (c *Campaign) checkpoint(final bool) error {
 	return nil
 }
 
+// finalChecks checks every acknowledged segment and restores to every
+// mark, then runs a deep verify (every object downloaded and checked) of
+// the cluster's source in each store.
 func (c *Campaign) finalChecks() {
 	if err := c.checkpoint(true); err != nil {
 		c.finding("final checkpoint", err.Error())
+	}
+	if c.cluster == nil {
+		return
+	}
+	c.waitIdle()
+	for _, tg := range c.targets {
+		r := c.run(cmdLimit, nil, append(tg.source("main"), "verify", "--deep", "--full", "--json")...)
+		if r.code != 0 {
+			c.fig.StoreBroken++
+			c.finding("verify --deep", fmt.Sprintf("%s: exit %d: %s", tg.name, r.code, problems(r.stdout)))
+		}
 	}
 }
 

@@ -51,7 +51,7 @@ func TestDamageAlwaysChanges(t *testing.T) {
 }
 
 func TestSyntheticSegmentNames(t *testing.T) {
-	s := newSynSet(nil, "syn")
+	s := newSynSet(nil, "syn", "test")
 	s.next = 4095
 	if a, b := s.newName(), s.newName(); a != "000000010000000000000FFF" || b != "000000010000000100000000" {
 		t.Fatalf("names %s %s", a, b)

@@ -129,14 +129,25 @@ func (c *Campaign) takeMark(tg *target) error {
 	if err != nil {
 		return err
 	}
-	tg.seq++
-	name := fmt.Sprintf("m%d", tg.seq)
+	name := c.markName(tg)
 	r := c.run(cmdLimit, nil, append(tg.source("main"), "--pg", c.cluster.pg.ConnString(), "mark", "--json", name)...)
 	if r.code != 0 {
 		return fmt.Errorf("mark: %s", r)
 	}
-	c.learn("mark", r)
+	c.learn("mark@"+tg.name, r)
 	return c.ackMark(tg, name, state, r.stdout)
+}
+
+// markName is the next mark name on tg. The one cluster marks every store,
+// and restore stops at the first restore point of the mark's name (see the
+// note on SharedMarkNames), so names differ between stores unless the
+// campaign is asked to show that.
+func (c *Campaign) markName(tg *target) string {
+	tg.seq++
+	if c.cfg.SharedMarkNames {
+		return fmt.Sprintf("m%d", tg.seq)
+	}
+	return fmt.Sprintf("%s_m%d", tg.name, tg.seq)
 }
 
 func (c *Campaign) ackMark(tg *target, name, state, stdout string) error {
@@ -165,12 +176,29 @@ func parseLSN(s string) (uint64, error) {
 	return h<<32 | l, nil
 }
 
+func formatLSN(v uint64) string { return fmt.Sprintf("%X/%X", v>>32, uint32(v)) }
+
+// reached is what restore --json says it reached.
+func reached(stdout string) string {
+	var out struct {
+		Reached *struct {
+			State    string `json:"state"`
+			LSN      string `json:"lsn"`
+			StopLine string `json:"stop_line"`
+		} `json:"reached"`
+	}
+	if json.Unmarshal([]byte(stdout), &out) != nil || out.Reached == nil {
+		return "(no JSON)"
+	}
+	return fmt.Sprintf("%s at LSN %s (%q)", out.Reached.State, out.Reached.LSN, out.Reached.StopLine)
+}
+
 func (c *Campaign) takeBackup(tg *target) error {
 	r := c.run(cmdLimit, nil, append(tg.source("main"), "--pg", c.cluster.pg.ConnString(), "backup", "--fast")...)
 	if r.code != 0 {
 		return fmt.Errorf("backup: %s", r)
 	}
-	c.learn("backup", r)
+	c.learn("backup@"+tg.name, r)
 	c.fig.AckBackups++
 	return nil
 }

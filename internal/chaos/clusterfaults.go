@@ -39,8 +39,8 @@ func (c *Campaign) killCmd(tg *target, kind string, fallback time.Duration, args
 	if err != nil {
 		return result{}, err
 	}
-	r := c.finish(p, c.killMoment(kind, fallback), cmdLimit)
-	c.learn(kind, r)
+	r := c.finish(p, c.killMoment(kind+"@"+tg.name, fallback), cmdLimit)
+	c.learn(kind+"@"+tg.name, r)
 	c.logf("%s on %s: %s", kind, tg.name, strings.SplitN(r.String(), "\n", 2)[0])
 	return r, nil
 }
@@ -53,8 +53,7 @@ func (c *Campaign) markKill(tg *target) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	tg.seq++
-	name := fmt.Sprintf("m%d", tg.seq)
+	name := c.markName(tg)
 	r, err := c.killCmd(tg, "mark", time.Second, "--pg", c.cluster.pg.ConnString(), "mark", "--json", name)
 	if err != nil {
 		return false, err
@@ -126,7 +125,7 @@ func (c *Campaign) restoreKill(tg *target) (bool, error) {
 		return false, c.takeMark(tg)
 	}
 	m := tg.marks[c.rng.IntN(len(tg.marks))]
-	r, dir, _, err := c.restore(tg, m, c.killMoment("restore", 5*time.Second))
+	r, dir, _, err := c.restore(tg, m, c.killMoment("restore@"+tg.name, 5*time.Second))
 	if err != nil {
 		return false, err
 	}
@@ -153,7 +152,7 @@ func (c *Campaign) archiverKill(tg *target) (bool, error) {
 	})
 	landed := false
 	if len(pids) > 0 {
-		time.Sleep(c.killMoment("archiver wal-push", 50*time.Millisecond)) // the random moment is the fault
+		time.Sleep(c.killMoment("archiver wal-push@"+tg.name, 50*time.Millisecond)) // the random moment is the fault
 		landed = kill9(pids[0]) == nil
 	}
 	if err := c.waitArchived(seg); err != nil {
@@ -231,7 +230,7 @@ func (c *Campaign) restoreMarks(tg *target) error {
 		if err != nil {
 			return err
 		}
-		c.learn("restore", r)
+		c.learn("restore@"+tg.name, r)
 		c.fig.Restores++
 		switch {
 		case r.code != 0:
@@ -245,7 +244,8 @@ func (c *Campaign) restoreMarks(tg *target) error {
 				c.finding("restore failed", fmt.Sprintf("%s: restore to mark %s exited 0 but the server does not answer: %v", tg.name, m.name, err))
 			case got != m.state:
 				c.fig.SilentShort++
-				c.finding("silent short restore", fmt.Sprintf("%s: restore to mark %s exited 0 with probe rows %s, want %s (count/max/sum)", tg.name, m.name, got, m.state))
+				c.finding("silent short restore", fmt.Sprintf("%s: restore to mark %s (LSN %s) exited 0 with probe rows %s, want %s (count/max/sum); restore reached %s",
+					tg.name, m.name, formatLSN(m.lsn), got, m.state, reached(r.stdout)))
 			}
 		}
 		c.logf("restore %s to %s: exit %d in %s", tg.name, m.name, r.code, r.dur.Round(time.Millisecond))

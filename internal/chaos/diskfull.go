@@ -31,7 +31,7 @@ func (c *Campaign) setupDiskFull() {
 	c.diskFull = d
 	for _, tg := range c.targets {
 		if tg.dir != "" {
-			tg.full = newSynSet([]string{"--store", "file://" + filepath.Join(d.dir, "store")}, "syn")
+			tg.full = newSynSet([]string{"--store", "file://" + filepath.Join(d.dir, "store")}, "syn", tg.name+" (disk full)")
 		}
 	}
 }
@@ -83,7 +83,7 @@ func (c *Campaign) diskFullPush(tg *target) (bool, error) {
 		if err := d.mount(); err != nil {
 			return false, err
 		}
-		*s = *newSynSet(s.flags[:2], "syn")
+		*s = *newSynSet(s.flags[:2], "syn", s.where)
 	}
 	name := s.newName()
 	p, b := c.makeSegment(c.work, name, c.rng.Float64())

@@ -29,13 +29,14 @@ type ack struct {
 // synSet is the synthetic segments of one source in one store.
 type synSet struct {
 	flags []string // store flags with --source
+	where string   // the target's name, for messages and usual run times
 	next  uint64   // next segment number
 	acked map[string]ack
 	names []string // acknowledged, in push order
 }
 
-func newSynSet(storeFlags []string, source string) *synSet {
-	return &synSet{flags: append(append([]string{}, storeFlags...), "--source", source), next: 1, acked: map[string]ack{}}
+func newSynSet(storeFlags []string, source, where string) *synSet {
+	return &synSet{flags: append(append([]string{}, storeFlags...), "--source", source), where: where, next: 1, acked: map[string]ack{}}
 }
 
 // newName reserves the next segment name.
@@ -163,7 +164,7 @@ func (c *Campaign) pushNew(s *synSet) error {
 	if r.code != 0 {
 		return fmt.Errorf("%s", r)
 	}
-	c.learn("wal-push", r)
+	c.learn("wal-push@"+s.where, r)
 	c.acknowledge(s, name, b)
 	return nil
 }

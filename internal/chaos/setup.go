@@ -74,7 +74,7 @@ func (c *Campaign) addFileTarget() {
 	dir := pgtest.TempDir(c.t, "chaos-store-")
 	c.targets = append(c.targets, &target{name: "file", dir: dir, url: "file://" + dir,
 		flags: []string{"--store", "file://" + dir}})
-	c.targets[0].syn = newSynSet(c.targets[0].flags, "syn")
+	c.targets[0].syn = newSynSet(c.targets[0].flags, "syn", "file")
 }
 
 func (c *Campaign) addS3Target() error {
@@ -86,7 +86,7 @@ func (c *Campaign) addS3Target() error {
 	rand.Read(rnd[:])
 	u := "s3://" + bucket + "/chaos-" + hex.EncodeToString(rnd[:])
 	tg := &target{name: "s3", url: u, flags: []string{"--store", u, "--s3-endpoint", endpoint}}
-	tg.syn = newSynSet(tg.flags, "syn")
+	tg.syn = newSynSet(tg.flags, "syn", "s3")
 	if addr := os.Getenv("LOGSHIP_TEST_TOXIPROXY"); addr != "" {
 		ep, err := url.Parse(endpoint)
 		if err != nil {

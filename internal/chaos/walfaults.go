@@ -6,21 +6,34 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
 )
 
 // pushKill kills wal-push of a new segment at a random moment, then checks
 // that the store holds nothing or the whole file and that a retry works.
+// On S3, half the pushes go through toxiproxy with latency, so that more
+// kills land in the middle of the upload.
 func (c *Campaign) pushKill(tg *target) (bool, error) {
 	s := tg.syn
 	name := s.newName()
 	p, b := c.makeSegment(c.work, name, c.rng.Float64())
 	defer os.Remove(p)
-	pr, err := c.spawn(nil, append(append([]string{}, s.flags...), "wal-push", p)...)
+	flags, kind := s.flags, "wal-push@"+tg.name
+	if tg.proxy != nil && c.rng.IntN(2) == 0 {
+		ms := 10 + c.rng.IntN(150)
+		if _, err := tg.proxy.AddToxic("chaos", "latency", "downstream", 1, toxiproxy.Attributes{"latency": ms}); err != nil {
+			return false, fmt.Errorf("add toxic: %w", err)
+		}
+		defer tg.proxy.RemoveToxic("chaos")
+		flags, kind = append(append([]string{}, tg.faulty...), "--source", "syn"), "wal-push through latency@"+tg.name
+	}
+	pr, err := c.spawn(nil, append(append([]string{}, flags...), "wal-push", p)...)
 	if err != nil {
 		return false, err
 	}
-	r := c.finish(pr, c.killMoment("wal-push", 100*time.Millisecond), pushLimit)
-	c.learn("wal-push", r)
+	r := c.finish(pr, c.killMoment(kind, 100*time.Millisecond), pushLimit)
+	c.learn(kind, r)
 	landed := r.killed && !r.hung
 	c.afterInterruptedPush(s, tg.name, name, p, b, r)
 	c.checkSegments(tg, []string{name}, false)
@@ -102,7 +115,7 @@ func (c *Campaign) race(tg *target) (bool, error) {
 	defer os.Remove(pb)
 	kill := time.Duration(-1)
 	if c.rng.IntN(2) == 0 {
-		kill = c.killMoment("wal-push", 100*time.Millisecond)
+		kill = c.killMoment("wal-push@"+tg.name, 100*time.Millisecond)
 	}
 	procA, err := c.spawn(nil, append(append([]string{}, s.flags...), "wal-push", pa)...)
 	if err != nil {

@@ -5,10 +5,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/logship/logship/internal/chaos"
 )
@@ -41,6 +44,11 @@ func run() int {
 			return 2
 		}
 	}
+	// An interrupt ends the campaign early but still stops its servers and
+	// unmounts its tmpfs.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg.Stop = func() bool { return ctx.Err() != nil }
 	fig, findings, err := chaos.Run(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos: campaign stopped:", err)
