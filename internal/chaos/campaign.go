@@ -224,6 +224,12 @@ func (c *Campaign) checkpoint(final bool) error {
 // mark, then runs a deep verify (every object downloaded and checked) of
 // the cluster's source in each store.
 func (c *Campaign) finalChecks() {
+	if c.cluster != nil {
+		// Ships the segment of a mark killed before its switch.
+		if err := c.switchAndWait(); err != nil {
+			c.finding("final switch", err.Error())
+		}
+	}
 	if err := c.checkpoint(true); err != nil {
 		c.finding("final checkpoint", err.Error())
 	}

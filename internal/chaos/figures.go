@@ -27,6 +27,7 @@ type Figures struct {
 	SilentShort   int // restore exit 0 with data other than recorded at the mark
 	RestoreFailed int // restore to a live acknowledged mark failed
 	StoreBroken   int // verify exit 1 after a fault
+	Interrupted   int // verify exit 1 naming only a mark whose command was killed (not a failure)
 	Conflicts     int // create-only broken: two different contents acknowledged
 	Torn          int // a killed or failed push left an unreadable object
 	RetryFailed   int // the retry of an interrupted push failed
@@ -91,6 +92,7 @@ func (f *Figures) Print(w io.Writer) {
 		{"silent short restores", f.SilentShort},
 		{"failed restores to a live mark", f.RestoreFailed},
 		{"verify failures after a fault", f.StoreBroken},
+		{"verify naming only the killed mark (not a failure)", f.Interrupted},
 		{"create-only conflicts acknowledged twice", f.Conflicts},
 		{"unreadable objects left by an interrupted push", f.Torn},
 		{"retries of an interrupted push that failed", f.RetryFailed},

@@ -25,6 +25,9 @@ type target struct {
 	full   *synSet // file:// only: segments of the disk-full store
 	marks  []*mark // acknowledged marks not yet purged
 	seq    int     // mark names
+	// interrupted is the marks whose command was killed since verify last
+	// passed: verify may say they cannot be restored (yet).
+	interrupted []string
 }
 
 // synSets is every set of synthetic segments kept for tg.
