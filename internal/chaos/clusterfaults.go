@@ -18,7 +18,8 @@ import (
 )
 
 // step is the workload before a fault on the cluster: a probe row, now and
-// then an acknowledged mark or backup.
+// then an acknowledged mark or backup, or a whole purge, which keeps the
+// number of live marks (each restored at every checkpoint) small.
 func (c *Campaign) step(tg *target) error {
 	if err := c.write(); err != nil {
 		return err
@@ -26,8 +27,11 @@ func (c *Campaign) step(tg *target) error {
 	switch n := c.rng.IntN(100); {
 	case n < 30:
 		return c.takeMark(tg)
-	case n < 40:
+	case n < 45:
 		return c.takeBackup(tg)
+	case n < 55:
+		_, err := c.purge(tg, false)
+		return err
 	}
 	return nil
 }
@@ -90,17 +94,29 @@ func (c *Campaign) purgeKill(tg *target) (bool, error) {
 	if err := c.step(tg); err != nil {
 		return false, err
 	}
+	r, err := c.purge(tg, true)
+	if err != nil {
+		return false, err
+	}
+	return r.killed, c.checkMain(tg)
+}
+
+// purge runs purge --keep-backups 2, killed at a random moment when kill
+// is set, after a dry run that tells which marks it may delete; those are
+// no longer expected in the store.
+func (c *Campaign) purge(tg *target, kill bool) (result, error) {
 	policy := []string{"--keep-backups", "2", "--orphan-grace", "1m"}
 	dry := c.run(cmdLimit, nil, append(append(tg.source("main"), "purge", "--dry-run", "--json"), policy...)...)
 	if dry.code != 0 {
+		c.fig.StoreBroken++
 		c.finding("purge --dry-run", dry.String())
-		return false, nil
+		return dry, nil
 	}
 	var plan struct {
 		Marks []struct{ Name, Action string } `json:"marks"`
 	}
 	if err := json.Unmarshal([]byte(dry.stdout), &plan); err != nil {
-		return false, fmt.Errorf("purge --dry-run --json: %v", err)
+		return dry, fmt.Errorf("purge --dry-run --json: %v", err)
 	}
 	doomed := map[string]bool{}
 	for _, m := range plan.Marks {
@@ -108,9 +124,13 @@ func (c *Campaign) purgeKill(tg *target) (bool, error) {
 			doomed[m.Name] = true
 		}
 	}
-	r, err := c.killCmd(tg, "purge", time.Second, append([]string{"purge"}, policy...)...)
-	if err != nil {
-		return false, err
+	var r result
+	var err error
+	if kill {
+		r, err = c.killCmd(tg, "purge", time.Second, append([]string{"purge"}, policy...)...)
+	} else if r = c.run(cmdLimit, nil, append(append(tg.source("main"), "purge"), policy...)...); r.code != 0 {
+		c.fig.StoreBroken++
+		c.finding("purge", r.String())
 	}
 	var live []*mark
 	for _, m := range tg.marks {
@@ -119,7 +139,7 @@ func (c *Campaign) purgeKill(tg *target) (bool, error) {
 		}
 	}
 	tg.marks = live
-	return r.killed, c.checkMain(tg)
+	return r, err
 }
 
 // restoreKill kills a restore to a random live mark at a random moment; the
