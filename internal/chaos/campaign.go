@@ -31,11 +31,12 @@ type Config struct {
 	Bin        string
 	Out        io.Writer
 	Verbose    bool
-	// SharedMarkNames (CHAOS_SHARED_MARK_NAMES=1) gives the marks of every
-	// store the same names, m1, m2, …: the cluster then writes two restore
-	// points of one name, and a restore to the later one from the second
-	// store stops at the first (restore sets recovery_target_name), a
-	// silent short restore this option exists to show.
+	// SharedMarkNames (the default; CHAOS_SHARED_MARK_NAMES=0 turns it
+	// off) gives the marks of every store the same names, m1, m2, …: the
+	// cluster then writes two restore points of one name, and a restore to
+	// the later one from the second store must still reach it (restore goes
+	// to the mark's LSN, not its name). The campaign found the silent short
+	// restore this once was (issue F2, TestF2_HandMadeRestorePointBeforeMark).
 	SharedMarkNames bool
 	// Stop, when set and true, ends the campaign early (an interrupt); the
 	// checks and cleanups still run.
@@ -49,7 +50,7 @@ type Config struct {
 func ConfigFromEnv() (Config, error) {
 	cfg := Config{Faults: 60, Seed: time.Now().UnixNano() % 1e9, CheckEvery: 50, PG: true,
 		S3: os.Getenv("LOGSHIP_TEST_S3_ENDPOINT") != "", Out: os.Stdout, Verbose: os.Getenv("CHAOS_VERBOSE") == "1",
-		SharedMarkNames: os.Getenv("CHAOS_SHARED_MARK_NAMES") == "1"}
+		SharedMarkNames: os.Getenv("CHAOS_SHARED_MARK_NAMES") != "0"}
 	ints := []struct {
 		name string
 		dst  *int

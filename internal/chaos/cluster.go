@@ -139,9 +139,7 @@ func (c *Campaign) takeMark(tg *target) error {
 }
 
 // markName is the next mark name on tg. The one cluster marks every store,
-// and restore stops at the first restore point of the mark's name (see the
-// note on SharedMarkNames), so names differ between stores unless the
-// campaign is asked to show that.
+// so with SharedMarkNames two restore points share each name.
 func (c *Campaign) markName(tg *target) string {
 	tg.seq++
 	if c.cfg.SharedMarkNames {
