@@ -1,0 +1,62 @@
+package main_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// --on-promote runs once per promoted member, after it accepts writes,
+// with the member, mark, LSN, host and port in its environment; a failing
+// hook makes failover exit 1 and leaves the promotion in place.
+func TestFailoverOnPromote(t *testing.T) {
+	t.Parallel()
+	c, _, flags, pgFlags := backedUpSource(t, defaultPG, "prom")
+	ok := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
+	bad := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
+	for _, r := range []restored{ok, bad} {
+		t.Cleanup(func() { stopServer(t, r.dir) })
+	}
+	c.Exec(t, "INSERT INTO probe VALUES (1)")
+	mustLogship(t, nil, append(pgFlags, "mark", "p1")...)
+	waitArchived(t, c, switchWAL(t, c))
+	for _, r := range []restored{ok, bad} {
+		if out, res := standbyOnce(t, flags, "--target-dir", r.dir, "--port", strconv.Itoa(r.port)); res.code != 0 || out.Members[0].Mark != "p1" {
+			t.Fatalf("standby: exit %d, %+v\n%s", res.code, out, res.stderr)
+		}
+	}
+
+	envFile := filepath.Join(t.TempDir(), "env")
+	hookCmd := "env | grep ^LOGSHIP_HOOK_ | sort >> " + envFile
+	r := logship(t, nil, append(append([]string{}, flags...), "failover", "--target-dir", ok.dir, "--on-promote", hookCmd)...)
+	if r.code != 0 {
+		t.Fatalf("failover with a hook: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	b, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := string(b)
+	for _, want := range []string{"LOGSHIP_HOOK_JOB=promote\n", "LOGSHIP_HOOK_SOURCE=prom\n", "LOGSHIP_HOOK_MARK=p1\n",
+		"LOGSHIP_HOOK_TIMELINE=2\n", "LOGSHIP_HOOK_PORT=" + strconv.Itoa(ok.port) + "\n", "LOGSHIP_HOOK_DATA_DIR=" + ok.dir + "\n",
+		"LOGSHIP_HOOK_LSN=", "LOGSHIP_HOOK_HOST=", "LOGSHIP_HOOK_SOCKET_DIR="} {
+		if !strings.Contains(env, want) {
+			t.Fatalf("hook environment lacks %q:\n%s", want, env)
+		}
+	}
+	if n := strings.Count(env, "LOGSHIP_HOOK_JOB="); n != 1 {
+		t.Fatalf("hook ran %d times for one member:\n%s", n, env)
+	}
+	mustSQL(t, ok, "INSERT INTO probe VALUES (78)")
+
+	r = logship(t, nil, append(append([]string{}, flags...), "failover", "--target-dir", bad.dir, "--on-promote", "echo nope; exit 3")...)
+	if r.code != 1 || !strings.Contains(r.stderr, "on-promote hook failed") || !strings.Contains(r.stderr, "member prom") {
+		t.Fatalf("failover with a failing hook: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := bad.query(t, "SELECT pg_is_in_recovery()::text"); got != "false" {
+		t.Fatalf("after a failing hook the server is in recovery = %s: the promotion was undone", got)
+	}
+	mustSQL(t, bad, "INSERT INTO probe VALUES (79)")
+}
