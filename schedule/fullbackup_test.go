@@ -1,11 +1,13 @@
 package schedule
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/pgtest"
 	"github.com/logship/logship/pg"
 )
 
@@ -49,5 +51,15 @@ func TestLastFailure(t *testing.T) {
 	noteAttempt(cat, "incremental", nil)
 	if lastFailure(cat) != "" {
 		t.Fatal("a success did not clear the failure")
+	}
+}
+
+// The server's timeline is read from the server itself, not from the
+// store, where a promoted drill may have shipped a newer one.
+func TestServerTimeline(t *testing.T) {
+	c := pgtest.Start(t, pgtest.Options{})
+	tli, err := serverTimeline(context.Background(), c.ConnString())
+	if err != nil || tli != 1 {
+		t.Fatalf("timeline %d, %v; want 1", tli, err)
 	}
 }
