@@ -1,11 +1,17 @@
 package main_test
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/internal/pgtest"
 )
 
 // --on-promote runs once per promoted member, after it accepts writes,
@@ -59,4 +65,42 @@ func TestFailoverOnPromote(t *testing.T) {
 		t.Fatalf("after a failing hook the server is in recovery = %s: the promotion was undone", got)
 	}
 	mustSQL(t, bad, "INSERT INTO probe VALUES (79)")
+}
+
+// A scheduled incremental with nothing to build on takes a full backup
+// and logs why; the next runs build on it (PostgreSQL 17+).
+func TestScheduleIncrementalStartsFull(t *testing.T) {
+	c, storeDir, flags, _, _ := archivingCluster18(t, "incrfull")
+	c.Pgbench(t, "-i", "-s", "1", "-q")
+	waitArchived(t, c, switchWAL(t, c))
+	cfg := writeConfig(t, fmt.Sprintf(`store: file://%s
+source: incrfull
+pg: "%s"
+log-format: json
+jobs:
+  backup: "off"
+  incremental: "* * * * * *"
+  backup-fast: true
+  mark: "off"
+  verify: "off"
+  metrics-listen: "off"
+`, storeDir, c.ConnString()))
+	d := startDaemon(t, "--config", cfg, "schedule")
+	cat := openCatalog(t, storeDir, "incrfull")
+	var bs []catalog.Backup
+	pgtest.WaitFor(t, 120*time.Second, "a full and an incremental scheduled backup", func() bool {
+		c.Exec(t, "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 1, now())")
+		var err error
+		bs, err = cat.Backups(context.Background())
+		return err == nil && len(bs) >= 2
+	})
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	<-d.done
+	if bs[0].Incremental() || !bs[1].Incremental() || bs[1].Parent != bs[0].ID {
+		t.Errorf("backups %+v; want a full one, then an incremental on it", bs[:2])
+	}
+	if d.find("taking a full backup instead of an incremental one") == nil {
+		t.Errorf("the switch to a full backup was not logged")
+	}
+	verifyJSON(t, flags, 0)
 }
