@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,6 +57,7 @@ func TestFailoverOnPromote(t *testing.T) {
 		t.Fatalf("hook ran %d times for one member:\n%s", n, env)
 	}
 	mustSQL(t, ok, "INSERT INTO probe VALUES (78)")
+	checkShippingFrom(t, flags, ok)
 
 	r = logship(t, nil, append(append([]string{}, flags...), "failover", "--target-dir", bad.dir, "--on-promote", "echo nope; exit 3")...)
 	if r.code != 1 || !strings.Contains(r.stderr, "on-promote hook failed") || !strings.Contains(r.stderr, "member prom") {
@@ -103,4 +105,39 @@ jobs:
 		t.Errorf("the switch to a full backup was not logged")
 	}
 	verifyJSON(t, flags, 0)
+}
+
+// checkShippingFrom makes the promoted server r ship a segment and checks
+// that status and catalog list show it as the source on timeline 2.
+func checkShippingFrom(t *testing.T, flags []string, r restored) {
+	t.Helper()
+	seg := r.query(t, "SELECT pg_walfile_name(pg_switch_wal())")
+	pgtest.WaitFor(t, 60*time.Second, "the promoted server archives "+seg, func() bool {
+		last, err := r.tryQuery("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
+		return err == nil && last >= seg
+	})
+	host, _ := os.Hostname()
+	var st struct {
+		Newest struct {
+			Timeline int `json:"timeline"`
+			From     *struct {
+				Timeline int    `json:"timeline"`
+				Host     string `json:"host"`
+				DataDir  string `json:"data_dir"`
+			} `json:"shipped_from"`
+		} `json:"newest_segment"`
+	}
+	out := mustLogship(t, nil, append(append([]string{}, flags...), "status", "--json")...)
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	if f := st.Newest.From; st.Newest.Timeline != 2 || f == nil || f.Timeline != 2 || f.Host != host || f.DataDir != r.dir {
+		t.Fatalf("status after failover: %s", out)
+	}
+	if out := mustLogship(t, nil, append(append([]string{}, flags...), "status")...); !strings.Contains(out, "shipping from   "+host+" (data directory "+r.dir+")") {
+		t.Fatalf("status does not say who ships:\n%s", out)
+	}
+	if out := mustLogship(t, nil, append(append([]string{}, flags...), "catalog", "list")...); !strings.Contains(out, "timeline 2 shipped from "+host) {
+		t.Fatalf("catalog list does not say who ships timeline 2:\n%s", out)
+	}
 }
