@@ -141,3 +141,54 @@ func checkShippingFrom(t *testing.T, flags []string, r restored) {
 		t.Fatalf("catalog list does not say who ships timeline 2:\n%s", out)
 	}
 }
+
+// After a failover the promoted server's first scheduled incremental is a
+// full backup on the new timeline (an incremental cannot build across the
+// promotion), and the next ones build on it (PostgreSQL 17+).
+func TestScheduleIncrementalAfterFailover(t *testing.T) {
+	c, storeDir, flags, pgFlags, bin := archivingCluster18(t, "incrfo")
+	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
+	c.Pgbench(t, "-i", "-s", "1", "-q")
+	waitArchived(t, c, switchWAL(t, c))
+	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
+	mustLogship(t, nil, append(pgFlags, "mark", "f1")...)
+	waitArchived(t, c, switchWAL(t, c))
+	dr := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
+	t.Cleanup(func() { stopServer(t, dr.dir) })
+	if out, r := standbyOnce(t, flags, "--target-dir", dr.dir, "--port", strconv.Itoa(dr.port), "--pg-bin", bin); r.code != 0 || out.Members[0].Mark != "f1" {
+		t.Fatalf("standby: exit %d, %+v\n%s", r.code, out, r.stderr)
+	}
+	c.Stop(t)
+	mustLogship(t, nil, append(append([]string{}, flags...), "failover", "--target-dir", dr.dir, "--pg-bin", bin)...)
+	mustSQL(t, dr, "INSERT INTO probe VALUES (1)")
+
+	cfg := writeConfig(t, fmt.Sprintf(`store: file://%s
+source: incrfo
+pg: "%s"
+log-format: json
+jobs:
+  backup: "off"
+  incremental: "* * * * * *"
+  backup-fast: true
+  mark: "off"
+  verify: "off"
+  metrics-listen: "off"
+`, storeDir, dr.connString()))
+	d := startDaemon(t, "--config", cfg, "schedule")
+	cat := openCatalog(t, storeDir, "incrfo")
+	var bs []catalog.Backup
+	pgtest.WaitFor(t, 120*time.Second, "two scheduled backups on the new timeline", func() bool {
+		mustSQL(t, dr, "INSERT INTO probe SELECT coalesce(max(n), 0) + 1 FROM probe")
+		var err error
+		bs, err = cat.Backups(context.Background())
+		return err == nil && len(bs) >= 3
+	})
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	<-d.done
+	if bs[1].Timeline != 2 || bs[1].Incremental() || bs[2].Timeline != 2 || !bs[2].Incremental() || bs[2].Parent != bs[1].ID {
+		t.Errorf("backups after the failover %+v; want a full one on timeline 2, then an incremental on it", bs[1:3])
+	}
+	if l := d.find("taking a full backup instead of an incremental one"); l == nil || !strings.Contains(fmt.Sprint(l), "timeline 2") {
+		t.Errorf("the switch to a full backup was not logged with the timeline: %v", l)
+	}
+}
