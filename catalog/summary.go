@@ -39,6 +39,10 @@ type TimelineSummary struct {
 	EndLSN      string `json:"end_lsn"`
 	HistoryFile string `json:"history_file,omitempty"`
 	Gaps        []Gap  `json:"gaps"`
+	// Origin is the server that started shipping the timeline, when its
+	// wal-push recorded it (timelines/<tli>.json): after a failover, the
+	// promoted server.
+	Origin *TimelineOrigin `json:"origin,omitempty"`
 }
 
 // Listing is the whole WAL side of the catalog, as `catalog list` shows it.
@@ -80,6 +84,9 @@ func (c *Catalog) List(ctx context.Context) (Listing, error) {
 		return l, err
 	}
 	l.Timelines = summarize(l.WAL, segSize)
+	if err := c.addOrigins(ctx, l.Timelines); err != nil {
+		return l, err
+	}
 	if l.Backups, err = c.Backups(ctx); err != nil {
 		return l, err
 	}

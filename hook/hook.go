@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,6 +39,9 @@ type Event struct {
 	Source   string // LOGSHIP_HOOK_SOURCE
 	Err      error  // LOGSHIP_HOOK_ERROR, on one line, secrets redacted; nil on success
 	ExitCode int    // LOGSHIP_HOOK_EXIT_CODE: the code the command exits (or would exit) with
+	// Vars are further LOGSHIP_HOOK_<NAME> variables, such as the mark,
+	// host and port of a promoted server for --on-promote.
+	Vars map[string]string
 }
 
 // Status is Failure when the event has an error, else Success.
@@ -53,13 +58,17 @@ func (e Event) Env() []string {
 	if e.Err != nil {
 		msg = OneLine(e.Err.Error())
 	}
-	return []string{
+	env := []string{
 		"LOGSHIP_HOOK_JOB=" + e.Job,
 		"LOGSHIP_HOOK_SOURCE=" + e.Source,
 		"LOGSHIP_HOOK_STATUS=" + e.Status(),
 		"LOGSHIP_HOOK_ERROR=" + msg,
 		"LOGSHIP_HOOK_EXIT_CODE=" + strconv.Itoa(e.ExitCode),
 	}
+	for _, k := range slices.Sorted(maps.Keys(e.Vars)) {
+		env = append(env, "LOGSHIP_HOOK_"+k+"="+e.Vars[k])
+	}
+	return env
 }
 
 // maxError bounds LOGSHIP_HOOK_ERROR: a pager message, not a log.

@@ -116,3 +116,12 @@ func alive(pid int) bool {
 	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
 	return len(fields) == 0 || fields[0] != "Z"
 }
+
+// Vars become further LOGSHIP_HOOK_ variables, in a stable order.
+func TestEventVars(t *testing.T) {
+	env := hook.Event{Job: "promote", Source: "main", Vars: map[string]string{"PORT": "5433", "MARK": "m1"}}.Env()
+	tail := env[len(env)-2:]
+	if tail[0] != "LOGSHIP_HOOK_MARK=m1" || tail[1] != "LOGSHIP_HOOK_PORT=5433" {
+		t.Fatalf("env %v", env)
+	}
+}

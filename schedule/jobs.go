@@ -35,7 +35,16 @@ func BackupJob(cat *catalog.Catalog, schedule string, opts shipper.BackupOptions
 	return Job{Name: JobBackup, Schedule: schedule, Run: func(ctx context.Context, log *slog.Logger) error {
 		o := opts
 		o.Logger = log
+		if o.Incremental {
+			if why := nextFull(ctx, cat, o.ConnString); why != "" {
+				log.Warn("taking a full backup instead of an incremental one", "reason", why)
+				o.Incremental, o.Parent = false, ""
+			}
+		}
 		b, err := shipper.Backup(ctx, cat, o)
+		if ctx.Err() == nil {
+			noteAttempt(cat, map[bool]string{true: "incremental", false: "full"}[o.Incremental], err)
+		}
 		if err != nil {
 			return err
 		}
@@ -46,9 +55,11 @@ func BackupJob(cat *catalog.Catalog, schedule string, opts shipper.BackupOptions
 }
 
 // IncrementalJob takes an incremental backup on top of the newest complete
-// backup on each run. It fails (and says why) while there is no backup to
-// build on, or when the server cannot take one: a full backup job is still
-// needed to start each chain.
+// backup on each run, or a full one (and logs why) when the last scheduled
+// backup of the catalog failed, when there is no backup yet, when the
+// newest one's chain is broken, or when the server is on another timeline
+// than the newest backup (after a failover). It fails (and says why) when
+// the server cannot take one.
 func IncrementalJob(cat *catalog.Catalog, schedule string, opts shipper.BackupOptions) Job {
 	opts.Incremental, opts.Parent = true, ""
 	j := BackupJob(cat, schedule, opts)

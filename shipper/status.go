@@ -59,6 +59,9 @@ type SegmentStatus struct {
 	EndLSN     string    `json:"end_lsn"`
 	ShippedAt  time.Time `json:"shipped_at"`
 	AgeSeconds float64   `json:"age_seconds"`
+	// ShippedFrom is the server that started the segment's timeline (the
+	// promoted one, after a failover), when its wal-push recorded it.
+	ShippedFrom *catalog.TimelineOrigin `json:"shipped_from,omitempty"`
 }
 
 // BackupStatus describes the newest complete base backup.
@@ -172,6 +175,12 @@ func fillCatalogStatus(ctx context.Context, cat *catalog.Catalog, st *Status, no
 		seg := &SegmentStatus{Name: newest.Name, ShippedAt: newest.Time, AgeSeconds: age}
 		if f, err := pg.ParseWALFileName(newest.Name, segSize); err == nil {
 			seg.Timeline, seg.EndLSN = uint32(f.Timeline), pg.SegmentStart(f.SegNo+1, segSize).String()
+		}
+		// Only informs: an unreadable record leaves it out.
+		if origins, err := cat.TimelineOrigins(ctx); err == nil {
+			if o, ok := origins[seg.Timeline]; ok {
+				seg.ShippedFrom = &o
+			}
 		}
 		st.NewestSegment = seg
 		st.RPOSeconds = &age

@@ -108,6 +108,7 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	if err := cat.AddWAL(ctx, res.Record); err != nil {
 		return res, err
 	}
+	recordOrigin(ctx, cat, path, wf, opts)
 	res.Duration = time.Since(start)
 	if opts.Logger != nil {
 		opts.Logger.Debug("pushed WAL file", "name", name, "raw_bytes", res.Record.RawSize,

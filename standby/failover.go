@@ -23,6 +23,8 @@ type Promoted struct {
 	Timeline uint32 `json:"timeline"` // the new timeline
 	PID      int    `json:"pid,omitempty"`
 	Port     int    `json:"port,omitempty"`
+	// SocketDir is where the server's Unix socket is, for --on-promote.
+	SocketDir string `json:"socket_dir,omitempty"`
 	// Took is this member's promotion, from pg_promote to the check.
 	Took time.Duration `json:"took_ns"`
 }
@@ -70,7 +72,7 @@ func Failover(ctx context.Context, members []Member, mark string, opts Options) 
 			return rep, err
 		}
 		rep.Members = append(rep.Members, Promoted{Source: m.Cat.SourceName(), Dir: dir, Mark: st.Mark, LSN: r.LSN,
-			Timeline: r.Timeline, PID: r.PID, Port: r.Port, Took: r.Duration})
+			Timeline: r.Timeline, PID: r.PID, Port: r.Port, SocketDir: r.SocketDir, Took: r.Duration})
 		opts.log().Info("promoted", "source", m.Cat.SourceName(), "mark", st.Mark, "lsn", r.LSN, "timeline", r.Timeline)
 	}
 	rep.RTO = time.Since(began)

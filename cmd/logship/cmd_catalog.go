@@ -106,6 +106,11 @@ func catalogList(c *cli.Context) error {
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s - %s\t%d\n", t.Timeline, t.Segments, t.First, t.Last, t.StartLSN, t.EndLSN, len(t.Gaps))
 	}
 	tw.Flush()
+	for _, t := range l.Timelines {
+		if o := t.Origin; o != nil {
+			fmt.Fprintf(w, "timeline %d shipped from %s (data directory %s) since %s\n", t.Timeline, o.Host, orUnknown(o.DataDir), o.Time.Format("2006-01-02 15:04:05Z07:00"))
+		}
+	}
 	if len(l.Backups) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

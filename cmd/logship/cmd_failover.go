@@ -22,9 +22,18 @@ member is paused exactly at the same mark's LSN; each is then promoted with pg_p
 off exactly at the mark. Prints what was reached and the RTO.
 
 The promoted servers archive with the source's archive_command, into the same store,
-on a new timeline.
+on a new timeline; logship status and catalog list show the new timeline and host.
 
-Exit codes: 0 every member promoted at the mark; 1 a member cannot reach the mark or
+--on-promote CMD runs once per promoted member, after it accepts writes, through
+/bin/sh -c, to re-point clients (DNS, a pooler, an application's config). Its
+environment has LOGSHIP_HOOK_JOB=promote, LOGSHIP_HOOK_SOURCE (the member),
+LOGSHIP_HOOK_MARK, LOGSHIP_HOOK_LSN, LOGSHIP_HOOK_TIMELINE, LOGSHIP_HOOK_HOST (this
+host's name), LOGSHIP_HOOK_PORT, LOGSHIP_HOOK_SOCKET_DIR and LOGSHIP_HOOK_DATA_DIR.
+It is killed after 30s. A failing hook makes failover exit 1 (the message names the
+member) but never undoes a promotion.
+
+Exit codes: 0 every member promoted at the mark (and every --on-promote hook
+succeeded); 1 an --on-promote hook failed (the promotions stand), a member cannot reach the mark or
 is not paused at it (no member was promoted), or a promotion failed or ended away from
 the mark (the message says which members were promoted); 2 bad arguments or
 configuration, an unknown mark, or a --target-dir that is no standby; 130 interrupted.
@@ -35,6 +44,7 @@ Example:
 			&cli.StringFlag{Name: "target-dir", Usage: "data directory of the standby (with --group: of one per member)", Required: true},
 			&cli.StringFlag{Name: "group", Usage: "promote every member of this group (config groups:)"},
 			&cli.StringFlag{Name: "mark", Usage: "advance to mark NAME (or latest) before promoting"},
+			&cli.StringFlag{Name: "on-promote", Usage: "run `CMD` once per promoted member, with LOGSHIP_HOOK_* saying where it is (re-point clients)"},
 			&cli.StringFlag{Name: "pg-bin", Usage: "directory of pg_ctl, postgres and psql (default: PATH, pg_config, /usr/lib/postgresql)"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --mark: how long to wait for a server to reach it"},
 			jsonFlag,
@@ -52,6 +62,9 @@ func runFailover(c *cli.Context) error {
 		return err
 	}
 	rep, err := standby.Failover(c.Context, members, c.String("mark"), opts)
+	// Members promoted before a failure accept writes: clients still go
+	// there.
+	hookErr := runPromoteHooks(c.Context, rt, c.String("on-promote"), rep.Members)
 	if c.Bool("json") && (err == nil || rep.Step != nil) {
 		if perr := printJSON(rt.stdout, rep); perr != nil {
 			return perr
@@ -64,6 +77,9 @@ func runFailover(c *cli.Context) error {
 		if errors.Is(err, standby.ErrNoMark) && c.String("mark") != "" && c.String("mark") != "latest" {
 			return usageErr(err)
 		}
+		if hookErr != nil {
+			err = fmt.Errorf("%w; and %v", err, hookErr)
+		}
 		return standbyErr(err)
 	}
 	if !c.Bool("json") {
@@ -73,5 +89,5 @@ func runFailover(c *cli.Context) error {
 		}
 		fmt.Fprintf(rt.stdout, "failover to mark %s done: RTO %s\n", rep.Mark, rep.RTO.Round(time.Millisecond))
 	}
-	return nil
+	return hookErr
 }

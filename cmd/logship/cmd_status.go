@@ -71,6 +71,9 @@ func printStatus(w io.Writer, st shipper.Status) {
 		if s := st.NewestSegment; s != nil {
 			fmt.Fprintf(w, "RPO             %s (age of the newest segment)\n", ago(s.AgeSeconds))
 			fmt.Fprintf(w, "newest segment  %s (timeline %d, up to %s) shipped %s\n", s.Name, s.Timeline, s.EndLSN, s.ShippedAt.Format(time.RFC3339))
+			if o := s.ShippedFrom; o != nil {
+				fmt.Fprintf(w, "shipping from   %s (data directory %s): started timeline %d at %s\n", o.Host, orUnknown(o.DataDir), o.Timeline, o.Time.Format(time.RFC3339))
+			}
 		} else {
 			fmt.Fprintln(w, "RPO             unknown: no segment shipped yet")
 		}
@@ -119,4 +122,11 @@ func ago(seconds float64) string {
 		return d.Round(time.Second).String()
 	}
 	return fmt.Sprintf("%.1f days", d.Hours()/24)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
