@@ -45,13 +45,12 @@ type Options struct {
 
 // Report is the result of a drill. It is healthy when every check passed.
 type Report struct {
-	SchemaVersion int       `json:"schema_version"`
-	Source        string    `json:"source"`
-	Target        string    `json:"target"`
-	Mark          string    `json:"mark,omitempty"`
-	BackupID      string    `json:"backup_id,omitempty"`
-	Started       time.Time `json:"started"`
-	OK            bool      `json:"ok"`
+	Source   string    `json:"source"`
+	Target   string    `json:"target"`
+	Mark     string    `json:"mark,omitempty"`
+	BackupID string    `json:"backup_id,omitempty"`
+	Started  time.Time `json:"started"`
+	OK       bool      `json:"ok"`
 	// RTO is from the start of the drill until the restored server
 	// accepted connections at its target: what a real restore would take.
 	RTO        time.Duration `json:"rto_ns"`
@@ -86,7 +85,7 @@ const cleanupWithin = 3 * time.Second
 // failed, the plan's error when the target is bad (restore.ErrUnknownMark,
 // restore.ErrBadTarget), or ctx's.
 func Run(ctx context.Context, cat *catalog.Catalog, opts Options) (rep *Report, err error) {
-	rep = &Report{SchemaVersion: 1, Source: cat.SourceName(), Started: time.Now().UTC(), Checks: []Check{}}
+	rep = &Report{Source: cat.SourceName(), Started: time.Now().UTC(), Checks: []Check{}}
 	if opts.Target == (restore.Target{}) {
 		opts.Target.Mark = "latest"
 	}

@@ -105,7 +105,8 @@ func GetStatus(ctx context.Context, cat *catalog.Catalog, opts StatusOptions) (S
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	st := Status{Source: cat.SourceName(), Store: cat.StoreURL(), Time: now().UTC()}
+	// Pins is [], not null, in --json also when the store cannot be read.
+	st := Status{Source: cat.SourceName(), Store: cat.StoreURL(), Time: now().UTC(), Pins: []catalog.Pin{}}
 	if opts.ConnString != "" {
 		a, err := archiverStats(ctx, opts.ConnString)
 		if err != nil {

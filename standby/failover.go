@@ -47,7 +47,7 @@ type FailoverReport struct {
 // no member promoted.
 func Failover(ctx context.Context, members []Member, mark string, opts Options) (FailoverReport, error) {
 	began := time.Now()
-	var rep FailoverReport
+	rep := FailoverReport{Members: []Promoted{}} // [], not null, in --json
 	if mark != "" {
 		step, err := stepTo(ctx, members, mark, opts)
 		rep.Step = &step

@@ -80,7 +80,12 @@ func catalogUnkeep(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 
 func reportPin(c *cli.Context, rt *runtime, p catalog.Pin, what string) error {
 	if c.Bool("json") {
-		return printJSON(rt.stdout, map[string]any{"schema_version": 1, "kind": p.Kind, "name": p.Name, "action": what})
+		// printJSON puts schema_version first; a struct keeps the order.
+		return printJSON(rt.stdout, struct {
+			Kind   string `json:"kind"`
+			Name   string `json:"name"`
+			Action string `json:"action"`
+		}{p.Kind, p.Name, what})
 	}
 	fmt.Fprintf(rt.stdout, "%s %s\n", what, p)
 	return nil

@@ -5,8 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/logship/logship/internal/pgtest"
 )
 
 // docField is one row of a table in docs/JSON.md.
@@ -88,6 +91,10 @@ func checkJSONDoc(t *testing.T, doc map[string]map[string]docField, section, out
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%s: output is no JSON object: %v\n%s", section, err, out)
 	}
+	// Once: a type with its own schema_version field would print it twice.
+	if n := strings.Count(out, `"schema_version"`); n != 1 {
+		t.Errorf("%s: schema_version %d times in\n%s", section, n, out)
+	}
 	if got["schema_version"] != float64(1) {
 		t.Errorf("%s: schema_version %v, want 1", section, got["schema_version"])
 	}
@@ -143,6 +150,10 @@ func TestJSONDocumented(t *testing.T) {
 		{"verify", with(golden, "verify", "--format", "json"), 0},
 		{"verify", with(golden, "verify", "--deep", "--format", "json"), 0},
 		{"restore", with(golden, "restore", "--mark", "m1", "--target-dir", filepath.Join(t.TempDir(), "pg"), "--json"), 0},
+		{"catalog keep", with(golden, "catalog", "keep", "m1", "--json"), 0},
+		{"catalog keep", with(golden, "catalog", "keep", "20261201T165604.654Z", "--json"), 0},
+		{"catalog list", with(golden, "catalog", "list", "--json"), 0},
+		{"catalog unkeep", with(golden, "catalog", "unkeep", "m1", "--json"), 0},
 	} {
 		r := logship(t, nil, tt.args...)
 		if r.code != tt.code {
@@ -175,4 +186,12 @@ func TestJSONDocumentedWithPostgreSQL(t *testing.T) {
 	checkJSONDoc(t, doc, "mark", mustLogship(t, nil, append(pgFlags, "mark", "m1", "--json")...))
 	checkJSONDoc(t, doc, "mark --group", mustLogship(t, nil, append(append([]string{}, flags...),
 		"mark", "g1", "--group", "grp", "--member", "js="+c.ConnString(), "--json")...))
+	waitArchived(t, c, switchWAL(t, c))
+	checkJSONDoc(t, doc, "drill", mustLogship(t, nil, append(flags, "drill", "--mark", "m1", "--json",
+		"--scratch-dir", pgtest.TempDir(t, "logship-drill-scratch-"), "--start-timeout", "50s")...))
+	dir := newTargetDir(t)
+	t.Cleanup(func() { stopServer(t, dir) })
+	checkJSONDoc(t, doc, "standby", mustLogship(t, nil, append(flags, "standby", "--once", "--json",
+		"--target-dir", dir, "--port", strconv.Itoa(freeTCPPort(t)))...))
+	checkJSONDoc(t, doc, "failover", mustLogship(t, nil, append(flags, "failover", "--json", "--target-dir", dir)...))
 }
