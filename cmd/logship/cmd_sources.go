@@ -40,11 +40,13 @@ Example:
 				return err
 			}
 			if c.Bool("json") {
+				if srcs == nil {
+					srcs = []catalog.Source{}
+				}
 				return printJSON(rt.stdout, struct {
-					SchemaVersion int              `json:"schema_version"`
-					Store         string           `json:"store"`
-					Sources       []catalog.Source `json:"sources"`
-				}{1, cat.StoreURL(), srcs})
+					Store   string           `json:"store"`
+					Sources []catalog.Source `json:"sources"`
+				}{cat.StoreURL(), srcs})
 			}
 			if len(srcs) == 0 {
 				fmt.Fprintf(rt.stdout, "no sources in %s yet: nothing was shipped there\n", cat.StoreURL())

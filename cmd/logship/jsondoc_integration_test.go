@@ -143,6 +143,8 @@ func TestJSONDocumented(t *testing.T) {
 		{"catalog show", with(golden, "catalog", "show", "20261201T165604.654Z", "--json"), 0},
 		{"catalog show", with(golden, "catalog", "show", "m2", "--json"), 0},
 		{"catalog rebuild", with(golden, "catalog", "rebuild", "--json"), 0},
+		{"sources", with(golden, "sources", "--json"), 0},
+		{"sources", with(empty, "sources", "--json"), 0},
 		{"purge", with(golden, "purge", "--dry-run", "--keep-backups", "1", "--json"), 0},
 		{"purge", with(empty, "purge", "--dry-run", "--keep-backups", "1", "--json"), 0},
 		{"status", with(golden, "status", "--json"), 0},
