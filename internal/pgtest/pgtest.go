@@ -53,7 +53,9 @@ func BinDir() (string, error) {
 // PostgreSQL fails the test instead, so that CI can't pass by skipping.
 func Require(t testing.TB) string {
 	t.Helper()
-	if testing.Short() {
+	// testing.Short panics outside go test; the chaos campaign, a plain
+	// program, starts clusters too.
+	if testing.Testing() && testing.Short() {
 		t.Skip("needs PostgreSQL: skipped by -short")
 	}
 	dir, err := BinDir()
