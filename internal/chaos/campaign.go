@@ -239,7 +239,7 @@ func (c *Campaign) finalChecks() {
 	}
 	c.waitIdle()
 	for _, tg := range c.targets {
-		r := c.run(cmdLimit, nil, append(tg.source("main"), "verify", "--deep", "--full", "--json")...)
+		r := c.run(cmdLimit, nil, append(tg.source("main"), "verify", "--deep", "--full", "--format", "json")...)
 		if r.code != 0 {
 			c.fig.StoreBroken++
 			c.finding("verify --deep", fmt.Sprintf("%s: exit %d: %s", tg.name, r.code, problems(r.stdout)))

@@ -193,7 +193,7 @@ func (c *Campaign) archiverKill(tg *target) (bool, error) {
 // listed.
 func (c *Campaign) checkMain(tg *target) error {
 	c.waitIdle()
-	args := append(tg.source("main"), "verify", "--json")
+	args := append(tg.source("main"), "verify", "--format", "json")
 	r := c.run(cmdLimit, nil, args...)
 	if r.code != 0 {
 		c.waitIdle()
