@@ -87,9 +87,10 @@ func drillJSON(t *testing.T, flags []string, scratch string, wantCode int, args 
 	return r
 }
 
-func TestDrill(t *testing.T) {
-	t.Parallel()
-	c, storeDir, flags, pgFlags := backedUpSource(t, defaultPG, "drill")
+func TestDrill(t *testing.T) { onEachPG(t, testDrill) }
+
+func testDrill(t *testing.T, v pgtest.Version) {
+	c, storeDir, flags, pgFlags := backedUpSource(t, v, "drill")
 	c.Exec(t, "INSERT INTO probe VALUES (1), (2)")
 	c.Exec(t, "CREATE DATABASE shop")
 	gap := switchWAL(t, c) // the segment a broken store loses, between backup and mark
@@ -188,7 +189,8 @@ func TestDrill(t *testing.T) {
 	})
 
 	t.Run("scheduled job", func(t *testing.T) {
-		job := schedule.DrillJob(openCatalog(t, storeDir, "drill"), "@daily", drill.Options{ScratchDir: scratch, Amcheck: true,
+		// In process: the PostgreSQL of this subtest's major, not PATH's.
+		job := schedule.DrillJob(openCatalog(t, storeDir, "drill"), "@daily", drill.Options{ScratchDir: scratch, Amcheck: true, PGBin: v.BinDir,
 			RestoreCommand: restore.FetchCommand(logshipBin, "--store", "file://"+storeDir, "--source", "drill")})
 		if err := job.Run(context.Background(), slog.New(slog.DiscardHandler)); err != nil || job.Name != "drill" {
 			t.Fatalf("drill job %s: %v", job.Name, err)

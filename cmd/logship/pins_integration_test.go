@@ -2,15 +2,17 @@ package main_test
 
 import (
 	"encoding/json"
+	"github.com/logship/logship/internal/pgtest"
 	"strings"
 	"testing"
 )
 
 // A pinned mark survives purge --keep-backups 1 with its backup and WAL,
 // and restores data-exact afterwards; once unpinned, purge takes it.
-func TestPinnedMarkSurvivesPurge(t *testing.T) {
-	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, defaultPG, "pins")
+func TestPinnedMarkSurvivesPurge(t *testing.T) { onEachPG(t, testPinnedMarkSurvivesPurge) }
+
+func testPinnedMarkSurvivesPurge(t *testing.T, v pgtest.Version) {
+	c, _, flags, pgFlags := backedUpSource(t, v, "pins")
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
 	c.Pgbench(t, "-t", "50", "-c", "2", "-n")
 	mustLogship(t, nil, append(pgFlags, "mark", "--keep", "before_upgrade")...)

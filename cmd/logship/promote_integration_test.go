@@ -18,9 +18,10 @@ import (
 // --on-promote runs once per promoted member, after it accepts writes,
 // with the member, mark, LSN, host and port in its environment; a failing
 // hook makes failover exit 1 and leaves the promotion in place.
-func TestFailoverOnPromote(t *testing.T) {
-	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, defaultPG, "prom")
+func TestFailoverOnPromote(t *testing.T) { onEachPG(t, testFailoverOnPromote) }
+
+func testFailoverOnPromote(t *testing.T, v pgtest.Version) {
+	c, _, flags, pgFlags := backedUpSource(t, v, "prom")
 	ok := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
 	bad := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
 	for _, r := range []restored{ok, bad} {

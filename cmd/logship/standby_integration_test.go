@@ -59,9 +59,10 @@ func standbyOnce(t *testing.T, flags []string, args ...string) (standbyOut, resu
 // A standby follows its source from mark to mark, paused read-only exactly
 // at each; failover promotes a standby at the mark it stands on; a mark it
 // cannot reach fails the failover with nothing promoted.
-func TestStandbyFollowsMarks(t *testing.T) {
-	t.Parallel()
-	c, _, flags, pgFlags := backedUpSource(t, defaultPG, "follow")
+func TestStandbyFollowsMarks(t *testing.T) { onEachPG(t, testStandbyFollowsMarks) }
+
+func testStandbyFollowsMarks(t *testing.T, v pgtest.Version) {
+	c, _, flags, pgFlags := backedUpSource(t, v, "follow")
 	main := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
 	at2 := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
 	for _, r := range []restored{main, at2} {
@@ -148,14 +149,15 @@ func TestStandbyFollowsMarks(t *testing.T) {
 // one member's shipping stopped neither advances, and the step says why;
 // failover to a mark a member cannot reach promotes nobody, failover at
 // the common mark promotes both there.
-func TestStandbyGroup(t *testing.T) {
-	t.Parallel()
+func TestStandbyGroup(t *testing.T) { onEachPG(t, testStandbyGroup) }
+
+func testStandbyGroup(t *testing.T, v pgtest.Version) {
 	pgtest.Require(t)
 	storeDir := pgtest.TempDir(t, "logship-store-")
 	both := make([]groupSource, 2)
 	for i, name := range []string{"orders", "payments"} {
 		s := groupSource{name: name, flags: []string{"--store", "file://" + storeDir, "--source", name}}
-		s.c = archivingClusterOn(t, defaultPG, s.flags, nil)
+		s.c = archivingClusterOn(t, v, s.flags, nil)
 		s.c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
 		waitArchived(t, s.c, switchWAL(t, s.c))
 		mustLogship(t, nil, append(s.pgFlags(), "backup", "--fast")...)
