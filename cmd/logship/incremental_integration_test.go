@@ -134,7 +134,7 @@ func TestIncrementalChain(t *testing.T) {
 	if err := os.Remove(storeDir + "/incr/backups/" + bs[1].ID + "/part-000001"); err != nil {
 		t.Fatal(err)
 	}
-	res := logship(t, nil, append(append([]string{}, flags...), "verify", "--json")...)
+	res := logship(t, nil, append(append([]string{}, flags...), "verify", "--format", "json")...)
 	if res.code != 1 {
 		t.Fatalf("verify exit %d, want 1\n%s%s", res.code, res.stdout, res.stderr)
 	}
