@@ -53,6 +53,10 @@ type Config struct {
 	// PartSize is the size above which an object goes up in parts, and the
 	// size of those parts.
 	PartSize int64
+	// ObjectLock, when its Mode is set, puts an S3 Object Lock retention
+	// on every object written except those ObjectLock.Exempt names; the
+	// bucket must have Object Lock (and so versioning) enabled.
+	ObjectLock ObjectLock
 	// ConditionalWrites is "auto" (the default: If-None-Match, falling back
 	// to "off" if the server says it does not implement it), "on" or "off".
 	// "off" checks with HEAD, then PUTs: two writers racing for one key can
@@ -188,6 +192,9 @@ func (c Config) withDefaults() (Config, error) {
 	case "auto", "on", "off":
 	default:
 		return c, fmt.Errorf("%w: s3 conditional writes %q: want auto, on or off", store.ErrConfig, c.ConditionalWrites)
+	}
+	if err := c.ObjectLock.check(); err != nil {
+		return c, err
 	}
 	if c.Endpoint != "" {
 		u, err := url.Parse(c.Endpoint)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -54,6 +55,7 @@ func (s *Store) createUpload(ctx context.Context, key string) (*awss3.CreateMult
 		Key:               aws.String(s.prefix + key),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	}
+	create.ObjectLockMode, create.ObjectLockRetainUntilDate = s.cfg.ObjectLock.retention(key, time.Now())
 	if s.cfg.SSE != "" {
 		create.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
 	}

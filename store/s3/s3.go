@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -142,6 +143,7 @@ func (s *Store) putSingle(ctx context.Context, key string, body io.ReadSeeker, s
 	if conditional {
 		in.IfNoneMatch = aws.String("*")
 	}
+	in.ObjectLockMode, in.ObjectLockRetainUntilDate = s.cfg.ObjectLock.retention(key, time.Now())
 	if s.cfg.SSE != "" {
 		in.ServerSideEncryption = types.ServerSideEncryption(s.cfg.SSE)
 	}
