@@ -169,6 +169,7 @@ func (r *runtime) openCatalogs(ctx context.Context) (func(source string) *catalo
 	st, err := backends.Open(ctx, r.cfg.Store, backends.Options{
 		S3Endpoint: r.cfg.S3.Endpoint, S3Region: r.cfg.S3.Region, S3PathStyle: r.cfg.S3.PathStyle,
 		S3SSE: r.cfg.S3.SSE, S3SSEKMSKeyID: r.cfg.S3.SSEKMSKeyID, S3RequestTimeout: r.cfg.S3.RequestTimeout,
+		S3ObjectLock: r.cfg.S3.ObjectLock, S3LockExempt: catalog.TransientKeys{},
 		Logger: r.log,
 	})
 	if err != nil {

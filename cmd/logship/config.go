@@ -48,6 +48,8 @@ type S3Config struct {
 	SSE            string
 	SSEKMSKeyID    string
 	RequestTimeout time.Duration
+	// ObjectLock is --s3-object-lock MODE:DAYS, "" for none.
+	ObjectLock string
 }
 
 // setting is one global option: its flag name is also its config-file key,
@@ -75,6 +77,7 @@ var settings = []setting{
 	{name: "s3-request-timeout", def: "30s", usage: "deadline of each S3 request attempt (5 attempts with backoff)"},
 	{name: "s3-sse", def: "", usage: "S3 server-side encryption: AES256 or aws:kms"},
 	{name: "s3-sse-kms-key-id", def: "", usage: "KMS key id for --s3-sse aws:kms"},
+	{name: "s3-object-lock", def: "", usage: "S3 Object Lock retention of every data object written, GOVERNANCE:DAYS or COMPLIANCE:DAYS (the bucket must have Object Lock enabled)"},
 }
 
 func envName(name string) string {
@@ -152,6 +155,7 @@ func resolveConfig(c *cli.Context, f *configFile, source string) (Config, error)
 			Region:      get("s3-region"),
 			SSE:         get("s3-sse"),
 			SSEKMSKeyID: get("s3-sse-kms-key-id"),
+			ObjectLock:  get("s3-object-lock"),
 		},
 	}
 	return cfg, checkConfig(&cfg, get)

@@ -23,6 +23,11 @@ type Options struct {
 	S3PathStyle   bool
 	S3SSE         string
 	S3SSEKMSKeyID string
+	// S3ObjectLock is --s3-object-lock, MODE:DAYS or "" for none: the
+	// Object Lock retention of every object written except those
+	// S3LockExempt names (the transient ones logship deletes itself).
+	S3ObjectLock string
+	S3LockExempt s3.KeyMatcher
 	// S3RequestTimeout bounds each attempt of each request; 0 = the
 	// backend's default.
 	S3RequestTimeout time.Duration
@@ -37,6 +42,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 	case rawURL == "":
 		return nil, fmt.Errorf("%w: no store given: set --store, LOGSHIP_STORE or 'store:' in the config file", store.ErrConfig)
 	case strings.HasPrefix(rawURL, "file:") || strings.HasPrefix(rawURL, "/"):
+		if opts.S3ObjectLock != "" {
+			return nil, fmt.Errorf("%w: --s3-object-lock applies to an s3:// store only", store.ErrConfig)
+		}
 		root, err := file.ParseURL(rawURL)
 		if err != nil {
 			return nil, err
@@ -50,6 +58,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 		cfg.Endpoint, cfg.Region, cfg.PathStyle = opts.S3Endpoint, opts.S3Region, opts.S3PathStyle
 		cfg.SSE, cfg.SSEKMSKeyID = opts.S3SSE, opts.S3SSEKMSKeyID
 		cfg.RequestTimeout = opts.S3RequestTimeout
+		if cfg.ObjectLock, err = s3.ParseObjectLock(opts.S3ObjectLock); err != nil {
+			return nil, err
+		}
+		cfg.ObjectLock.Exempt = opts.S3LockExempt
 		cfg.Logger = opts.Logger
 		return s3.Open(ctx, cfg)
 	default:

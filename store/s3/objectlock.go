@@ -26,8 +26,14 @@ type ObjectLock struct {
 	Days int
 	// Exempt tells which keys get no retention: the transient objects
 	// (probes, leases, reservations, pins) that logship must be able to
-	// delete. Nil exempts nothing.
-	Exempt func(key string) bool
+	// delete. Nil exempts nothing. An interface rather than a func, so
+	// that Config stays comparable.
+	Exempt KeyMatcher
+}
+
+// KeyMatcher matches store keys (without the store's prefix).
+type KeyMatcher interface {
+	Match(key string) bool
 }
 
 // ParseObjectLock parses --s3-object-lock MODE:DAYS; "" is no lock.
@@ -69,7 +75,7 @@ func (l ObjectLock) check() error {
 // these headers without an integrity checksum (Content-MD5 or
 // x-amz-checksum-*); every write of this package sends x-amz-checksum-sha256.
 func (l ObjectLock) retention(key string, now time.Time) (types.ObjectLockMode, *time.Time) {
-	if l.Mode == "" || l.Exempt != nil && l.Exempt(key) {
+	if l.Mode == "" || l.Exempt != nil && l.Exempt.Match(key) {
 		return "", nil
 	}
 	until := now.UTC().Add(time.Duration(l.Days) * 24 * time.Hour).Truncate(time.Second)
