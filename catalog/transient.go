@@ -1,6 +1,12 @@
 package catalog
 
-import "strings"
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/logship/logship/store"
+)
 
 // transientPrefixes are the folders, under a source, of the objects that
 // logship itself deletes in normal work: check probes, backup leases, mark
@@ -39,3 +45,16 @@ type TransientKeys struct{}
 
 // Match is Transient.
 func (TransientKeys) Match(key string) bool { return Transient(key) }
+
+// ErrNoProtection means the store cannot report versioning or Object Lock:
+// it is not a bucket (file://).
+var ErrNoProtection = errors.New("the store has no versioning or Object Lock to report")
+
+// StoreProtection reports the store's versioning and Object Lock, for check.
+func (c *Catalog) StoreProtection(ctx context.Context) (store.Protection, error) {
+	p, ok := c.st.(store.Protector)
+	if !ok {
+		return store.Protection{}, ErrNoProtection
+	}
+	return p.Protection(ctx)
+}

@@ -27,6 +27,9 @@ type CheckOptions struct {
 	// Timeout bounds each check that talks to PostgreSQL or the store;
 	// 0 means 15 s.
 	Timeout time.Duration
+	// ObjectLock is --s3-object-lock; when set, check also asks the bucket
+	// whether it has versioning and Object Lock.
+	ObjectLock string
 }
 
 // CheckResult is one health check: OK, or what is wrong and how to fix it.
@@ -50,6 +53,7 @@ const (
 	CheckReplication    = "replication"
 	CheckStoreWritable  = "store writable"
 	CheckSystemID       = "system identifier"
+	CheckObjectLock     = "object lock"
 )
 
 // RunChecks checks, in the spirit of barman check, everything shipping
@@ -88,6 +92,9 @@ func RunChecks(ctx context.Context, cat *catalog.Catalog, opts CheckOptions) []C
 		add(replicationCheck(ctx, opts))
 	}
 	add(storeCheck(ctx, cat, opts.Timeout))
+	if opts.ObjectLock != "" {
+		add(objectLockCheck(ctx, cat, opts.ObjectLock, opts.Timeout))
+	}
 	if conn != nil {
 		add(systemIDCheck(ctx, cat, sysid, opts.Timeout))
 	}

@@ -34,7 +34,8 @@ Example:
 		Flags: []cli.Flag{jsonFlag},
 		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 			results := shipper.RunChecks(c.Context, cat, shipper.CheckOptions{
-				ConnString: rt.cfg.PG, ArchiveCommand: suggestedArchiveCommand(c, rt.cfg)})
+				ConnString: rt.cfg.PG, ArchiveCommand: suggestedArchiveCommand(c, rt.cfg),
+				ObjectLock: rt.cfg.S3.ObjectLock})
 			if c.Bool("json") {
 				if err := printJSONList(rt.stdout, "checks", results); err != nil {
 					return err

@@ -6,26 +6,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/logship/logship/store"
 )
 
-// Protection is what the bucket itself does against overwrites and
-// deletes: versioning keeps every version of a key, and Object Lock keeps a
-// version until its retention date.
-type Protection struct {
-	// Versioning is the bucket's status: "Enabled", "Suspended", or "" for
-	// never enabled.
-	Versioning string
-	// ObjectLock is set when the bucket has Object Lock enabled.
-	ObjectLock bool
-	// DefaultRetention is the bucket's default retention as MODE:DAYS
-	// (or MODE:<n>y for years), "" when it has none.
-	DefaultRetention string
-}
+var _ store.Protector = (*Store)(nil)
 
 // Protection asks the bucket for its versioning and Object Lock settings.
 // A bucket without an Object Lock configuration is not an error.
-func (s *Store) Protection(ctx context.Context) (Protection, error) {
-	var p Protection
+func (s *Store) Protection(ctx context.Context) (store.Protection, error) {
+	var p store.Protection
 	v, err := s.client.GetBucketVersioning(ctx, &awss3.GetBucketVersioningInput{Bucket: aws.String(s.cfg.Bucket)})
 	if err != nil {
 		return p, fmt.Errorf("s3: get bucket versioning of %s: %w", s.cfg.Bucket, err)
