@@ -23,12 +23,16 @@ var transientPrefixes = []string{
 }
 
 // Transient reports whether the store key (as the catalog names it,
-// "<source>/...", or "_groups/...") is of an object logship must be able
+// "<source>/...", "_groups/..." or ".check-probe-<hex>") is of an object logship must be able
 // to delete, which --s3-object-lock therefore does not lock. Source names
 // hold no '/', so the first element is the source.
 func Transient(key string) bool {
 	_, rel, ok := strings.Cut(key, "/")
-	if !ok || strings.HasPrefix(key, "_groups/") {
+	if !ok {
+		// The probe of a source not yet created (ProbeWritable).
+		return strings.HasPrefix(key, ".check-probe-")
+	}
+	if strings.HasPrefix(key, "_groups/") {
 		return false
 	}
 	for _, p := range transientPrefixes {
