@@ -50,6 +50,8 @@ type S3Config struct {
 	RequestTimeout time.Duration
 	// ObjectLock is --s3-object-lock MODE:DAYS, "" for none.
 	ObjectLock string
+	// ReadOriginal is --s3-read-original.
+	ReadOriginal bool
 }
 
 // setting is one global option: its flag name is also its config-file key,
@@ -77,6 +79,7 @@ var settings = []setting{
 	{name: "s3-request-timeout", def: "30s", usage: "deadline of each S3 request attempt (5 attempts with backoff)"},
 	{name: "s3-sse", def: "", usage: "S3 server-side encryption: AES256 or aws:kms"},
 	{name: "s3-sse-kms-key-id", def: "", usage: "KMS key id for --s3-sse aws:kms"},
+	{name: "s3-read-original", isBool: true, usage: "read each object's oldest version in a versioned bucket: what logship wrote, before any overwrite or delete (to restore after an attack; see docs/SECURITY.md)"},
 	{name: "s3-object-lock", def: "", usage: "S3 Object Lock retention of every data object written, GOVERNANCE:DAYS or COMPLIANCE:DAYS (the bucket must have Object Lock enabled)"},
 }
 
@@ -168,6 +171,9 @@ func checkConfig(cfg *Config, get func(string) string) error {
 		return fmt.Errorf("s3-request-timeout %q: want a duration such as 30s", get("s3-request-timeout"))
 	}
 	if cfg.S3.PathStyle, err = parseBool("s3-path-style", get("s3-path-style")); err != nil {
+		return err
+	}
+	if cfg.S3.ReadOriginal, err = parseBool("s3-read-original", get("s3-read-original")); err != nil {
 		return err
 	}
 	if cfg.Compression, err = object.ParseCompression(get("compression")); err != nil {

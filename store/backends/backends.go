@@ -28,6 +28,10 @@ type Options struct {
 	// S3LockExempt names (the transient ones logship deletes itself).
 	S3ObjectLock string
 	S3LockExempt s3.KeyMatcher
+	// S3ReadOriginal (--s3-read-original) reads each key's oldest version
+	// of a versioned bucket: what logship wrote, before any overwrite or
+	// delete.
+	S3ReadOriginal bool
 	// S3RequestTimeout bounds each attempt of each request; 0 = the
 	// backend's default.
 	S3RequestTimeout time.Duration
@@ -42,8 +46,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 	case rawURL == "":
 		return nil, fmt.Errorf("%w: no store given: set --store, LOGSHIP_STORE or 'store:' in the config file", store.ErrConfig)
 	case strings.HasPrefix(rawURL, "file:") || strings.HasPrefix(rawURL, "/"):
-		if opts.S3ObjectLock != "" {
-			return nil, fmt.Errorf("%w: --s3-object-lock applies to an s3:// store only", store.ErrConfig)
+		if opts.S3ObjectLock != "" || opts.S3ReadOriginal {
+			return nil, fmt.Errorf("%w: --s3-object-lock and --s3-read-original apply to an s3:// store only", store.ErrConfig)
 		}
 		root, err := file.ParseURL(rawURL)
 		if err != nil {
@@ -62,6 +66,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 			return nil, err
 		}
 		cfg.ObjectLock.Exempt = opts.S3LockExempt
+		cfg.ReadOriginal = opts.S3ReadOriginal
 		cfg.Logger = opts.Logger
 		return s3.Open(ctx, cfg)
 	default:

@@ -57,6 +57,10 @@ type Config struct {
 	// on every object written except those ObjectLock.Exempt names; the
 	// bucket must have Object Lock (and so versioning) enabled.
 	ObjectLock ObjectLock
+	// ReadOriginal reads every key's oldest version, ignoring newer
+	// versions and delete markers (original.go): to restore from a
+	// versioned bucket after an attack.
+	ReadOriginal bool
 	// ConditionalWrites is "auto" (the default: If-None-Match, falling back
 	// to "off" if the server says it does not implement it), "on" or "off".
 	// "off" checks with HEAD, then PUTs: two writers racing for one key can

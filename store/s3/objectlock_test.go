@@ -195,3 +195,86 @@ func TestObjectLockVersitygw(t *testing.T) {
 		t.Errorf("deleting the exempt probe's version: %v", err)
 	}
 }
+
+// TestReadOriginalVersitygw: stolen credentials overwrite objects (twice)
+// and delete others, records included; a store opened with ReadOriginal
+// still lists, stats and reads exactly what logship wrote.
+func TestReadOriginalVersitygw(t *testing.T) {
+	srv := testServer(t)
+	bucket := lockBucket(t, srv)
+	ctx := context.Background()
+	cfg := srv.config(t)
+	cfg.Bucket = bucket
+	cfg.ObjectLock = s3.ObjectLock{Mode: "GOVERNANCE", Days: 1, Exempt: checkKeys{}}
+	cfg.PartSize = 5 << 20
+	st := open(t, cfg)
+	want := map[string]string{
+		"src/wal/000000010000000000000001":             "segment one",
+		"src/wal/000000010000000000000002":             "segment two",
+		"src/catalog/wal/000000010000000000000001~1~a": "",
+		"src/catalog/wal/000000010000000000000002~1~b": "",
+		"src/backups/b1/part-000001":                   strings.Repeat("p", 6<<20), // multipart
+	}
+	for k, v := range want {
+		if err := st.Put(ctx, k, strings.NewReader(v), int64(len(v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := srv.rawClient(t)
+	full := func(k string) *string { return aws.String(cfg.Prefix + "/" + k) }
+	for _, k := range []string{"src/wal/000000010000000000000001", "src/backups/b1/part-000001"} {
+		for _, evil := range []string{"evil", "more evil"} {
+			if _, err := raw.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: full(k), Body: strings.NewReader(evil)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, k := range []string{"src/wal/000000010000000000000002", "src/catalog/wal/000000010000000000000002~1~b"} {
+		if _, err := raw.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: full(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The attacked store as logship normally reads it...
+	if _, err := st.Stat(ctx, "src/wal/000000010000000000000002"); !errors.Is(err, store.ErrNotExist) {
+		t.Fatalf("deleted key: %v, want ErrNotExist", err)
+	}
+	// ...and as written.
+	rcfg := cfg
+	rcfg.ObjectLock = s3.ObjectLock{}
+	rcfg.ReadOriginal = true
+	orig := open(t, rcfg)
+	var listed []string
+	if err := orig.List(ctx, "src/", func(o store.ObjectInfo) error {
+		listed = append(listed, o.Key)
+		if int(o.Size) != len(want[o.Key]) {
+			t.Errorf("listed %s with size %d, want %d", o.Key, o.Size, len(want[o.Key]))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != len(want) {
+		t.Errorf("listed %v, want the %d keys written", listed, len(want))
+	}
+	for k, v := range want {
+		info, err := orig.Stat(ctx, k)
+		if err != nil || int(info.Size) != len(v) {
+			t.Errorf("stat %s: %+v, %v", k, info, err)
+		}
+		rc, err := orig.Get(ctx, k)
+		if err != nil {
+			t.Fatalf("get %s: %v", k, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || string(got) != v {
+			t.Errorf("get %s: %d bytes (%v), want the %d written", k, len(got), err, len(v))
+		}
+	}
+	if _, err := orig.Stat(ctx, "src/wal/000000010000000000000003"); !errors.Is(err, store.ErrNotExist) {
+		t.Errorf("never written: %v, want ErrNotExist", err)
+	}
+	if _, err := orig.Get(ctx, "src/wal/00000001000000000000000"); !errors.Is(err, store.ErrNotExist) {
+		t.Errorf("prefix of a key: %v, want ErrNotExist", err)
+	}
+}

@@ -21,9 +21,15 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("s3: get object: %w", err)
 	}
-	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{
-		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.prefix + key),
-	})
+	in := &awss3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.prefix + key)}
+	if s.cfg.ReadOriginal {
+		o, err := s.originalOf(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		in.VersionId = aws.String(o.versionID)
+	}
+	out, err := s.client.GetObject(ctx, in)
 	if err != nil {
 		if isNoSuchKey(err) {
 			return nil, fmt.Errorf("s3: get object %s: %w", key, store.ErrNotExist)
@@ -37,6 +43,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return &reader{
 		s: s, ctx: ctx, key: key,
 		body: out.Body, size: *out.ContentLength, etag: aws.ToString(out.ETag),
+		versionID: in.VersionId,
 	}, nil
 }
 
@@ -45,6 +52,8 @@ type reader struct {
 	ctx  context.Context
 	key  string
 	etag string
+	// versionID pins the resumes to the version read (ReadOriginal).
+	versionID *string
 
 	body     io.ReadCloser // nil between a failure and the resume
 	off      int64         // bytes handed to the caller
@@ -113,9 +122,10 @@ var errChanged = errors.New("object changed or deleted while it was read")
 
 func (r *reader) resume() error {
 	in := &awss3.GetObjectInput{
-		Bucket: aws.String(r.s.cfg.Bucket),
-		Key:    aws.String(r.s.prefix + r.key),
-		Range:  aws.String(fmt.Sprintf("bytes=%d-", r.off)),
+		Bucket:    aws.String(r.s.cfg.Bucket),
+		Key:       aws.String(r.s.prefix + r.key),
+		Range:     aws.String(fmt.Sprintf("bytes=%d-", r.off)),
+		VersionId: r.versionID,
 	}
 	if r.etag != "" {
 		in.IfMatch = aws.String(r.etag)

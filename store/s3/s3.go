@@ -230,6 +230,9 @@ func (s *Store) Stat(ctx context.Context, key string) (store.ObjectInfo, error) 
 	if err := checkKey(key); err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("s3: stat object: %w", err)
 	}
+	if s.cfg.ReadOriginal {
+		return s.statOriginal(ctx, key)
+	}
 	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{
 		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.prefix + key),
 	})
@@ -256,6 +259,9 @@ func (s *Store) Stat(ctx context.Context, key string) (store.ObjectInfo, error) 
 // time; S3 lists in ascending UTF-8 byte order, which for the keys of
 // package store is byte order.
 func (s *Store) List(ctx context.Context, prefix string, fn func(store.ObjectInfo) error) error {
+	if s.cfg.ReadOriginal {
+		return s.listOriginal(ctx, prefix, fn)
+	}
 	pages := awss3.NewListObjectsV2Paginator(s.client, &awss3.ListObjectsV2Input{
 		Bucket:  aws.String(s.cfg.Bucket),
 		Prefix:  aws.String(s.prefix + prefix),
