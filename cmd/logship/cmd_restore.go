@@ -370,6 +370,9 @@ func (r *runtime) fetchCommand(cat *catalog.Catalog) (string, error) {
 	if r.cfg.S3.PathStyle {
 		argv = append(argv, "--s3-path-style")
 	}
+	if r.cfg.S3.ReadOriginal {
+		argv = append(argv, "--s3-read-original")
+	}
 	if strings.HasPrefix(cat.StoreURL(), "s3:") && r.cfg.S3.RequestTimeout != 30*time.Second {
 		argv = append(argv, "--s3-request-timeout", r.cfg.S3.RequestTimeout.String())
 	}
