@@ -1,6 +1,10 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // Protection is what a bucket does by itself against overwrites and
 // deletes: versioning keeps every version of a key, and Object Lock keeps
@@ -18,4 +22,17 @@ type Protection struct {
 // Protector is a Store that can report its Protection (S3).
 type Protector interface {
 	Protection(ctx context.Context) (Protection, error)
+}
+
+// RetainedError is a Delete that removed the key but not all of its
+// versions: some are under an Object Lock retention until Until. The key
+// reads as absent; the versions go when a later purge runs after Until
+// (or a lifecycle rule removes them).
+type RetainedError struct {
+	Key   string
+	Until time.Time
+}
+
+func (e *RetainedError) Error() string {
+	return fmt.Sprintf("%s: versions kept by Object Lock until %s", e.Key, e.Until.UTC().Format(time.RFC3339))
 }

@@ -278,3 +278,62 @@ func TestReadOriginalVersitygw(t *testing.T) {
 		t.Errorf("prefix of a key: %v, want ErrNotExist", err)
 	}
 }
+
+// TestDeleteVersionsVersitygw: with --s3-object-lock, Delete (purge)
+// removes every version it may and reports those under retention, with
+// their date; an exempt key is deleted as usual.
+func TestDeleteVersionsVersitygw(t *testing.T) {
+	srv := testServer(t)
+	bucket := lockBucket(t, srv)
+	ctx := context.Background()
+	cfg := srv.config(t)
+	cfg.Bucket = bucket
+	cfg.ObjectLock = s3.ObjectLock{Mode: "GOVERNANCE", Days: 2, Exempt: checkKeys{}}
+	st := open(t, cfg)
+	raw := srv.rawClient(t)
+	full := func(k string) *string { return aws.String(cfg.Prefix + "/" + k) }
+	versions := func(k string) (n int) {
+		out, err := raw.ListObjectVersions(ctx, &awss3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: full(k)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Versions) + len(out.DeleteMarkers)
+	}
+	const locked, unlocked = "src/wal/000000010000000000000001", "src/wal/000000010000000000000002"
+	if err := st.Put(ctx, locked, strings.NewReader("data"), 4); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{locked, unlocked, unlocked} {
+		if _, err := raw.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: full(k), Body: strings.NewReader("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := time.Now()
+	var re *store.RetainedError
+	err := st.Delete(ctx, locked)
+	if !errors.As(err, &re) || re.Key != locked || re.Until.Before(before.Add(47*time.Hour)) || re.Until.After(time.Now().Add(49*time.Hour)) {
+		t.Fatalf("delete of a locked key: %v, want a RetainedError for two days", err)
+	}
+	if _, err := st.Stat(ctx, locked); !errors.Is(err, store.ErrNotExist) {
+		t.Errorf("a retained key still reads: %v", err)
+	}
+	if n := versions(locked); n != 2 {
+		t.Errorf("%d versions and markers left of the locked key, want the locked version and a marker", n)
+	}
+	if err := st.Delete(ctx, unlocked); err != nil {
+		t.Fatal(err)
+	}
+	if n := versions(unlocked); n != 0 {
+		t.Errorf("%d versions and markers left of a key without retention, want none", n)
+	}
+	const probe = "src/check/probe-1"
+	if err := st.Put(ctx, probe, strings.NewReader("p"), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(ctx, probe); err != nil {
+		t.Fatal(err)
+	}
+	if n := versions(probe); n != 2 {
+		t.Errorf("exempt key: %d versions and markers, want its version and a delete marker (a plain delete)", n)
+	}
+}

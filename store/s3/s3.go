@@ -288,10 +288,14 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(store.ObjectInf
 	return nil
 }
 
-// Delete removes key; S3 answers success for an absent key too.
+// Delete removes key; S3 answers success for an absent key too. With
+// --s3-object-lock a data key's versions go too (versions.go).
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("s3: delete object: %w", err)
+	}
+	if s.cfg.ObjectLock.Mode != "" && (s.cfg.ObjectLock.Exempt == nil || !s.cfg.ObjectLock.Exempt.Match(key)) {
+		return s.deleteVersions(ctx, key)
 	}
 	_, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{
 		Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.prefix + key),
