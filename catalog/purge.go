@@ -498,6 +498,9 @@ func (p *PurgePlan) total() {
 type PurgeResult struct {
 	Deleted PurgeTotals `json:"deleted"`
 	Objects int         `json:"objects"`
+	// Retained lists the deleted keys some of whose versions an Object
+	// Lock retention keeps (S3 with --s3-object-lock; retained.go).
+	Retained []RetainedObject `json:"retained,omitempty"`
 }
 
 // Purge carries out a plan, in an order that keeps the catalog whole at
@@ -513,7 +516,7 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := c.st.Delete(ctx, key); err != nil {
+		if err := c.st.Delete(ctx, key); err != nil && !res.retained(err) {
 			return fmt.Errorf("delete %s: %w", key, err)
 		}
 		res.Objects++

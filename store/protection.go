@@ -26,8 +26,9 @@ type Protector interface {
 
 // RetainedError is a Delete that removed the key but not all of its
 // versions: some are under an Object Lock retention until Until. The key
-// reads as absent; the versions go when a later purge runs after Until
-// (or a lifecycle rule removes them).
+// reads as absent (a delete marker hides it); the versions are removed by
+// the bucket's lifecycle rule for noncurrent versions after Until, not by
+// logship, which no longer lists the key.
 type RetainedError struct {
 	Key   string
 	Until time.Time

@@ -91,6 +91,9 @@ func runPurge(c *cli.Context) error {
 		out.Result = &res
 		rt.log.Info("purge done", "backups_deleted", res.Deleted.Backups, "marks_deleted", res.Deleted.Marks,
 			"wal_files_deleted", res.Deleted.WALFiles, "orphans_deleted", res.Deleted.Orphans, "stored_bytes_deleted", res.Deleted.StoredBytes)
+		for _, r := range res.Retained {
+			rt.log.Info("versions kept by Object Lock", "key", r.Key, "until", r.Until.UTC().Format(time.RFC3339))
+		}
 	}
 	if c.Bool("json") {
 		return printJSON(rt.stdout, out)
@@ -161,6 +164,13 @@ func printPlan(w io.Writer, out purgeOutput) {
 	}
 	fmt.Fprintf(w, "\n%s %s, %s, %s, %s (%s); %s\n", verb, plural.N(d.Backups, "backup"), plural.N(d.Marks, "mark"),
 		plural.N(d.WALFiles, "WAL file"), plural.N(d.Orphans, "orphan object"), humanBytes(d.StoredBytes), kept)
+	if out.Result != nil && len(out.Result.Retained) > 0 {
+		// The keys are gone, but not their storage: say until when.
+		fmt.Fprintf(w, "Object Lock keeps versions of %s (a lifecycle rule expiring noncurrent versions frees them after these dates):\n", plural.N(len(out.Result.Retained), "deleted object"))
+		for _, r := range out.Result.Retained {
+			fmt.Fprintf(w, "  %s  until %s\n", r.Key, r.Until.UTC().Format(time.RFC3339))
+		}
+	}
 }
 
 func joinOr(rules []string) string {
