@@ -74,17 +74,9 @@ func TestIAMPolicies(t *testing.T) {
 	srv := testServer(t)
 	users := iamUsers(t)
 	ctx := context.Background()
-	b := make([]byte, 6)
-	rand.Read(b)
-	bucket := "logship-iam-" + hex.EncodeToString(b)
 	root := srv.rawClient(t)
-	if _, err := root.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatal(err)
-	}
-	policy := securityPolicies(t, bucket, "pfx", users)
-	if _, err := root.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(policy)}); err != nil {
-		t.Fatalf("put bucket policy: %v\n%s", err, policy)
-	}
+	bucket := policyBucket(t, root, users, false)
+	versioned := policyBucket(t, root, users, true)
 	client := func(u iamUser) *awss3.Client {
 		return awss3.New(awss3.Options{
 			Region: "us-east-1", BaseEndpoint: aws.String(srv.endpoint), UsePathStyle: true,
@@ -142,6 +134,7 @@ func TestIAMPolicies(t *testing.T) {
 	}
 	for who, r := range may {
 		c := client(users[who])
+		versionRights(t, root, c, versioned, who)
 		if _, err := c.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
 			t.Errorf("%s: head bucket: %v", who, err)
 		}
@@ -158,4 +151,61 @@ func TestIAMPolicies(t *testing.T) {
 			check(who, "delete", k, del(c, k), in(r.del, k))
 		}
 	}
+}
+
+// policyBucket creates a bucket with the policies of docs/SECURITY.md,
+// versioned or not.
+func policyBucket(t *testing.T, root *awss3.Client, users map[string]iamUser, versioned bool) string {
+	t.Helper()
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	bucket := "logship-iam-" + hex.EncodeToString(b)
+	if _, err := root.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	if versioned {
+		if _, err := root.PutBucketVersioning(ctx, &awss3.PutBucketVersioningInput{Bucket: aws.String(bucket),
+			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	policy := securityPolicies(t, bucket, "pfx", users)
+	if _, err := root.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String(bucket), Policy: aws.String(policy)}); err != nil {
+		t.Fatalf("put bucket policy: %v\n%s", err, policy)
+	}
+	return bucket
+}
+
+// versionRights checks the version actions of each role: the DR site lists
+// and reads versions (--s3-read-original), the retention job lists and
+// deletes them (purge with --s3-object-lock), the primary neither.
+func versionRights(t *testing.T, root, c *awss3.Client, bucket, who string) {
+	t.Helper()
+	ctx := context.Background()
+	key := aws.String("pfx/main/wal/00000001000000000000000F")
+	out, err := root.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: key, Body: bytes.NewReader([]byte("v"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.VersionId
+	if aws.ToString(id) == "" {
+		t.Fatal("no version id: the bucket is not versioned")
+	}
+	_, err = c.ListObjectVersions(ctx, &awss3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String("pfx/")})
+	if (err == nil) != (who != "primary") {
+		t.Errorf("%s: list versions: %v", who, err)
+	}
+	get, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: key, VersionId: id})
+	if err == nil {
+		get.Body.Close()
+	}
+	if (err == nil) != (who == "dr") {
+		t.Errorf("%s: get a version: %v", who, err)
+	}
+	_, err = c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: key, VersionId: id})
+	if (err == nil) != (who == "retention") {
+		t.Errorf("%s: delete a version: %v", who, err)
+	}
+	root.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: key, VersionId: id})
 }
