@@ -19,11 +19,8 @@ import (
 	"github.com/logship/logship/restore"
 )
 
-func restoreCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "restore",
-		Usage: "restore a data directory to a mark, a time, an LSN, or the end of the archive",
-		Description: `Picks the newest complete base backup that ends before the target, on the target's
+// restoreHelp is restore's --help text.
+const restoreHelp = `Picks the newest complete base backup that ends before the target, on the target's
 timeline, and checks that every WAL segment from the backup to the target is in the
 store before writing anything. Then it extracts the backup into --target-dir,
 verifying every part's checksum and every file against the backup manifest, and
@@ -80,7 +77,13 @@ and global/pg_control) at all.
 
 Example:
    logship --store s3://backups/pg --source main restore --target-dir /srv/pg-dr \
-       --mark before_upgrade --start --port 5433`,
+       --mark before_upgrade --start --port 5433`
+
+func restoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "restore",
+		Usage:       "restore a data directory to a mark, a time, an LSN, or the end of the archive",
+		Description: restoreHelp,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "target-dir", Usage: "data directory to create (required; must be empty or absent)", Required: true},
 			&cli.StringFlag{Name: "mark", Usage: "restore to the mark NAME, or latest"},
