@@ -55,6 +55,18 @@ type Catalog struct {
 	st     store.Store
 	source string
 	stray  strayKeys // keys that listings skipped (wal.go)
+	// decrypt opens encrypted objects (SetDecrypter); nil: they are refused
+	// with object.ErrEncrypted, and deep verify checks their stored bytes.
+	decrypt object.Decrypter
+}
+
+// SetDecrypter gives the catalog the identities that open encrypted
+// objects. Clear objects never need one.
+func (c *Catalog) SetDecrypter(d object.Decrypter) { c.decrypt = d }
+
+// newReader opens the object rc with the catalog's identities.
+func (c *Catalog) newReader(rc io.Reader) (*object.Reader, error) {
+	return object.NewReaderOpts(rc, object.ReadOptions{Decrypt: c.decrypt})
 }
 
 // New returns the catalog of source in st. The name must be valid.

@@ -201,7 +201,7 @@ func (v *verifier) deepWAL(ctx context.Context, ch *Chain, it deepItem, buf []by
 		return false, fmt.Errorf("get %s: %w", it.key, err)
 	}
 	defer rc.Close()
-	or, err := object.NewReader(rc)
+	or, err := v.cat.newReader(rc)
 	if err != nil {
 		if isDamage(err) {
 			return bad(CodeCorrupt, fmt.Sprintf("%s: %v", it.key, err), corruptFix)
@@ -417,7 +417,7 @@ func (p *partsReader) open(part BackupPart) error {
 	if err != nil {
 		return classify(part.Key, err)
 	}
-	or, err := object.NewReader(rc)
+	or, err := p.v.cat.newReader(rc)
 	if err != nil {
 		rc.Close()
 		return classify(part.Key, err)
@@ -456,7 +456,7 @@ func (v *verifier) readManifest(ctx context.Context, b Backup) (*pg.Manifest, er
 		return nil, classify(key, err)
 	}
 	defer rc.Close()
-	or, err := object.NewReader(rc)
+	or, err := v.cat.newReader(rc)
 	if err != nil {
 		return nil, classify(key, err)
 	}

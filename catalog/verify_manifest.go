@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/logship/logship/object"
 	"github.com/logship/logship/pg"
 	"github.com/logship/logship/store"
 )
@@ -63,7 +62,7 @@ func (c *Catalog) manifestUsable(ctx context.Context, b Backup, system uint64) e
 		return fmt.Errorf("read backup manifest %s: %w", b.ManifestKey, err)
 	}
 	defer rc.Close()
-	or, err := object.NewReader(rc)
+	or, err := c.newReader(rc)
 	if err == nil {
 		err = checkRecord(or.Header(), b.ManifestKey, manifestExpect(b))
 	}
