@@ -139,6 +139,7 @@ func testEncryptedEndToEnd(t *testing.T, v pgtest.Version) {
 		t.Fatalf("verify --deep with the identity: exit %d\n%s\n%s", deep.code, deep.stdout, deep.stderr)
 	}
 	outputs = append(outputs, deep.stdout, deep.stderr)
+	keylessIntegrity(t, storeDir, base, last)
 
 	// wal-fetch without an identity, and with a wrong one.
 	for _, tc := range []struct {
@@ -179,5 +180,39 @@ func testEncryptedEndToEnd(t *testing.T, v pgtest.Version) {
 		if strings.Contains(strings.ToUpper(o), strings.ToUpper(secret)) {
 			t.Fatalf("the secret key appears in an output:\n%s", o)
 		}
+	}
+}
+
+// keylessIntegrity: verify --deep without an identity passes on the
+// intact store and names a damaged encrypted object in a copy of it.
+func keylessIntegrity(t *testing.T, storeDir string, base []string, wal string) {
+	t.Helper()
+	if r := logship(t, nil, append(base, "verify", "--deep")...); r.code != 0 {
+		t.Fatalf("verify --deep without an identity: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	dir := copyTree(t, storeDir)
+	var victims []string
+	for _, rel := range storeFiles(t, dir) {
+		if filepath.Base(rel) == wal || filepath.Base(rel) == "backup_manifest" {
+			victims = append(victims, filepath.Join(dir, rel))
+		}
+	}
+	if len(victims) != 2 {
+		t.Fatalf("found %v, want the WAL object %s and one backup_manifest", victims, wal)
+	}
+	for _, p := range victims {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-20] ^= 0x10
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flags := []string{"--store", "file://" + dir, "--source", base[3]}
+	r := logship(t, nil, append(flags, "verify", "--deep", "--full")...)
+	if r.code != 1 || !strings.Contains(r.stdout, wal) || !strings.Contains(r.stdout, "backup_manifest") || !strings.Contains(r.stdout, "checksum mismatch") {
+		t.Fatalf("verify --deep without an identity of a damaged store: exit %d, want 1 naming %s and the manifest\n%s\n%s", r.code, wal, r.stdout, r.stderr)
 	}
 }
