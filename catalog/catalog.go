@@ -35,6 +35,23 @@ type Source struct {
 	SystemID    uint64    `json:"system_id,string"`
 	SegmentSize uint64    `json:"segment_size"`
 	Created     time.Time `json:"created"`
+	// Encrypted is set when the first push that claimed the source sealed
+	// its objects: from then on a push without recipients is refused
+	// (CheckPlaintext). Omitted when false, so clear records are unchanged.
+	Encrypted bool `json:"encrypted,omitempty"`
+}
+
+// ErrPlaintextRefused: a push or backup without recipients into a source
+// whose record says it is encrypted.
+var ErrPlaintextRefused = errors.New("the source is encrypted, but no recipients are configured")
+
+// CheckPlaintext refuses to store clear objects into an encrypted source
+// unless allow (--allow-plaintext) says so.
+func (s Source) CheckPlaintext(encrypting, allow bool) error {
+	if s.Encrypted && !encrypting && !allow {
+		return fmt.Errorf("%w: source %q stores encrypted objects; give --encrypt-to or --recipients-file (or --allow-plaintext to store this one in clear)", ErrPlaintextRefused, s.Name)
+	}
+	return nil
 }
 
 // maxSourceRecord bounds what we read back for a source record.

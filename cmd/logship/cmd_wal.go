@@ -65,7 +65,7 @@ func pushWAL(c *cli.Context, rt *runtime) error {
 		return err
 	}
 	_, err = shipper.PushWALAhead(c.Context, cat, c.Args().First(), rt.cfg.PushParallel,
-		shipper.PushOptions{Encode: rt.encodeOptions(), Logger: rt.log})
+		shipper.PushOptions{Encode: rt.encodeOptions(), Logger: rt.log, AllowPlaintext: rt.cfg.AllowPlaintext})
 	if errors.Is(err, pg.ErrInvalidWALFileName) || errors.Is(err, shipper.ErrNotWALFile) {
 		return usageErr(err)
 	}

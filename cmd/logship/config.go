@@ -40,8 +40,9 @@ type Config struct {
 	S3               S3Config
 	// Encryption: recipients seal new objects (nil: objects are stored in
 	// clear, as before); IdentityFile names the identities that open them.
-	Recipients   *crypt.Recipients
-	IdentityFile string
+	Recipients     *crypt.Recipients
+	IdentityFile   string
+	AllowPlaintext bool
 }
 
 // S3Config holds S3 settings that do not fit in the store URL. Credentials
@@ -82,6 +83,7 @@ var settings = []setting{
 	{name: "s3-sse-kms-key-id", def: "", usage: "KMS key id for --s3-sse aws:kms"},
 	{name: "encrypt-to", def: "", usage: "encrypt every object holding database bytes for this age recipient (age1..., from logship key generate); repeatable; in the config file or environment, comma-separated"},
 	{name: "recipients-file", def: "", usage: "file of age recipients to encrypt for, one a line (adds to --encrypt-to)"},
+	{name: "allow-plaintext", isBool: true, usage: "let wal-push and backup store clear objects into a source whose record says it is encrypted"},
 	{name: "identity-file", def: "", usage: "age identity file (mode 0600 or 0640) that opens encrypted objects, for every command that reads data"},
 }
 
@@ -184,6 +186,9 @@ func checkConfig(cfg *Config, get func(string) string) error {
 		return fmt.Errorf("s3-request-timeout %q: want a duration such as 30s", get("s3-request-timeout"))
 	}
 	if cfg.S3.PathStyle, err = parseBool("s3-path-style", get("s3-path-style")); err != nil {
+		return err
+	}
+	if cfg.AllowPlaintext, err = parseBool("allow-plaintext", get("allow-plaintext")); err != nil {
 		return err
 	}
 	if cfg.Compression, err = object.ParseCompression(get("compression")); err != nil {

@@ -140,6 +140,7 @@ func testEncryptedEndToEnd(t *testing.T, v pgtest.Version) {
 	}
 	outputs = append(outputs, deep.stdout, deep.stderr)
 	keylessIntegrity(t, storeDir, base, last)
+	refusePlaintext(t, c, storeDir, base, last)
 
 	// wal-fetch without an identity, and with a wrong one.
 	for _, tc := range []struct {
@@ -215,4 +216,33 @@ func keylessIntegrity(t *testing.T, storeDir string, base []string, wal string) 
 	if r.code != 1 || !strings.Contains(r.stdout, wal) || !strings.Contains(r.stdout, "backup_manifest") || !strings.Contains(r.stdout, "checksum mismatch") {
 		t.Fatalf("verify --deep without an identity of a damaged store: exit %d, want 1 naming %s and the manifest\n%s\n%s", r.code, wal, r.stdout, r.stderr)
 	}
+}
+
+// refusePlaintext: once the source record says encrypted, wal-push and
+// backup without recipients exit 2 and store nothing.
+func refusePlaintext(t *testing.T, c *pgtest.Cluster, storeDir string, base []string, wal string) {
+	t.Helper()
+	seg, err := os.ReadFile(filepath.Join(c.DataDir, "pg_wal", wal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyOf := filepath.Join(t.TempDir(), wal)
+	if err := os.WriteFile(copyOf, seg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := storeFiles(t, storeDir)
+	for _, args := range [][]string{
+		append(append([]string{}, base...), "wal-push", copyOf),
+		append(append([]string{}, base...), "--pg", c.ConnString(), "backup", "--fast"),
+	} {
+		r := logship(t, nil, args...)
+		if r.code != 2 || !strings.Contains(r.stderr, "--allow-plaintext") {
+			t.Errorf("%v without recipients into an encrypted source: exit %d, want 2 naming --allow-plaintext\n%s", args, r.code, r.stderr)
+		}
+	}
+	if after := storeFiles(t, storeDir); len(after) != len(before) {
+		t.Errorf("refused commands changed the store: %d files, then %d", len(before), len(after))
+	}
+	// --allow-plaintext lets an identical retry through.
+	mustLogship(t, nil, append(append([]string{}, base...), "--allow-plaintext", "wal-push", copyOf)...)
 }
