@@ -202,8 +202,12 @@ func (v *verifier) deepWAL(ctx context.Context, ch *Chain, it deepItem, buf []by
 	}
 	defer rc.Close()
 	or, err := v.cat.newReader(rc)
-	if errors.Is(err, object.ErrEncrypted) {
-		return v.deepWALStored(ctx, it, bad, corruptFix)
+	if errors.Is(err, object.ErrEncrypted) || errors.Is(err, object.ErrNoIdentity) {
+		var opener error
+		if errors.Is(err, object.ErrNoIdentity) {
+			opener = err
+		}
+		return v.deepWALStored(ctx, it, opener, bad, corruptFix)
 	}
 	if err != nil {
 		if isDamage(err) {
@@ -278,8 +282,12 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		return false, nil
 	}
 	man, err := v.readManifest(ctx, b)
-	if errors.Is(err, object.ErrEncrypted) {
-		return v.deepBackupStored(ctx, b, bad)
+	if errors.Is(err, object.ErrEncrypted) || errors.Is(err, object.ErrNoIdentity) {
+		var opener error
+		if errors.Is(err, object.ErrNoIdentity) {
+			opener = err
+		}
+		return v.deepBackupStored(ctx, b, opener, bad)
 	}
 	if err != nil {
 		var pe *partError

@@ -14,6 +14,14 @@ import (
 // CRC-32C and SHA-256 in the clear header, object.VerifyStored) and each
 // header consistent with its record (name, size, plaintext checksum).
 
+// CodeNoIdentity: an encrypted object that none of the identities given
+// to verify can open (it was sealed only for other recipients). Its stored
+// bytes are still checked.
+const CodeNoIdentity = "no-identity"
+
+// noIdentityFix is the fix of CodeNoIdentity.
+const noIdentityFix = "restoring it needs the identity of one of its recipients (fingerprints in the message): add that identity to the --identity-file, or keep the key that opens it until the object is purged"
+
 // keyFacts marks the progress facts of a run that can open encrypted
 // objects, so that an item checked only as stored bytes is checked again,
 // in full, by a run with an identity. Runs without one keep the facts as
@@ -43,8 +51,9 @@ func (v *verifier) checkStored(ctx context.Context, key string, w expect) (objec
 	return h, nil
 }
 
-// deepWALStored is deepWAL for an encrypted WAL object and no identity.
-func (v *verifier) deepWALStored(ctx context.Context, it deepItem, bad func(code, msg, fix string) (bool, error), fix string) (bool, error) {
+// deepWALStored is deepWAL for an encrypted WAL object and no identity
+// for it: opener is the reader's error when identities were given.
+func (v *verifier) deepWALStored(ctx context.Context, it deepItem, opener error, bad func(code, msg, fix string) (bool, error), fix string) (bool, error) {
 	w := expect{name: it.name}
 	if r := it.rec; r != nil {
 		w.rawSize, w.sha256 = r.RawSize, r.SHA256
@@ -52,6 +61,12 @@ func (v *verifier) deepWALStored(ctx context.Context, it deepItem, bad func(code
 	_, err := v.checkStored(ctx, it.key, w)
 	var pe *partError
 	switch {
+	case err == nil && opener != nil:
+		// Not marked bad: the object is intact, and whoever holds its key
+		// can restore through it; gap and mark checks must not say otherwise.
+		v.add(v.storeCheck, Problem{Severity: SevError, Code: CodeNoIdentity, Object: it.key,
+			Message: fmt.Sprintf("%s: no given identity opens it: %v", it.key, opener), Fix: noIdentityFix})
+		return false, nil
 	case err == nil:
 		return true, nil
 	case !errors.As(err, &pe) || pe.code == "":
@@ -66,7 +81,7 @@ func (v *verifier) deepWALStored(ctx context.Context, it deepItem, bad func(code
 
 // deepBackupStored is deepBackup for an encrypted backup and no
 // identity: the manifest and every part, as stored bytes.
-func (v *verifier) deepBackupStored(ctx context.Context, b Backup, bad func(code, obj, msg, fix string) (bool, error)) (bool, error) {
+func (v *verifier) deepBackupStored(ctx context.Context, b Backup, opener error, bad func(code, obj, msg, fix string) (bool, error)) (bool, error) {
 	check := func(key string, w expect) (bool, error) {
 		_, err := v.checkStored(ctx, key, w)
 		var pe *partError
@@ -85,6 +100,11 @@ func (v *verifier) deepBackupStored(ctx context.Context, b Backup, bad func(code
 		if ok, err := check(p.Key, partExpect(p)); !ok || err != nil {
 			return ok, err
 		}
+	}
+	if opener != nil {
+		v.add(v.backupChecks[b.ID], Problem{Severity: SevError, Code: CodeNoIdentity, Object: b.ManifestKey,
+			Message: fmt.Sprintf("backup %s: no given identity opens it: %v", b.ID, opener), Fix: noIdentityFix})
+		return false, nil
 	}
 	return true, nil
 }

@@ -75,6 +75,9 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 		StartTime:   start,
 		Compression: compressionName(opts.Encode),
 	}
+	if opts.Encode.Encrypt != nil {
+		b.Recipients = opts.Encode.Encrypt.Fingerprints()
+	}
 	if b.Label == "" {
 		b.Label = "logship " + b.ID
 	}
