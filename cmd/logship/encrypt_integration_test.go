@@ -246,3 +246,50 @@ func refusePlaintext(t *testing.T, c *pgtest.Cluster, storeDir string, base []st
 	// --allow-plaintext lets an identical retry through.
 	mustLogship(t, nil, append(append([]string{}, base...), "--allow-plaintext", "wal-push", copyOf)...)
 }
+
+// The encrypted end to end on S3: archive, backup and mark with only a
+// recipient; deep verify without and with the identity; restore to the
+// mark data-exact; wal-fetch without the identity exits 200.
+func TestS3EncryptedRestoreToMark(t *testing.T) {
+	t.Parallel()
+	flags := s3Flags(t)
+	var awsEnv []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "AWS_") {
+			awsEnv = append(awsEnv, kv)
+		}
+	}
+	idFile, rcp, secret := newIdentity(t)
+	ship := append(append([]string{}, flags...), "--encrypt-to", rcp)
+	read := append(append([]string{}, flags...), "--identity-file", idFile)
+	c := archivingClusterOn(t, defaultPG, ship, awsEnv)
+	pgFlags := append(append([]string{}, ship...), "--pg", c.ConnString())
+	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
+	c.Pgbench(t, "-i", "-s", "1", "-q")
+	waitArchived(t, c, switchWAL(t, c))
+	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
+	c.Exec(t, "INSERT INTO probe VALUES (1)")
+	c.Pgbench(t, "-n", "-t", "100", "-c", "2")
+	want := stateOf(t, c.QueryString)
+	mustLogship(t, nil, append(pgFlags, "mark", "m1")...)
+	c.Exec(t, "INSERT INTO probe VALUES (2)")
+	last := switchWAL(t, c)
+	waitArchived(t, c, last)
+
+	mustLogship(t, nil, append(flags, "verify", "--deep")...)
+	mustLogship(t, nil, append(read, "verify", "--deep", "--full")...)
+	dest := filepath.Join(t.TempDir(), "RESTORED")
+	if r := logship(t, nil, append(flags, "wal-fetch", last, dest)...); r.code != 200 || !strings.Contains(r.stderr, "needs an identity") {
+		t.Errorf("wal-fetch without an identity from S3: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("wal-fetch without an identity wrote %s", dest)
+	}
+	r, out := restoreAndStart(t, read, "--mark", "m1", "--no-archive")
+	if got := stateOf(t, r.query); got != want {
+		t.Fatalf("restored from S3: %+v, want %+v (reached %+v)", got, want, out.Reached)
+	}
+	if hits := grepTree(t, r.dir, []byte(strings.TrimPrefix(secret, "AGE-SECRET-KEY-"))); len(hits) > 0 {
+		t.Errorf("the secret key is in the restored directory: %v", hits)
+	}
+}
