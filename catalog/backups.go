@@ -17,21 +17,24 @@ import (
 // without a record is incomplete and is never used by restore. Its JSON
 // form (backupJSON) also carries each LSN as a number.
 type Backup struct {
-	ID             string // sortable: 20261127T043300Z
-	Label          string
-	Source         string
-	SystemID       uint64
-	ServerVersion  int
-	Timeline       pg.TimelineID
-	StartLSN       pg.LSN
-	EndLSN         pg.LSN
-	StartWAL       string // first segment the backup needs
-	EndWAL         string // last segment the backup needs
-	StartTime      time.Time
-	EndTime        time.Time
-	RawSize        int64
-	StoredSize     int64
-	Compression    string
+	ID            string // sortable: 20261127T043300Z
+	Label         string
+	Source        string
+	SystemID      uint64
+	ServerVersion int
+	Timeline      pg.TimelineID
+	StartLSN      pg.LSN
+	EndLSN        pg.LSN
+	StartWAL      string // first segment the backup needs
+	EndWAL        string // last segment the backup needs
+	StartTime     time.Time
+	EndTime       time.Time
+	RawSize       int64
+	StoredSize    int64
+	Compression   string
+	// Recipients are the fingerprints of the age recipients its objects
+	// were sealed for (compression zstd+age); none for a clear backup.
+	Recipients     []string
 	Parts          []BackupPart
 	ManifestKey    string
 	ManifestSHA256 string

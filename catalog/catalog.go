@@ -35,6 +35,23 @@ type Source struct {
 	SystemID    uint64    `json:"system_id,string"`
 	SegmentSize uint64    `json:"segment_size"`
 	Created     time.Time `json:"created"`
+	// Encrypted is set when the first push that claimed the source sealed
+	// its objects: from then on a push without recipients is refused
+	// (CheckPlaintext). Omitted when false, so clear records are unchanged.
+	Encrypted bool `json:"encrypted,omitempty"`
+}
+
+// ErrPlaintextRefused: a push or backup without recipients into a source
+// whose record says it is encrypted.
+var ErrPlaintextRefused = errors.New("the source is encrypted, but no recipients are configured")
+
+// CheckPlaintext refuses to store clear objects into an encrypted source
+// unless allow (--allow-plaintext) says so.
+func (s Source) CheckPlaintext(encrypting, allow bool) error {
+	if s.Encrypted && !encrypting && !allow {
+		return fmt.Errorf("%w: source %q stores encrypted objects; give --encrypt-to or --recipients-file (or --allow-plaintext to store this one in clear)", ErrPlaintextRefused, s.Name)
+	}
+	return nil
 }
 
 // maxSourceRecord bounds what we read back for a source record.
@@ -55,6 +72,18 @@ type Catalog struct {
 	st     store.Store
 	source string
 	stray  strayKeys // keys that listings skipped (wal.go)
+	// decrypt opens encrypted objects (SetDecrypter); nil: they are refused
+	// with object.ErrEncrypted, and deep verify checks their stored bytes.
+	decrypt object.Decrypter
+}
+
+// SetDecrypter gives the catalog the identities that open encrypted
+// objects. Clear objects never need one.
+func (c *Catalog) SetDecrypter(d object.Decrypter) { c.decrypt = d }
+
+// newReader opens the object rc with the catalog's identities.
+func (c *Catalog) newReader(rc io.Reader) (*object.Reader, error) {
+	return object.NewReaderOpts(rc, object.ReadOptions{Decrypt: c.decrypt})
 }
 
 // New returns the catalog of source in st. The name must be valid.

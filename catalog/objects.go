@@ -128,7 +128,7 @@ func (c *Catalog) openChecked(ctx context.Context, key string, w expect) (*Objec
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
-	or, err := object.NewReader(rc)
+	or, err := c.newReader(rc)
 	if err != nil {
 		rc.Close()
 		return nil, fmt.Errorf("read %s: %w", key, err)

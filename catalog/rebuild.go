@@ -228,7 +228,9 @@ func sourceFromMeta(meta map[string]string) (Source, bool) {
 	if err1 != nil || err2 != nil {
 		return Source{}, false
 	}
-	return Source{SystemID: id, SegmentSize: seg, Created: time.Now().UTC()}, true
+	// A segment sealed for recipients (object.MetaRecipients) makes the
+	// rebuilt source encrypted, as the push that claimed it would have.
+	return Source{SystemID: id, SegmentSize: seg, Created: time.Now().UTC(), Encrypted: meta[object.MetaRecipients] != ""}, true
 }
 
 // WALInfo is a WAL record with what its stored object's header says.

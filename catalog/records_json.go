@@ -39,6 +39,9 @@ type backupJSON struct {
 	ParentStartLSN      string             `json:"parent_start_lsn,omitempty"`
 	ParentStartLSNValue uint64             `json:"parent_start_lsn_value,omitempty"`
 	Tablespaces         []BackupTablespace `json:"tablespaces,omitempty"`
+	// Added with encryption: fingerprints of the recipients; absent from
+	// clear backups.
+	Recipients []string `json:"recipients,omitempty"`
 }
 
 // MarshalJSON writes the stored form of the record.
@@ -50,7 +53,7 @@ func (b Backup) MarshalJSON() ([]byte, error) {
 		RawSize: b.RawSize, StoredSize: b.StoredSize, Compression: b.Compression, Parts: b.Parts,
 		ManifestKey: b.ManifestKey, ManifestSHA256: b.ManifestSHA256,
 		Kind: b.Kind, Parent: b.Parent, ParentStartLSN: parentLSNText(b), ParentStartLSNValue: uint64(b.ParentStartLSN),
-		Tablespaces: b.Tablespaces,
+		Tablespaces: b.Tablespaces, Recipients: b.Recipients,
 	})
 }
 
@@ -85,7 +88,7 @@ func (b *Backup) UnmarshalJSON(data []byte) error {
 		StartLSN: start, EndLSN: end, StartWAL: w.StartWAL, EndWAL: w.EndWAL, StartTime: w.StartTime, EndTime: w.EndTime,
 		RawSize: w.RawSize, StoredSize: w.StoredSize, Compression: w.Compression, Parts: w.Parts,
 		ManifestKey: w.ManifestKey, ManifestSHA256: w.ManifestSHA256,
-		Kind: w.Kind, Parent: w.Parent, ParentStartLSN: parentStart, Tablespaces: w.Tablespaces,
+		Kind: w.Kind, Parent: w.Parent, ParentStartLSN: parentStart, Tablespaces: w.Tablespaces, Recipients: w.Recipients,
 	}
 	return nil
 }

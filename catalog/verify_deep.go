@@ -131,7 +131,7 @@ func (v *verifier) deepItems(ch *Chain) []deepItem {
 		if r != nil {
 			facts[2] = r.SHA256 + "/" + strconv.FormatInt(r.RawSize, 10)
 		}
-		items = append(items, deepItem{name: name, key: v.cat.walKey(name), rec: r, objects: 1, id: newProgressID(facts...)})
+		items = append(items, deepItem{name: name, key: v.cat.walKey(name), rec: r, objects: 1, id: newProgressID(v.keyFacts(facts)...)})
 	}
 	for i, b := range ch.Backups {
 		if v.badBackup[b.ID] {
@@ -141,7 +141,7 @@ func (v *verifier) deepItems(ch *Chain) []deepItem {
 		for _, p := range b.AllParts() {
 			facts = append(facts, p.Key, p.SHA256, strconv.FormatInt(p.RawSize, 10), strconv.FormatInt(p.StoredSize, 10))
 		}
-		items = append(items, deepItem{name: b.ID, backup: &ch.Backups[i], objects: len(b.AllParts()) + 1, id: newProgressID(facts...)})
+		items = append(items, deepItem{name: b.ID, backup: &ch.Backups[i], objects: len(b.AllParts()) + 1, id: newProgressID(v.keyFacts(facts)...)})
 	}
 	return items
 }
@@ -201,7 +201,14 @@ func (v *verifier) deepWAL(ctx context.Context, ch *Chain, it deepItem, buf []by
 		return false, fmt.Errorf("get %s: %w", it.key, err)
 	}
 	defer rc.Close()
-	or, err := object.NewReader(rc)
+	or, err := v.cat.newReader(rc)
+	if errors.Is(err, object.ErrEncrypted) || errors.Is(err, object.ErrNoIdentity) {
+		var opener error
+		if errors.Is(err, object.ErrNoIdentity) {
+			opener = err
+		}
+		return v.deepWALStored(ctx, it, opener, bad, corruptFix)
+	}
 	if err != nil {
 		if isDamage(err) {
 			return bad(CodeCorrupt, fmt.Sprintf("%s: %v", it.key, err), corruptFix)
@@ -275,6 +282,13 @@ func (v *verifier) deepBackup(ctx context.Context, ch *Chain, b Backup, buf []by
 		return false, nil
 	}
 	man, err := v.readManifest(ctx, b)
+	if errors.Is(err, object.ErrEncrypted) || errors.Is(err, object.ErrNoIdentity) {
+		var opener error
+		if errors.Is(err, object.ErrNoIdentity) {
+			opener = err
+		}
+		return v.deepBackupStored(ctx, b, opener, bad)
+	}
 	if err != nil {
 		var pe *partError
 		if errors.As(err, &pe) {
@@ -417,7 +431,7 @@ func (p *partsReader) open(part BackupPart) error {
 	if err != nil {
 		return classify(part.Key, err)
 	}
-	or, err := object.NewReader(rc)
+	or, err := p.v.cat.newReader(rc)
 	if err != nil {
 		rc.Close()
 		return classify(part.Key, err)
@@ -456,7 +470,7 @@ func (v *verifier) readManifest(ctx context.Context, b Backup) (*pg.Manifest, er
 		return nil, classify(key, err)
 	}
 	defer rc.Close()
-	or, err := object.NewReader(rc)
+	or, err := v.cat.newReader(rc)
 	if err != nil {
 		return nil, classify(key, err)
 	}

@@ -22,6 +22,9 @@ type EncodeOptions struct {
 	Compression Compression
 	Level       int // zstd level 1..22 mapped onto klauspost levels; 0 = default (3)
 	Concurrency int // encoder goroutines; 0 = GOMAXPROCS
+	// Encrypt, when set, seals the zstd-compressed body for its recipients
+	// (compression zstd+age, whatever Compression says).
+	Encrypt Encrypter
 }
 
 // Encoded is a complete object in memory: header followed by body.
@@ -61,17 +64,21 @@ func Encode(src io.Reader, kind Kind, name string, meta map[string]string, opts 
 	// its fields are fixed-width, so its size is known before the body is.
 	buf := bytes.NewBuffer(make([]byte, hsize, hsize+sizeHint(src, opts.Compression)))
 	hr := &hashReader{r: src, h: sha256.New()}
-	if opts.Compression == None {
+	if h.Compression == None {
 		_, err = buf.ReadFrom(hr)
 	} else {
 		err = compress(buf, hr, level, opts.Concurrency)
+	}
+	b := buf.Bytes()
+	if err == nil && opts.Encrypt != nil {
+		b, err = seal(b, hsize, opts.Encrypt)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", name, err)
 	}
 	var sum [32]byte
 	hr.h.Sum(sum[:0])
-	return finish(h, buf.Bytes(), hsize, hr.n, sum)
+	return finish(h, b, hsize, hr.n, sum)
 }
 
 // EncodeBytes is Encode for input already in memory, such as a WAL segment
@@ -91,10 +98,13 @@ func EncodeBytes(raw []byte, kind Kind, name string, meta map[string]string, opt
 	sumc := make(chan [32]byte, 1)
 	go func() { sumc <- sha256.Sum256(raw) }()
 	var b []byte
-	if opts.Compression == None {
+	if h.Compression == None {
 		b = append(make([]byte, hsize, hsize+len(raw)), raw...)
 	} else {
 		b, err = compressFrames(raw, make([]byte, hsize, hsize+len(raw)/8+512), level, opts.Concurrency)
+		if err == nil && opts.Encrypt != nil {
+			b, err = seal(b, hsize, opts.Encrypt)
+		}
 		if err != nil {
 			<-sumc
 			return nil, fmt.Errorf("encode %s: %w", name, err)
@@ -162,6 +172,8 @@ func newHeader(kind Kind, name string, meta map[string]string, opts EncodeOption
 	switch {
 	case !kind.known():
 		return Header{}, 0, 0, fmt.Errorf("encode %s: unknown %s", name, kind)
+	case opts.Compression == ZstdAge && opts.Encrypt == nil:
+		return Header{}, 0, 0, fmt.Errorf("encode %s: %s needs recipients", name, opts.Compression)
 	case !opts.Compression.known():
 		return Header{}, 0, 0, fmt.Errorf("encode %s: unknown %s", name, opts.Compression)
 	case opts.Concurrency < 0:
@@ -170,6 +182,12 @@ func newHeader(kind Kind, name string, meta map[string]string, opts EncodeOption
 	h := Header{Version: Version, Kind: kind, Compression: opts.Compression, Name: name}
 	if len(meta) > 0 {
 		h.Meta = maps.Clone(meta)
+	}
+	if opts.Encrypt != nil {
+		h.Compression = ZstdAge
+		if h.Meta, err = encryptMeta(h.Meta, opts.Encrypt); err != nil {
+			return Header{}, 0, 0, fmt.Errorf("encode %s: %w", name, err)
+		}
 	}
 	hsize, err := h.encodedSize()
 	return h, hsize, level, err
@@ -181,6 +199,9 @@ func finish(h Header, b []byte, hsize int, rawSize int64, sum [32]byte) (*Encode
 	h.RawSHA256 = sum
 	h.BodySize = int64(len(b) - hsize)
 	h.BodyCRC32C = crc32.Checksum(b[hsize:], castagnoli)
+	if h.Compression == ZstdAge {
+		h.Meta[MetaBodySHA256] = bodySHA256Hex(b[hsize:])
+	}
 	if h.BodySize > MaxSize {
 		return nil, fmt.Errorf("encode %s: body of %d bytes exceeds %d", h.Name, h.BodySize, int64(MaxSize))
 	}

@@ -43,6 +43,10 @@ type Compression uint8
 const (
 	None Compression = 0
 	Zstd Compression = 1
+	// ZstdAge: zstd, then age-encrypted for the recipients whose
+	// fingerprints meta MetaRecipients lists. Set by EncodeOptions.Encrypt,
+	// never parsed from a setting.
+	ZstdAge Compression = 2
 )
 
 // ParseCompression parses "zstd" or "none" (any case).
@@ -62,8 +66,10 @@ func (c Compression) String() string {
 		return "none"
 	case Zstd:
 		return "zstd"
+	case ZstdAge:
+		return "zstd+age"
 	}
 	return fmt.Sprintf("compression(%d)", uint8(c))
 }
 
-func (c Compression) known() bool { return c == None || c == Zstd }
+func (c Compression) known() bool { return c == None || c == Zstd || c == ZstdAge }

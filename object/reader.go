@@ -2,6 +2,7 @@ package object
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -25,14 +26,28 @@ type Reader struct {
 	body bodyReader
 	dec  *zstd.Decoder
 	out  io.Reader // &body or dec
-	sha  hash.Hash
-	n    int64 // raw bytes handed out
-	err  error // sticky: io.EOF once everything checked out
+	// plain is the decrypted body of an encrypted object, which dec reads.
+	plain io.Reader
+	sha   hash.Hash
+	n     int64 // raw bytes handed out
+	err   error // sticky: io.EOF once everything checked out
+}
+
+// ReadOptions tune NewReaderOpts.
+type ReadOptions struct {
+	// Decrypt opens encrypted objects; without it they are refused with
+	// ErrEncrypted (clear objects never need it).
+	Decrypt Decrypter
 }
 
 // NewReader reads and validates only the header; the body is checked while
-// it is read. r is not closed by Reader.Close.
-func NewReader(r io.Reader) (*Reader, error) {
+// it is read. r is not closed by Reader.Close. An encrypted object is
+// refused: see NewReaderOpts.
+func NewReader(r io.Reader) (*Reader, error) { return NewReaderOpts(r, ReadOptions{}) }
+
+// NewReaderOpts is NewReader that can also read encrypted objects. It
+// fails at once when opts.Decrypt has no identity for the object.
+func NewReaderOpts(r io.Reader, opts ReadOptions) (*Reader, error) {
 	h, err := ReadHeader(r)
 	if err != nil {
 		return nil, err
@@ -40,17 +55,39 @@ func NewReader(r io.Reader) (*Reader, error) {
 	rd := &Reader{h: h, src: r, sha: sha256.New()}
 	rd.body = bodyReader{r: r, left: h.BodySize}
 	rd.out = &rd.body
-	if h.Compression == Zstd {
+	var zsrc io.Reader = &rd.body
+	if h.Compression == ZstdAge {
+		if opts.Decrypt == nil {
+			return nil, fmt.Errorf("object: %s: %w", h.Name, ErrEncrypted)
+		}
+		if rd.plain, err = opts.Decrypt.Open(&rd.body); err != nil {
+			return nil, rd.openErr(err)
+		}
+		zsrc = rd.plain
+	}
+	if h.Compression != None {
 		dec, err := getDecoder()
 		if err != nil {
 			return nil, err
 		}
 		rd.dec, rd.out = dec, dec
-		if err := dec.Reset(&rd.body); err != nil {
+		if err := dec.Reset(zsrc); err != nil {
 			rd.err = rd.bodyErr(err)
 		}
 	}
 	return rd, nil
+}
+
+// openErr says why an encrypted body could not be opened: no identity for
+// it, a short or failing store, or a damaged encryption header.
+func (r *Reader) openErr(err error) error {
+	switch {
+	case errors.Is(err, ErrNoIdentity):
+		return fmt.Errorf("object: %s (recipients %s): %w", r.h.Name, r.h.Meta[MetaRecipients], err)
+	case r.body.truncated || r.body.err != nil:
+		return r.bodyErr(err)
+	}
+	return &FormatError{Op: "decrypt body", Err: fmt.Errorf("%w: %w", ErrChecksumMismatch, err)}
 }
 
 // Header returns the object's header.
@@ -88,6 +125,15 @@ func (r *Reader) Read(p []byte) (int, error) {
 // finish checks everything once the body is decoded; io.EOF means all is well.
 func (r *Reader) finish() error {
 	const op = "decode body"
+	if r.plain != nil {
+		// Let the decrypter reach the end of its stream (and check it).
+		var one [1]byte
+		if n, err := io.ReadFull(r.plain, one[:]); n > 0 {
+			return formatErr(op, ErrChecksumMismatch, "decrypted bytes after the end of the compressed stream")
+		} else if err != io.EOF {
+			return r.bodyErr(err)
+		}
+	}
 	if r.body.left != 0 {
 		// The zstd stream ended inside the body, so the rest is not zstd.
 		return formatErr(op, ErrChecksumMismatch, "%d bytes after the end of the compressed stream", r.body.left)
@@ -122,6 +168,8 @@ func (r *Reader) bodyErr(err error) error {
 		return formatErr("read body", ErrTruncated, "body ends after %d of %d bytes", r.h.BodySize-r.body.left, r.h.BodySize)
 	case r.body.err != nil:
 		return readErr("read body", r.body.err)
+	case r.plain != nil:
+		return &FormatError{Op: "decode body", Err: fmt.Errorf("%w: decrypt or zstd: %w", ErrChecksumMismatch, err)}
 	case r.dec != nil:
 		return &FormatError{Op: "decode body", Err: fmt.Errorf("%w: zstd: %w", ErrChecksumMismatch, err)}
 	}
@@ -135,7 +183,7 @@ func (r *Reader) Close() error {
 		r.dec = nil
 	}
 	r.err = errClosed
-	r.out = nil
+	r.out, r.plain = nil, nil
 	return nil
 }
 
@@ -157,6 +205,40 @@ func Verify(r io.Reader) (Header, error) {
 			return rd.h, err
 		}
 	}
+}
+
+// VerifyStored checks what can be checked without decoding: the header,
+// the body's CRC-32C and, on an encrypted object, the SHA-256 of the stored
+// body; and that nothing follows the body. It needs no identity.
+func VerifyStored(r io.Reader) (Header, error) {
+	h, err := ReadHeader(r)
+	if err != nil {
+		return Header{}, err
+	}
+	body := &bodyReader{r: r, left: h.BodySize}
+	sha := sha256.New()
+	if _, err := io.CopyBuffer(sha, body, make([]byte, 128<<10)); err != nil {
+		if body.truncated {
+			return h, formatErr("read body", ErrTruncated, "body ends after %d of %d bytes", h.BodySize-body.left, h.BodySize)
+		}
+		return h, readErr("read body", err)
+	}
+	if body.crc != h.BodyCRC32C {
+		return h, formatErr("read body", ErrChecksumMismatch, "body crc32c %08x, header says %08x", body.crc, h.BodyCRC32C)
+	}
+	if want, ok := h.Meta[MetaBodySHA256]; ok {
+		if got := hex.EncodeToString(sha.Sum(nil)); got != want {
+			return h, formatErr("read body", ErrChecksumMismatch, "stored body sha256 %s, header says %s", got, want)
+		}
+	}
+	var one [1]byte
+	switch n, err := io.ReadFull(r, one[:]); {
+	case n > 0:
+		return h, formatErr("read body", ErrTrailingData, "bytes follow the %d-byte body", h.BodySize)
+	case err != io.EOF:
+		return h, readErr("read body", err)
+	}
+	return h, nil
 }
 
 // bodyReader reads at most left bytes from r and remembers why it stopped.

@@ -32,6 +32,9 @@ type BackupOptions struct {
 	// is "".
 	Incremental bool
 	Parent      string
+	// AllowPlaintext backs up in clear even a source whose record says it
+	// is encrypted.
+	AllowPlaintext bool
 }
 
 const defaultPartSize = 32 << 20
@@ -61,13 +64,19 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if err != nil {
 		return catalog.Backup{}, fmt.Errorf("%w: back up only a source that archives its WAL here: set archive_command to logship wal-push first", err)
 	}
+	if err := src.CheckPlaintext(opts.Encode.Encrypt != nil, opts.AllowPlaintext); err != nil {
+		return catalog.Backup{}, err
+	}
 	start := time.Now().UTC()
 	b := catalog.Backup{
 		ID:          start.Format("20060102T150405.000Z"),
 		Label:       opts.Label,
 		Source:      cat.SourceName(),
 		StartTime:   start,
-		Compression: opts.Encode.Compression.String(),
+		Compression: compressionName(opts.Encode),
+	}
+	if opts.Encode.Encrypt != nil {
+		b.Recipients = opts.Encode.Encrypt.Fingerprints()
 	}
 	if b.Label == "" {
 		b.Label = "logship " + b.ID
@@ -280,4 +289,12 @@ func (w *partWriter) finish(ok bool) ([]catalog.BackupPart, error) {
 		parts[i] = w.parts[i]
 	}
 	return parts, nil
+}
+
+// compressionName is what a backup record says of its objects' encoding.
+func compressionName(e object.EncodeOptions) string {
+	if e.Encrypt != nil {
+		return object.ZstdAge.String()
+	}
+	return e.Compression.String()
 }

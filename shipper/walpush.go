@@ -31,6 +31,9 @@ var ErrNotWALFile = errors.New("not a WAL file")
 type PushOptions struct {
 	Encode object.EncodeOptions
 	Logger *slog.Logger
+	// AllowPlaintext stores clear objects even into a source whose record
+	// says it is encrypted.
+	AllowPlaintext bool
 }
 
 // PushResult describes what wal-push did.
@@ -70,7 +73,7 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	}
 
 	srcErr := make(chan error, 1)
-	go func() { srcErr <- checkSource(ctx, cat, wf, hdr) }()
+	go func() { srcErr <- checkSource(ctx, cat, wf, hdr, opts) }()
 	stored := make(chan bool, 1)
 	go func() {
 		has, _ := cat.HasWAL(ctx, name)
@@ -240,16 +243,23 @@ func kindOf(k pg.WALFileKind) object.Kind {
 
 // checkSource makes sure the segment belongs to the source's cluster,
 // claiming the source on its first segment.
-func checkSource(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader) error {
+func checkSource(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader, opts PushOptions) error {
+	encrypting := opts.Encode.Encrypt != nil
 	src, err := cat.Source(ctx)
 	if errors.Is(err, catalog.ErrNoSource) {
 		if hdr == nil {
 			return nil // a history or backup file carries no system identifier
 		}
-		_, err = cat.ClaimSource(ctx, catalog.Source{SystemID: hdr.SystemID, SegmentSize: uint64(hdr.SegmentSize), Created: time.Now().UTC()})
-		return err
+		src, err = cat.ClaimSource(ctx, catalog.Source{SystemID: hdr.SystemID, SegmentSize: uint64(hdr.SegmentSize), Created: time.Now().UTC(), Encrypted: encrypting})
+		if err != nil {
+			return err
+		}
+		return src.CheckPlaintext(encrypting, opts.AllowPlaintext) // another push may have claimed it
 	}
 	if err != nil {
+		return err
+	}
+	if err := src.CheckPlaintext(encrypting, opts.AllowPlaintext); err != nil {
 		return err
 	}
 	if hdr == nil {

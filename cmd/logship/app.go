@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/crypt"
 	"github.com/logship/logship/internal/plural"
 	"github.com/logship/logship/object"
 	"github.com/logship/logship/store/backends"
@@ -53,6 +54,7 @@ Example:
 			checkCommand(),
 			verifyCommand(),
 			drillCommand(),
+			keyCommand(),
 			versionCommand(),
 			manCommand(),
 			completionCommand(),
@@ -176,7 +178,19 @@ func (r *runtime) openCatalogs(ctx context.Context) (func(source string) *catalo
 	if err != nil {
 		return nil, err
 	}
-	return func(source string) *catalog.Catalog { return catalog.New(st, source) }, nil
+	var ids *crypt.Identities
+	if r.cfg.IdentityFile != "" {
+		if ids, err = crypt.LoadIdentities(r.cfg.IdentityFile); err != nil {
+			return nil, usageErr(err)
+		}
+	}
+	return func(source string) *catalog.Catalog {
+		cat := catalog.New(st, source)
+		if ids != nil {
+			cat.SetDecrypter(ids)
+		}
+		return cat
+	}, nil
 }
 
 func (r *runtime) openCatalog(ctx context.Context) (*catalog.Catalog, error) {
@@ -188,7 +202,11 @@ func (r *runtime) openCatalog(ctx context.Context) (*catalog.Catalog, error) {
 }
 
 func (r *runtime) encodeOptions() object.EncodeOptions {
-	return object.EncodeOptions{Compression: r.cfg.Compression, Level: r.cfg.CompressionLevel}
+	opts := object.EncodeOptions{Compression: r.cfg.Compression, Level: r.cfg.CompressionLevel}
+	if r.cfg.Recipients != nil {
+		opts.Encrypt = r.cfg.Recipients
+	}
+	return opts
 }
 
 // needArgs checks the number of positional arguments.

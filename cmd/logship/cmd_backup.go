@@ -47,7 +47,7 @@ Example:
 				ConnString: rt.cfg.PG, Label: c.String("label"), FastCheckpoint: c.Bool("fast"),
 				Encode: rt.encodeOptions(), ArchiveWait: c.Duration("archive-wait"),
 				Progress: prog.update, Logger: rt.log,
-				Incremental: c.Bool("incremental"), Parent: c.String("parent"),
+				Incremental: c.Bool("incremental"), Parent: c.String("parent"), AllowPlaintext: rt.cfg.AllowPlaintext,
 			})
 			prog.end()
 			if errors.Is(err, shipper.ErrIncrementalRefused) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -124,6 +125,11 @@ func catalogList(c *cli.Context) error {
 				humanBytes(b.RawSize), humanBytes(b.StoredSize), len(b.AllParts()), b.EndTime.Format("2006-01-02 15:04:05Z07:00"))
 		}
 		tw.Flush()
+		for _, b := range l.Backups {
+			if len(b.Recipients) > 0 {
+				fmt.Fprintf(w, "backup %s is encrypted for recipients %s\n", b.ID, strings.Join(b.Recipients, ", "))
+			}
+		}
 	}
 	if len(l.Marks) > 0 {
 		fmt.Fprintln(w)

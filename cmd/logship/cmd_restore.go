@@ -379,6 +379,16 @@ func (r *runtime) fetchCommand(cat *catalog.Catalog) (string, error) {
 	if strings.HasPrefix(cat.StoreURL(), "s3:") && r.cfg.S3.RequestTimeout != 30*time.Second {
 		argv = append(argv, "--s3-request-timeout", r.cfg.S3.RequestTimeout.String())
 	}
+	if r.cfg.IdentityFile != "" {
+		// The file's name, never its content: the server's wal-fetch reads
+		// it (as the postgres user, so mode 0600 owned by postgres or 0640
+		// with its group).
+		id, err := filepath.Abs(r.cfg.IdentityFile)
+		if err != nil {
+			return "", fmt.Errorf("identity-file: %w", err)
+		}
+		argv = append(argv, "--identity-file", id)
+	}
 	return restore.FetchCommand(argv...), nil
 }
 

@@ -182,11 +182,11 @@ func scheduledJobs(rt *runtime, jc JobsConfig, cat *catalog.Catalog) []schedule.
 	var jobs []schedule.Job
 	if s := jc.backupSchedule(); s != "" {
 		jobs = append(jobs, schedule.BackupJob(cat, s, shipper.BackupOptions{
-			ConnString: rt.cfg.PG, FastCheckpoint: jc.BackupFast, Encode: rt.encodeOptions()}))
+			ConnString: rt.cfg.PG, FastCheckpoint: jc.BackupFast, Encode: rt.encodeOptions(), AllowPlaintext: rt.cfg.AllowPlaintext}))
 	}
 	if s := jc.incrementalSchedule(); s != "" {
 		jobs = append(jobs, schedule.IncrementalJob(cat, s, shipper.BackupOptions{
-			ConnString: rt.cfg.PG, FastCheckpoint: jc.BackupFast, Encode: rt.encodeOptions()}))
+			ConnString: rt.cfg.PG, FastCheckpoint: jc.BackupFast, Encode: rt.encodeOptions(), AllowPlaintext: rt.cfg.AllowPlaintext}))
 	}
 	if s := jc.markSchedule(); s != "" {
 		jobs = append(jobs, schedule.MarkJob(cat, s, shipper.MarkOptions{ConnString: rt.cfg.PG}, nil))

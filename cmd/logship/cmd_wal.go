@@ -65,7 +65,7 @@ func pushWAL(c *cli.Context, rt *runtime) error {
 		return err
 	}
 	_, err = shipper.PushWALAhead(c.Context, cat, c.Args().First(), rt.cfg.PushParallel,
-		shipper.PushOptions{Encode: rt.encodeOptions(), Logger: rt.log})
+		shipper.PushOptions{Encode: rt.encodeOptions(), Logger: rt.log, AllowPlaintext: rt.cfg.AllowPlaintext})
 	if errors.Is(err, pg.ErrInvalidWALFileName) || errors.Is(err, shipper.ErrNotWALFile) {
 		return usageErr(err)
 	}
@@ -121,9 +121,10 @@ segments that never existed). 200 anything else, above 125 on purpose, so that
 PostgreSQL stops recovery instead of taking a damaged or unreachable archive for its
 end: no source record (an empty or unmounted store folder, a misspelt --store or
 --source), an unreadable catalog, NAME recorded but its object missing, an object that
-does not match its record (another cluster's, an older copy) or is corrupt, a store
-or configuration failure, and bad arguments (a wrong number of arguments, an invalid
-NAME, an unknown flag). 130 interrupted (also above 125).
+does not match its record (another cluster's, an older copy) or is corrupt, an
+encrypted object and no --identity-file that opens it, a store or configuration
+failure, and bad arguments (a wrong number of arguments, an invalid NAME, an
+unknown flag). 130 interrupted (also above 125).
 
 Example (postgresql.conf of the restored server):
    restore_command = 'logship --store file:///var/lib/logship wal-fetch %f %p'`,

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/crypt"
 	"github.com/logship/logship/object"
 )
 
@@ -37,6 +38,11 @@ type Config struct {
 	OnFailure        string // shell command run when a job fails (see package hook)
 	OnSuccess        string // shell command run when a scheduled job succeeds
 	S3               S3Config
+	// Encryption: recipients seal new objects (nil: objects are stored in
+	// clear, as before); IdentityFile names the identities that open them.
+	Recipients     *crypt.Recipients
+	IdentityFile   string
+	AllowPlaintext bool
 }
 
 // S3Config holds S3 settings that do not fit in the store URL. Credentials
@@ -81,7 +87,15 @@ var settings = []setting{
 	{name: "s3-sse-kms-key-id", def: "", usage: "KMS key id for --s3-sse aws:kms"},
 	{name: "s3-read-original", isBool: true, usage: "read each object's oldest version in a versioned bucket: what logship wrote, before any overwrite or delete (to restore after an attack; see docs/SECURITY.md)"},
 	{name: "s3-object-lock", def: "", usage: "S3 Object Lock retention of every data object written, GOVERNANCE:DAYS or COMPLIANCE:DAYS (the bucket must have Object Lock enabled)"},
+	{name: "encrypt-to", def: "", usage: "encrypt every object holding database bytes for this age recipient (age1..., from logship key generate); repeatable; in the config file or environment, comma-separated"},
+	{name: "recipients-file", def: "", usage: "file of age recipients to encrypt for, one a line (adds to --encrypt-to)"},
+	{name: "allow-plaintext", isBool: true, usage: "let wal-push and backup store clear objects into a source whose record says it is encrypted"},
+	{name: "identity-file", def: "", usage: "age identity file (mode 0600 or 0640) that opens encrypted objects, for every command that reads data"},
 }
+
+// repeatable settings take their flag several times; their config and
+// environment values are comma-separated.
+var repeatable = map[string]bool{"encrypt-to": true}
 
 func envName(name string) string {
 	return "LOGSHIP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
@@ -96,6 +110,10 @@ func globalFlags() []cli.Flag {
 		env := []string{envName(s.name)}
 		if s.isBool {
 			flags = append(flags, &cli.BoolFlag{Name: s.name, EnvVars: env, Usage: s.usage})
+			continue
+		}
+		if repeatable[s.name] {
+			flags = append(flags, &cli.StringSliceFlag{Name: s.name, EnvVars: env, Usage: s.usage})
 			continue
 		}
 		flags = append(flags, &cli.StringFlag{Name: s.name, EnvVars: env, Usage: s.usage, Value: s.def})
@@ -133,6 +151,9 @@ func resolveConfig(c *cli.Context, f *configFile, source string) (Config, error)
 				if s.isBool {
 					return strconv.FormatBool(c.Bool(name))
 				}
+				if repeatable[name] {
+					return strings.Join(c.StringSlice(name), ",")
+				}
 				return c.String(name)
 			}
 			if v, ok := f.sources[source][name]; ok {
@@ -146,13 +167,14 @@ func resolveConfig(c *cli.Context, f *configFile, source string) (Config, error)
 		panic("unknown setting " + name)
 	}
 	cfg := Config{
-		Store:     get("store"),
-		Source:    get("source"),
-		LogFormat: get("log-format"),
-		LogLevel:  get("log-level"),
-		PG:        get("pg"),
-		OnFailure: get("on-failure"),
-		OnSuccess: get("on-success"),
+		IdentityFile: get("identity-file"),
+		Store:        get("store"),
+		Source:       get("source"),
+		LogFormat:    get("log-format"),
+		LogLevel:     get("log-level"),
+		PG:           get("pg"),
+		OnFailure:    get("on-failure"),
+		OnSuccess:    get("on-success"),
 		S3: S3Config{
 			Endpoint:    get("s3-endpoint"),
 			Region:      get("s3-region"),
@@ -176,6 +198,9 @@ func checkConfig(cfg *Config, get func(string) string) error {
 	if cfg.S3.ReadOriginal, err = parseBool("s3-read-original", get("s3-read-original")); err != nil {
 		return err
 	}
+	if cfg.AllowPlaintext, err = parseBool("allow-plaintext", get("allow-plaintext")); err != nil {
+		return err
+	}
 	if cfg.Compression, err = object.ParseCompression(get("compression")); err != nil {
 		return fmt.Errorf("compression: %w", err)
 	}
@@ -191,6 +216,13 @@ func checkConfig(cfg *Config, get func(string) string) error {
 		return fmt.Errorf("fetch-ahead %q: want a number from 0 to 64", get("fetch-ahead"))
 	}
 	if err := catalog.ValidSourceName(cfg.Source); err != nil {
+		return err
+	}
+	var to []string
+	if v := get("encrypt-to"); v != "" {
+		to = strings.Split(v, ",")
+	}
+	if cfg.Recipients, err = crypt.ParseRecipients(to, get("recipients-file")); err != nil {
 		return err
 	}
 	switch cfg.LogFormat {

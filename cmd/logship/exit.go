@@ -52,7 +52,7 @@ func exitCode(err error) int {
 	switch {
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.Is(err, store.ErrConfig), errors.Is(err, catalog.ErrWrongSystem):
+	case errors.Is(err, store.ErrConfig), errors.Is(err, catalog.ErrWrongSystem), errors.Is(err, catalog.ErrPlaintextRefused):
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitCancelled
