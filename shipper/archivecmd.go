@@ -14,6 +14,19 @@ type archiveTarget struct {
 	Config        string // --config, LOGSHIP_CONFIG: may name either
 }
 
+// set records a setting the command names, from a flag (store) or an
+// environment assignment (LOGSHIP_STORE, lowered): store, source or config.
+func (t *archiveTarget) set(name, val string) {
+	switch name {
+	case "store":
+		t.Store = val
+	case "source":
+		t.Source = val
+	case "config":
+		t.Config = val
+	}
+}
+
 // parseArchiveCommand reads the store and source out of the shell words of
 // archive_command: LOGSHIP_STORE=/LOGSHIP_SOURCE= assignments before the
 // program, and --store/--source flags (either "--flag value" or
@@ -29,13 +42,8 @@ func parseArchiveCommand(command string) (archiveTarget, bool) {
 	prog := -1
 	for i, w := range words {
 		if name, val, isVar := envAssignment(w); isVar && prog < 0 {
-			switch name {
-			case "LOGSHIP_STORE":
-				t.Store = val
-			case "LOGSHIP_SOURCE":
-				t.Source = val
-			case "LOGSHIP_CONFIG":
-				t.Config = val
+			if key, ok := strings.CutPrefix(name, "LOGSHIP_"); ok {
+				t.set(strings.ToLower(key), val)
 			}
 			continue
 		}
@@ -62,14 +70,7 @@ func parseArchiveCommand(command string) (archiveTarget, bool) {
 			}
 			val = words[i+1]
 		}
-		switch flag {
-		case "store":
-			t.Store = val
-		case "source":
-			t.Source = val
-		case "config":
-			t.Config = val
-		}
+		t.set(flag, val)
 	}
 	return t, false
 }

@@ -96,7 +96,7 @@ func (c *Campaign) switchAndWait() error {
 }
 
 func (c *Campaign) waitArchived(seg string) error {
-	ok := pollUntil(cmdLimit, func() bool {
+	ok := pgtest.Poll(cmdLimit, func() bool {
 		last, err := c.query("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")
 		return err == nil && last >= seg
 	})
@@ -110,7 +110,7 @@ func (c *Campaign) waitArchived(seg string) error {
 // waitIdle waits until the archiver has nothing left to push, so that a
 // verify does not see the window between two parallel pushes.
 func (c *Campaign) waitIdle() {
-	ok := pollUntil(cmdLimit, func() bool {
+	ok := pgtest.Poll(cmdLimit, func() bool {
 		n, err := c.query("SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'")
 		return err == nil && n == "0"
 	})

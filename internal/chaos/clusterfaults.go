@@ -170,7 +170,7 @@ func (c *Campaign) archiverKill(tg *target) (bool, error) {
 	}
 	words := []string{c.bin, "wal-push", tg.url + "\x00", "\x00main\x00"}
 	var pids []int
-	pollUntil(10*time.Second, func() bool {
+	pgtest.Poll(10*time.Second, func() bool {
 		pids = procsMentioning(words...)
 		return len(pids) > 0
 	})
@@ -336,7 +336,7 @@ func freePort() (int, error) {
 // removeRestored stops whatever runs on a restored directory (a killed
 // restore may still have pg_ctl starting it) and removes it.
 func (c *Campaign) removeRestored(dir string) {
-	if !pollUntil(cmdLimit, func() bool { return len(procsMentioning("pg_ctl", dir)) == 0 }) {
+	if !pgtest.Poll(cmdLimit, func() bool { return len(procsMentioning("pg_ctl", dir)) == 0 }) {
 		c.fig.Hangs++
 		c.finding("hang", "pg_ctl on "+dir+" still running")
 	}

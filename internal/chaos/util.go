@@ -7,23 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 )
-
-// pollUntil polls cond every few milliseconds until it holds or timeout
-// passes; it reports whether cond held.
-func pollUntil(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // copyForDamage copies what wal-fetch of name reads in the file:// store at
 // root (the source record, the WAL record and the object) to a scratch

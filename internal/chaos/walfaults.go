@@ -8,6 +8,8 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2/client"
+
+	"github.com/logship/logship/internal/pgtest"
 )
 
 // pushKill kills wal-push of a new segment at a random moment, then checks
@@ -53,7 +55,7 @@ func (c *Campaign) pushHold(tg *target) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	held := pollUntil(30*time.Second, func() bool {
+	held := pgtest.Poll(30*time.Second, func() bool {
 		_, err := os.Stat(marker)
 		return err == nil
 	})

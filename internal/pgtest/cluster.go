@@ -416,7 +416,7 @@ func (c *Cluster) Pgbench(t testing.TB, args ...string) {
 // first (the cleanup then shows the server log).
 func (c *Cluster) WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	if !poll(timeout, cond) {
+	if !Poll(timeout, cond) {
 		t.Fatalf("timed out after %s waiting for %s on %s", timeout, what, c.DataDir)
 	}
 }

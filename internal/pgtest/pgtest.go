@@ -145,12 +145,14 @@ func TempDir(t testing.TB, pattern string) string {
 // timeout passes first.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	if !poll(timeout, cond) {
+	if !Poll(timeout, cond) {
 		t.Fatalf("timed out after %s waiting for %s", timeout, what)
 	}
 }
 
-func poll(timeout time.Duration, cond func() bool) bool {
+// Poll calls cond until it holds or timeout passes, and reports whether it
+// held; it waits a few milliseconds between calls (never a fixed sleep).
+func Poll(timeout time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		if cond() {
