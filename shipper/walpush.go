@@ -254,12 +254,12 @@ func checkSource(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *
 		if err != nil {
 			return err
 		}
-		return src.CheckPlaintext(encrypting, opts.AllowPlaintext) // another push may have claimed it
+		return cat.GuardPlaintext(ctx, src, encrypting, opts.AllowPlaintext) // another push may have claimed it
 	}
 	if err != nil {
 		return err
 	}
-	if err := src.CheckPlaintext(encrypting, opts.AllowPlaintext); err != nil {
+	if err := cat.GuardPlaintext(ctx, src, encrypting, opts.AllowPlaintext); err != nil {
 		return err
 	}
 	if hdr == nil {
