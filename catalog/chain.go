@@ -82,6 +82,12 @@ func (c *Catalog) Chain(ctx context.Context) (*Chain, error) {
 			continue
 		}
 		h, err := c.readHistory(ctx, r)
+		if errors.Is(err, object.ErrEncrypted) || errors.Is(err, object.ErrNoIdentity) {
+			// Sealed for us: its switch points are recorded in clear.
+			if hc, cerr := c.historyFromSwitchPoints(ctx, f.Timeline); cerr == nil {
+				h, err = hc, nil
+			}
+		}
 		switch {
 		case err == nil:
 			ch.history[f.Timeline] = h

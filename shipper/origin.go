@@ -2,6 +2,7 @@ package shipper
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,4 +35,22 @@ func dataDirOf(path string) string {
 		return ""
 	}
 	return filepath.Dir(filepath.Dir(abs))
+}
+
+// recordSwitchPoints stores in clear the switch points of a history file
+// that is stored encrypted, before its WAL record, so that the chain
+// (catalog list, status, verify) follows timelines without an identity.
+// Unlike the origin it fails the push: without it those commands would.
+func recordSwitchPoints(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, data []byte, opts PushOptions) error {
+	if wf.Kind != pg.History || opts.Encode.Encrypt == nil {
+		return nil
+	}
+	h, err := pg.CheckHistoryFile(wf.Timeline, data)
+	if err != nil {
+		return err
+	}
+	if err := cat.RecordSwitchPoints(ctx, wf.Timeline, h); err != nil {
+		return fmt.Errorf("record the switch points of %s: %w", wf.Name, err)
+	}
+	return nil
 }

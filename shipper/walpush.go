@@ -93,6 +93,9 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	if err := <-srcErr; err != nil {
 		return PushResult{}, err
 	}
+	if err := recordSwitchPoints(ctx, cat, wf, data, opts); err != nil {
+		return PushResult{}, err
+	}
 	res := PushResult{}
 	var sysid uint64
 	if hdr != nil {
