@@ -248,8 +248,10 @@ func refusePlaintext(t *testing.T, c *pgtest.Cluster, storeDir string, base []st
 }
 
 // The encrypted end to end on S3: archive, backup and mark with only a
-// recipient; deep verify without and with the identity; restore to the
-// mark data-exact; wal-fetch without the identity exits 200.
+// recipient; marker strings inserted before the backup and into WAL after
+// it appear in no object of the prefix (read through the S3 API, raw and
+// after zstd attempts); deep verify without and with the identity; restore
+// to the mark data-exact; wal-fetch without the identity exits 200.
 func TestS3EncryptedRestoreToMark(t *testing.T) {
 	t.Parallel()
 	flags := s3Flags(t)
@@ -264,17 +266,36 @@ func TestS3EncryptedRestoreToMark(t *testing.T) {
 	read := append(append([]string{}, flags...), "--identity-file", idFile)
 	c := archivingClusterOn(t, defaultPG, ship, awsEnv)
 	pgFlags := append(append([]string{}, ship...), "--pg", c.ConnString())
+	const before, after = "MARKER-s3-before-backup-f00d", "MARKER-s3-in-wal-only-beef"
 	c.Exec(t, "CREATE TABLE probe (n int PRIMARY KEY)")
+	c.Exec(t, "CREATE TABLE secret (s text)")
+	c.Exec(t, "INSERT INTO secret SELECT $1 || g FROM generate_series(1, 200) g", before)
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	waitArchived(t, c, switchWAL(t, c))
 	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
 	c.Exec(t, "INSERT INTO probe VALUES (1)")
+	c.Exec(t, "INSERT INTO secret SELECT $1 || g FROM generate_series(1, 200) g", after)
 	c.Pgbench(t, "-n", "-t", "100", "-c", "2")
 	want := stateOf(t, c.QueryString)
 	mustLogship(t, nil, append(pgFlags, "mark", "m1")...)
 	c.Exec(t, "INSERT INTO probe VALUES (2)")
 	last := switchWAL(t, c)
 	waitArchived(t, c, last)
+
+	// The positive control: the source's own WAL holds the marker. Then
+	// every object of the prefix, read through the S3 API.
+	if len(grepTree(t, filepath.Join(c.DataDir, "pg_wal"), []byte(after))) == 0 {
+		t.Fatal("control: the marker is not in the source's pg_wal, so its absence from the store proves nothing")
+	}
+	for _, m := range []string{before, after} {
+		hits, n := grepS3(t, flags, []byte(m))
+		if n == 0 {
+			t.Fatal("the S3 prefix lists no object")
+		}
+		if len(hits) > 0 {
+			t.Errorf("marker %s in the S3 objects' bytes: %v", m, hits)
+		}
+	}
 
 	mustLogship(t, nil, append(flags, "verify", "--deep")...)
 	mustLogship(t, nil, append(read, "verify", "--deep", "--full")...)
