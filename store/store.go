@@ -72,3 +72,27 @@ type Store interface {
 	// String names the store as a URL, without any secret.
 	String() string
 }
+
+// VersionedStore is a Store that can name the version of an object it
+// wrote and read exactly that version later (S3 with versioning). It is a
+// separate interface so that Store stays small: the file store has no
+// versions and does not implement it; callers type-assert.
+//
+// A recorded version id defends a restore against credentials that can
+// overwrite or delete: on a versioned bucket neither touches an existing
+// version, so reading by id gets the bytes logship wrote.
+type VersionedStore interface {
+	Store
+
+	// PutVersion is Put that also answers the version id the backend gave
+	// the new object. The id is empty when the bucket is not versioned, or
+	// when a retried write finds that an earlier attempt of its own stored
+	// the object and the id of that attempt cannot be told for certain:
+	// an empty id means "not known", never an error.
+	PutVersion(ctx context.Context, key string, body io.ReadSeeker, size int64) (versionID string, err error)
+
+	// GetVersion is Get of exactly the version versionID of key; an empty
+	// versionID is Get. A version that is gone (or never was) is an error
+	// wrapping ErrNotExist.
+	GetVersion(ctx context.Context, key, versionID string) (io.ReadCloser, error)
+}

@@ -35,6 +35,13 @@ func isNoSuchKey(err error) bool {
 	return code == "NoSuchKey"
 }
 
+// isNoSuchVersion is GET's answer for a version id the key does not have
+// (a version deleted, or never written).
+func isNoSuchVersion(err error) bool {
+	code, _ := errorCode(err)
+	return code == "NoSuchVersion"
+}
+
 // isHeadNotFound is HEAD's 404, which has no body to tell a missing key
 // from a missing bucket.
 func isHeadNotFound(err error) bool {

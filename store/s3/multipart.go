@@ -18,16 +18,16 @@ import (
 // ReadSeeker), each with its own SHA-256 checked by the server. Nothing is
 // visible under key until CompleteMultipartUpload; any failure aborts the
 // upload so that no parts are left behind.
-func (s *Store) putMultipart(ctx context.Context, key string, body io.ReadSeeker, size int64) (err error) {
+func (s *Store) putMultipart(ctx context.Context, key string, body io.ReadSeeker, size int64) (_ string, err error) {
 	conditional := s.conditional()
 	if !conditional {
 		if err := s.checkAbsent(ctx, key); err != nil {
-			return err
+			return "", err
 		}
 	}
 	up, err := s.createUpload(ctx, key)
 	if err != nil {
-		return err
+		return "", err
 	}
 	done := false
 	defer func() {
@@ -40,13 +40,14 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.ReadSeeker
 	}()
 	parts, err := s.uploadParts(ctx, key, up.UploadId, body, size)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := s.completeUpload(ctx, key, up.UploadId, parts, size, conditional); err != nil {
-		return err
+	version, err := s.completeUpload(ctx, key, up.UploadId, parts, size, conditional)
+	if err != nil {
+		return "", err
 	}
 	done = true
-	return nil
+	return version, nil
 }
 
 func (s *Store) createUpload(ctx context.Context, key string) (*awss3.CreateMultipartUploadOutput, error) {
@@ -115,8 +116,9 @@ func (s *Store) uploadParts(ctx context.Context, key string, uploadID *string, b
 
 // completeUpload makes the object visible under key, create-only when
 // conditional. nil means the object under key is this upload's, including
-// when a retried request finds that an earlier attempt completed it.
-func (s *Store) completeUpload(ctx context.Context, key string, uploadID *string, parts []types.CompletedPart, size int64, conditional bool) error {
+// when a retried request finds that an earlier attempt completed it (then
+// the version id answered is empty: not known).
+func (s *Store) completeUpload(ctx context.Context, key string, uploadID *string, parts []types.CompletedPart, size int64, conditional bool) (string, error) {
 	complete := &awss3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(s.cfg.Bucket),
 		Key:             aws.String(s.prefix + key),
@@ -127,33 +129,34 @@ func (s *Store) completeUpload(ctx context.Context, key string, uploadID *string
 		complete.IfNoneMatch = aws.String("*")
 	}
 	actx, attempts := withAttemptCounter(ctx)
-	_, err := s.client.CompleteMultipartUpload(actx, complete)
+	out, err := s.client.CompleteMultipartUpload(actx, complete)
 	switch {
 	case err == nil:
-		return nil
+		return versionOf(out.VersionId), nil
 	case attempts.Load() > 1 && isNoSuchUpload(err):
 		// An earlier attempt completed the upload and its answer was lost.
 		own, oerr := s.hasChecksum(ctx, key, size, compositeChecksum(parts))
 		if oerr == nil && own {
-			return nil
+			return "", nil
 		}
-		return fmt.Errorf("s3: put object %s: complete multipart upload: %w", key, err)
+		return "", fmt.Errorf("s3: put object %s: complete multipart upload: %w", key, err)
 	case conditional && isPreconditionFailed(err):
-		return existsAfter(key, attempts.Load() > 1, func() (bool, error) {
+		return "", existsAfter(key, attempts.Load() > 1, func() (bool, error) {
 			return s.hasChecksum(ctx, key, size, compositeChecksum(parts))
 		})
 	case conditional && s.cfg.ConditionalWrites == "auto" && isNotImplemented(err):
 		s.noConditional.Store(true)
 		if err := s.checkAbsent(ctx, key); err != nil {
-			return err
+			return "", err
 		}
 		complete.IfNoneMatch = nil
-		if _, err := s.client.CompleteMultipartUpload(ctx, complete); err != nil {
-			return fmt.Errorf("s3: put object %s: complete multipart upload: %w", key, err)
+		out, err := s.client.CompleteMultipartUpload(ctx, complete)
+		if err != nil {
+			return "", fmt.Errorf("s3: put object %s: complete multipart upload: %w", key, err)
 		}
-		return nil
+		return versionOf(out.VersionId), nil
 	}
-	return fmt.Errorf("s3: put object %s: complete multipart upload: %w", key, err)
+	return "", fmt.Errorf("s3: put object %s: complete multipart upload: %w", key, err)
 }
 
 // compositeChecksum is the checksum S3 reports for a multipart object: the

@@ -18,11 +18,23 @@ import (
 // Range request from the byte it reached, pinned to the same object with
 // If-Match on its ETag.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	return s.GetVersion(ctx, key, "")
+}
+
+var _ store.VersionedStore = (*Store)(nil)
+
+// GetVersion reads exactly the version versionID of key (the one PutVersion
+// answered), whatever was overwritten or deleted since; an empty versionID
+// is Get (with ReadOriginal, the oldest version).
+func (s *Store) GetVersion(ctx context.Context, key, versionID string) (io.ReadCloser, error) {
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("s3: get object: %w", err)
 	}
 	in := &awss3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.prefix + key)}
-	if s.cfg.ReadOriginal {
+	switch {
+	case versionID != "":
+		in.VersionId = aws.String(versionID)
+	case s.cfg.ReadOriginal:
 		o, err := s.originalOf(ctx, key)
 		if err != nil {
 			return nil, err
@@ -31,7 +43,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	}
 	out, err := s.client.GetObject(ctx, in)
 	if err != nil {
-		if isNoSuchKey(err) {
+		if isNoSuchKey(err) || (versionID != "" && isNoSuchVersion(err)) {
 			return nil, fmt.Errorf("s3: get object %s: %w", key, store.ErrNotExist)
 		}
 		return nil, fmt.Errorf("s3: get object %s: %w", key, err)
@@ -52,7 +64,8 @@ type reader struct {
 	ctx  context.Context
 	key  string
 	etag string
-	// versionID pins the resumes to the version read (ReadOriginal).
+	// versionID pins the resumes to the version read (GetVersion,
+	// ReadOriginal).
 	versionID *string
 
 	body     io.ReadCloser // nil between a failure and the resume

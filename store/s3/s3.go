@@ -99,26 +99,34 @@ func (s *Store) conditional() bool {
 // replaced, with a SHA-256 checksum the server checks before it stores
 // anything; objects over PartSize go up in parts.
 func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size int64) error {
+	_, err := s.PutVersion(ctx, key, body, size)
+	return err
+}
+
+// PutVersion is Put that answers the version id S3 gave the new object
+// (empty on an unversioned bucket, or when a retry found the object stored
+// by an earlier attempt whose answer was lost: see store.VersionedStore).
+func (s *Store) PutVersion(ctx context.Context, key string, body io.ReadSeeker, size int64) (string, error) {
 	if err := checkKey(key); err != nil {
-		return fmt.Errorf("s3: put object: %w", err)
+		return "", fmt.Errorf("s3: put object: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("s3: put object %s: %w", key, err)
+		return "", fmt.Errorf("s3: put object %s: %w", key, err)
 	}
 	if size < 0 {
-		return fmt.Errorf("s3: put object %s: negative size %d", key, size)
+		return "", fmt.Errorf("s3: put object %s: negative size %d", key, size)
 	}
 	// The Content-Length header must be right before the first byte goes
 	// out; a body of another length is the caller's bug, caught here.
 	n, err := body.Seek(0, io.SeekEnd)
 	if err != nil {
-		return fmt.Errorf("s3: put object %s: size body: %w", key, err)
+		return "", fmt.Errorf("s3: put object %s: size body: %w", key, err)
 	}
 	if n != size {
-		return fmt.Errorf("s3: put object %s: body has %d bytes, want %d", key, n, size)
+		return "", fmt.Errorf("s3: put object %s: body has %d bytes, want %d", key, n, size)
 	}
 	if _, err := body.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("s3: put object %s: rewind body: %w", key, err)
+		return "", fmt.Errorf("s3: put object %s: rewind body: %w", key, err)
 	}
 	if size > s.cfg.PartSize {
 		return s.putMultipart(ctx, key, body, size)
@@ -126,11 +134,11 @@ func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size in
 	return s.putSingle(ctx, key, body, size)
 }
 
-func (s *Store) putSingle(ctx context.Context, key string, body io.ReadSeeker, size int64) error {
+func (s *Store) putSingle(ctx context.Context, key string, body io.ReadSeeker, size int64) (string, error) {
 	conditional := s.conditional()
 	if !conditional {
 		if err := s.checkAbsent(ctx, key); err != nil {
-			return err
+			return "", err
 		}
 	}
 	in := &awss3.PutObjectInput{
@@ -151,22 +159,33 @@ func (s *Store) putSingle(ctx context.Context, key string, body io.ReadSeeker, s
 		in.SSEKMSKeyId = aws.String(s.cfg.SSEKMSKeyID)
 	}
 	actx, attempts := withAttemptCounter(ctx)
-	_, err := s.client.PutObject(actx, in)
+	out, err := s.client.PutObject(actx, in)
 	switch {
 	case err == nil:
-		return nil
+		return versionOf(out.VersionId), nil
 	case conditional && isPreconditionFailed(err):
-		return existsAfter(key, attempts.Load() > 1, func() (bool, error) {
+		// Our own earlier attempt, maybe: its version id is not known.
+		return "", existsAfter(key, attempts.Load() > 1, func() (bool, error) {
 			return s.isOwnSingle(ctx, key, body, size)
 		})
 	case conditional && s.cfg.ConditionalWrites == "auto" && isNotImplemented(err):
 		s.noConditional.Store(true)
 		if _, err := body.Seek(0, io.SeekStart); err != nil {
-			return fmt.Errorf("s3: put object %s: rewind body: %w", key, err)
+			return "", fmt.Errorf("s3: put object %s: rewind body: %w", key, err)
 		}
 		return s.putSingle(ctx, key, body, size)
 	}
-	return fmt.Errorf("s3: put object %s: %w", key, err)
+	return "", fmt.Errorf("s3: put object %s: %w", key, err)
+}
+
+// versionOf is the version id to record from S3's answer. "null" is the id
+// of the one object of an unversioned or versioning-suspended key, which a
+// later write replaces: it pins nothing, so it is not recorded.
+func versionOf(id *string) string {
+	if v := aws.ToString(id); v != "null" {
+		return v
+	}
+	return ""
 }
 
 // checkAbsent is the check of ConditionalWrites "off": racy, but the best
