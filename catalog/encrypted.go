@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/logship/logship/store"
@@ -28,8 +29,10 @@ func (c *Catalog) encryptedMarkerKey() string { return c.key("catalog/encrypted"
 // adds: wal-push is one process per segment, so there is no place to cache
 // the answer, and a cached "not armed" would be exactly the hole this
 // closes. Sources whose record says "encrypted" and clear pushes with
-// --allow-plaintext pay nothing more.
-func (c *Catalog) GuardPlaintext(ctx context.Context, s Source, encrypting, allow bool) error {
+// --allow-plaintext pay nothing more. marked, when not nil, answers the
+// marker look-up (a MarkerProbe started beside the source record's read);
+// nil looks it up now.
+func (c *Catalog) GuardPlaintext(ctx context.Context, s Source, encrypting, allow bool, marked func() (bool, error)) error {
 	if s.Encrypted || (allow && !encrypting) {
 		return s.CheckPlaintext(encrypting, allow)
 	}
@@ -40,12 +43,38 @@ func (c *Catalog) GuardPlaintext(ctx context.Context, s Source, encrypting, allo
 		}
 		return nil
 	}
-	armed, err := c.EncryptedMarked(ctx)
+	if marked == nil {
+		marked = func() (bool, error) { return c.EncryptedMarked(ctx) }
+	}
+	armed, err := marked()
 	if err != nil {
 		return err
 	}
 	s.Encrypted = armed
 	return s.CheckPlaintext(encrypting, allow)
+}
+
+// MarkerProbe starts looking for the encrypted marker now, so that on the
+// wal-push path its round trip overlaps the source record's read instead of
+// following it; the returned func waits for the answer. It returns nil when
+// the push cannot need it (encrypting, or --allow-plaintext).
+func (c *Catalog) MarkerProbe(ctx context.Context, encrypting, allow bool) func() (bool, error) {
+	if encrypting || allow {
+		return nil
+	}
+	type answer struct {
+		marked bool
+		err    error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		ok, err := c.EncryptedMarked(ctx)
+		ch <- answer{ok, err}
+	}()
+	return sync.OnceValues(func() (bool, error) {
+		a := <-ch
+		return a.marked, a.err
+	})
 }
 
 // EncryptedMarked reports whether the encrypted marker exists.

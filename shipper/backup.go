@@ -64,7 +64,7 @@ func Backup(ctx context.Context, cat *catalog.Catalog, opts BackupOptions) (cata
 	if err != nil {
 		return catalog.Backup{}, fmt.Errorf("%w: back up only a source that archives its WAL here: set archive_command to logship wal-push first", err)
 	}
-	if err := cat.GuardPlaintext(ctx, src, opts.Encode.Encrypt != nil, opts.AllowPlaintext); err != nil {
+	if err := cat.GuardPlaintext(ctx, src, opts.Encode.Encrypt != nil, opts.AllowPlaintext, nil); err != nil {
 		return catalog.Backup{}, err
 	}
 	start := time.Now().UTC()

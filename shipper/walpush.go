@@ -248,6 +248,7 @@ func kindOf(k pg.WALFileKind) object.Kind {
 // claiming the source on its first segment.
 func checkSource(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader, opts PushOptions) error {
 	encrypting := opts.Encode.Encrypt != nil
+	marked := cat.MarkerProbe(ctx, encrypting, opts.AllowPlaintext)
 	src, err := cat.Source(ctx)
 	if errors.Is(err, catalog.ErrNoSource) {
 		if hdr == nil {
@@ -257,12 +258,12 @@ func checkSource(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *
 		if err != nil {
 			return err
 		}
-		return cat.GuardPlaintext(ctx, src, encrypting, opts.AllowPlaintext) // another push may have claimed it
+		return cat.GuardPlaintext(ctx, src, encrypting, opts.AllowPlaintext, marked) // another push may have claimed it
 	}
 	if err != nil {
 		return err
 	}
-	if err := cat.GuardPlaintext(ctx, src, encrypting, opts.AllowPlaintext); err != nil {
+	if err := cat.GuardPlaintext(ctx, src, encrypting, opts.AllowPlaintext, marked); err != nil {
 		return err
 	}
 	if hdr == nil {
