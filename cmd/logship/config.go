@@ -249,16 +249,6 @@ func parseBool(name, v string) (bool, error) {
 	return b, nil
 }
 
-// readConfigFile reads the top-level settings of the YAML file at path (or
-// of the default file if it exists) as flat key → value strings.
-func readConfigFile(path string) (map[string]string, error) {
-	f, err := loadConfigFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return f.top, nil
-}
-
 // configFile is the settings of a config file. Unknown keys are errors,
 // so that a typo never silently falls back to a default.
 type configFile struct {

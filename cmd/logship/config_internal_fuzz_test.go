@@ -38,9 +38,9 @@ func FuzzConfigFile(f *testing.F) {
 		if err := os.WriteFile(path, doc, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		flat, err := readConfigFile(path)
+		f, err := loadConfigFile(path)
 		if err == nil {
-			for k := range flat {
+			for k := range f.top {
 				if !knownSetting(k) {
 					t.Fatalf("accepted unknown key %q", k)
 				}

@@ -13,10 +13,11 @@ import (
 // all, with the keys it shows.
 func TestExampleConfigLoads(t *testing.T) {
 	const path = "../../packaging/logship.yaml.example"
-	flat, err := readConfigFile(path)
+	f, err := loadConfigFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	flat := f.top
 	if flat["store"] == "" || flat["pg"] == "" {
 		t.Fatalf("example config lacks store or pg: %v", flat)
 	}
