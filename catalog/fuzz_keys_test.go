@@ -62,7 +62,7 @@ func FuzzWALRecordKey(f *testing.F) {
 		if err := catalog.New(again, fuzzSource).AddWAL(ctx, r); err != nil {
 			t.Fatal(err)
 		}
-		if got := again.keys(); len(got) != 1 || got[0] != key {
+		if got := again.Keys(); len(got) != 1 || got[0] != key {
 			t.Fatalf("%q parsed to %+v, which AddWAL stores as %q", key, r, got)
 		}
 		if found, err := cat.LookupWAL(ctx, r.Name); err != nil || found != r {

@@ -1,96 +1,15 @@
 package storetest_test
 
 import (
-	"bytes"
-	"context"
-	"fmt"
-	"io"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/logship/logship/store"
+	"github.com/logship/logship/store/mem"
 	"github.com/logship/logship/store/storetest"
 )
 
-// memStore is the smallest store that keeps the contract; it checks the
-// suite itself, apart from any real backend's quirks.
-type memStore struct {
-	mu      sync.Mutex
-	objects map[string][]byte
-}
-
-var _ store.Store = (*memStore)(nil)
-
-func (m *memStore) Put(ctx context.Context, key string, body io.ReadSeeker, size int64) error {
-	b, err := io.ReadAll(io.LimitReader(body, size+1))
-	if err != nil {
-		return err
-	}
-	if int64(len(b)) != size {
-		return fmt.Errorf("put %s: body has %d bytes, want %d", key, len(b), size)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.objects[key]; ok {
-		return fmt.Errorf("put %s: %w", key, store.ErrExist)
-	}
-	m.objects[key] = b
-	return nil
-}
-
-func (m *memStore) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.objects[key]
-	if !ok {
-		return nil, fmt.Errorf("get %s: %w", key, store.ErrNotExist)
-	}
-	return io.NopCloser(bytes.NewReader(b)), nil
-}
-
-func (m *memStore) Stat(ctx context.Context, key string) (store.ObjectInfo, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	b, ok := m.objects[key]
-	if !ok {
-		return store.ObjectInfo{}, fmt.Errorf("stat %s: %w", key, store.ErrNotExist)
-	}
-	return store.ObjectInfo{Key: key, Size: int64(len(b)), ModTime: time.Unix(1, 0)}, nil
-}
-
-func (m *memStore) List(ctx context.Context, prefix string, fn func(store.ObjectInfo) error) error {
-	m.mu.Lock()
-	var infos []store.ObjectInfo
-	for key, b := range m.objects {
-		if strings.HasPrefix(key, prefix) {
-			infos = append(infos, store.ObjectInfo{Key: key, Size: int64(len(b)), ModTime: time.Unix(1, 0)})
-		}
-	}
-	m.mu.Unlock()
-	slices.SortFunc(infos, func(a, b store.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
-	for _, oi := range infos {
-		if err := fn(oi); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (m *memStore) Delete(ctx context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.objects, key)
-	return nil
-}
-
-func (m *memStore) String() string { return "mem://" }
-
+// The in-memory store keeps the contract, which checks the suite itself
+// apart from any real backend's quirks.
 func TestMemStore(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return &memStore{objects: map[string][]byte{}} })
+	storetest.Run(t, func(t *testing.T) store.Store { return mem.New() })
 }
