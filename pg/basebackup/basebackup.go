@@ -130,42 +130,20 @@ const (
 	minIncrementalVersion = 170000
 )
 
-// Run takes a base backup of the server at connString (a libpq connection string or
-// URL; PG* environment variables apply) and writes the main data directory's tar
-// archive to tarSink as it arrives, so memory use does not grow with the database.
-// The archive holds backup_label; it holds no WAL (pg_wal is empty) and no
-// backup_manifest, which is returned in Result instead.
-//
-// A server with tablespaces other than pg_default and pg_global is refused before
-// anything is written to tarSink (RunArchives takes those). progress, if not nil,
-// is called from Run's goroutine with the bytes sent so far and the server's
-// estimate of the total.
-func Run(ctx context.Context, connString string, opts Options, tarSink io.Writer, progress func(done, total int64)) (Result, error) {
-	open := func(a Archive) (io.WriteCloser, error) {
-		if a.TablespaceOID != 0 {
-			return nil, tablespaceError([]string{fmt.Sprintf("oid %d (%s)", a.TablespaceOID, a.Location)})
-		}
-		return nopCloser{tarSink}, nil
-	}
-	return run(ctx, connString, opts, open, false, progress)
-}
-
-// RunArchives takes a base backup like Run, tablespaces included: open is called
-// for each archive, the tablespaces' first and the main data directory's last.
+// RunArchives takes a base backup of the server at connString (a libpq
+// connection string or URL; PG* environment variables apply), tablespaces
+// included, writing each archive as it arrives, so memory use does not grow
+// with the database: open is called for each archive, the tablespaces'
+// first and the main data directory's last. The main archive holds
+// backup_label and no WAL (pg_wal is empty); the backup_manifest is
+// returned in Result. progress, if not nil, is called with the bytes sent
+// so far and the server's estimate of the total.
 // The backup is taken with TABLESPACE_MAP, so the main archive holds a
 // tablespace_map file (one line "<oid> <location>" per tablespace; empty
 // without tablespaces) and an empty pg_tblspc directory instead of symbolic
 // links to the server's paths: a restore writes the links, or a
 // tablespace_map with the new locations, where it put each tablespace.
 func RunArchives(ctx context.Context, connString string, opts Options, open OpenArchive, progress func(done, total int64)) (Result, error) {
-	return run(ctx, connString, opts, open, true, progress)
-}
-
-type nopCloser struct{ io.Writer }
-
-func (nopCloser) Close() error { return nil }
-
-func run(ctx context.Context, connString string, opts Options, open OpenArchive, tablespaces bool, progress func(done, total int64)) (Result, error) {
 	var res Result
 	if opts.MaxRateKBps != 0 && (opts.MaxRateKBps < 32 || opts.MaxRateKBps > 1048576) {
 		return res, fmt.Errorf("base backup: max rate %d kB/s out of range 32..1048576", opts.MaxRateKBps)
@@ -189,15 +167,15 @@ func run(ctx context.Context, connString string, opts Options, open OpenArchive,
 		conn.Close(closeCtx)
 	}()
 
-	if err := prepare(ctx, conn, opts, tablespaces, &res); err != nil {
+	if err := prepare(ctx, conn, opts, &res); err != nil {
 		return res, fmt.Errorf("base backup: %w", err)
 	}
-	s := &stream{conn: conn, res: &res, open: open, tablespaces: tablespaces, progress: progress}
+	s := &stream{conn: conn, res: &res, open: open, progress: progress}
 	// ReceiveMessage with a cancellable ctx starts a watcher per message; closing the
 	// socket once on cancellation is cheaper over hundreds of thousands of messages.
 	stop := context.AfterFunc(ctx, func() { conn.Conn().Close() })
 	defer stop()
-	err = s.run(command(opts, tablespaces))
+	err = s.run(command(opts))
 	if cerr := s.closeArchive(); err == nil {
 		err = cerr
 	}
@@ -224,18 +202,12 @@ func parentError(opts Options, err error) error {
 // prepare checks the server and, for an incremental backup, uploads the
 // parent's manifest. The checks come before BASE_BACKUP so that a refused
 // backup does not cost the server a checkpoint.
-func prepare(ctx context.Context, conn *pgconn.PgConn, opts Options, tablespaces bool, res *Result) error {
+func prepare(ctx context.Context, conn *pgconn.PgConn, opts Options, res *Result) error {
 	if err := identify(ctx, conn, res); err != nil {
 		return err
 	}
 	if res.ServerVersion < minServerVersion {
 		return fmt.Errorf("server version %d not supported (need PostgreSQL 15 or later)", res.ServerVersion)
-	}
-	if !tablespaces {
-		// The list BASE_BACKUP itself sends is checked again.
-		if err := checkTablespaces(ctx, conn); err != nil {
-			return err
-		}
 	}
 	if opts.IncrementalFrom == nil {
 		return nil
@@ -291,7 +263,7 @@ func checkIncremental(ctx context.Context, conn *pgconn.PgConn, parent []byte, r
 // CPU. WAIT false: the server would otherwise wait for archive_command to archive
 // the last segment, holding the connection; logship waits on its own store, where
 // "archived" is what counts. No WAL option: WAL reaches the store by archiving.
-func command(opts Options, tablespaceMap bool) string {
+func command(opts Options) string {
 	parts := []string{
 		"LABEL " + quoteLiteral(opts.Label),
 		"PROGRESS",
@@ -307,9 +279,7 @@ func command(opts Options, tablespaceMap bool) string {
 	if opts.MaxRateKBps > 0 {
 		parts = append(parts, "MAX_RATE "+strconv.Itoa(opts.MaxRateKBps))
 	}
-	if tablespaceMap {
-		parts = append(parts, "TABLESPACE_MAP")
-	}
+	parts = append(parts, "TABLESPACE_MAP")
 	if opts.IncrementalFrom != nil {
 		parts = append(parts, "INCREMENTAL")
 	}
@@ -366,29 +336,6 @@ func parseMemory(s string) (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("bad size %q", s)
-}
-
-func checkTablespaces(ctx context.Context, conn *pgconn.PgConn) error {
-	results, err := conn.Exec(ctx,
-		"SELECT spcname || ' (' || pg_tablespace_location(oid) || ')' FROM pg_tablespace "+
-			"WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY spcname").ReadAll()
-	if err != nil {
-		return fmt.Errorf("list tablespaces: %w", err)
-	}
-	var names []string
-	for _, r := range results {
-		for _, row := range r.Rows {
-			names = append(names, string(row[0]))
-		}
-	}
-	if len(names) > 0 {
-		return tablespaceError(names)
-	}
-	return nil
-}
-
-func tablespaceError(names []string) error {
-	return fmt.Errorf("tablespaces other than pg_default are not supported yet: %s", strings.Join(names, ", "))
 }
 
 // queryRow runs a simple query and returns its first row as text.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ func TestRun(t *testing.T) {
 	}
 	var calls int
 	var lastDone, lastTotal int64
-	res, err := basebackup.Run(ctx, c.ConnString(), basebackup.Options{Label: "logship 'test'", FastCheckpoint: true}, f,
+	res, err := runMain(ctx, c.ConnString(), basebackup.Options{Label: "logship 'test'", FastCheckpoint: true}, f,
 		func(done, total int64) {
 			calls++
 			if done < lastDone {
@@ -146,22 +147,6 @@ func TestRun(t *testing.T) {
 	}
 }
 
-func TestRunRefusesTablespaces(t *testing.T) {
-	c := pgtest.Start(t, pgtest.Options{})
-	loc := pgtest.TempDir(t, "logship-tblspc-*")
-	c.Exec(t, "CREATE TABLESPACE extra LOCATION '"+loc+"'")
-
-	var sink bytes.Buffer
-	_, err := basebackup.Run(context.Background(), c.ConnString(), basebackup.Options{FastCheckpoint: true}, &sink, nil)
-	if err == nil || !strings.Contains(err.Error(), "tablespaces other than pg_default are not supported yet") ||
-		!strings.Contains(err.Error(), "extra") {
-		t.Fatalf("error %v, want a refusal naming the tablespace", err)
-	}
-	if sink.Len() != 0 {
-		t.Errorf("%d bytes written before the refusal", sink.Len())
-	}
-}
-
 func TestRunBadInput(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
 	tests := []struct {
@@ -177,7 +162,7 @@ func TestRunBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var sink bytes.Buffer
-			_, err := basebackup.Run(context.Background(), tt.conn, tt.opts, &sink, nil)
+			_, err := runMain(context.Background(), tt.conn, tt.opts, &sink, nil)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
 			}
@@ -191,12 +176,12 @@ func TestRunCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sink := &cancelAfter{n: 1 << 20, cancel: cancel}
-	_, err := basebackup.Run(ctx, c.ConnString(), basebackup.Options{FastCheckpoint: true}, sink, nil)
+	_, err := runMain(ctx, c.ConnString(), basebackup.Options{FastCheckpoint: true}, sink, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
 	// The server must have dropped the backup: a new one starts and finishes.
-	if _, err := basebackup.Run(context.Background(), c.ConnString(), basebackup.Options{FastCheckpoint: true}, io.Discard, nil); err != nil {
+	if _, err := runMain(context.Background(), c.ConnString(), basebackup.Options{FastCheckpoint: true}, io.Discard, nil); err != nil {
 		t.Fatalf("backup after a cancelled one: %v", err)
 	}
 }
@@ -220,10 +205,26 @@ func BenchmarkRun(b *testing.B) {
 	c.Pgbench(b, "-i", "-s", "10")
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := basebackup.Run(context.Background(), c.ConnString(), basebackup.Options{FastCheckpoint: true}, io.Discard, nil)
+		res, err := runMain(context.Background(), c.ConnString(), basebackup.Options{FastCheckpoint: true}, io.Discard, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.SetBytes(res.TarBytes)
 	}
 }
+
+// runMain is RunArchives for a server without tablespaces: the main
+// archive goes to sink.
+func runMain(ctx context.Context, conn string, opts basebackup.Options, sink io.Writer, progress func(done, total int64)) (basebackup.Result, error) {
+	open := func(a basebackup.Archive) (io.WriteCloser, error) {
+		if a.TablespaceOID != 0 {
+			return nil, fmt.Errorf("unexpected tablespace archive %s", a.Name)
+		}
+		return nopWriteCloser{sink}, nil
+	}
+	return basebackup.RunArchives(ctx, conn, opts, open, progress)
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }

@@ -17,11 +17,10 @@ import (
 
 // stream reads one BASE_BACKUP exchange.
 type stream struct {
-	conn        *pgconn.PgConn
-	res         *Result
-	open        OpenArchive
-	tablespaces bool // tablespaces other than pg_default and pg_global allowed
-	progress    func(done, total int64)
+	conn     *pgconn.PgConn
+	res      *Result
+	open     OpenArchive
+	progress func(done, total int64)
 
 	sets       [][][][]byte      // completed result sets: rows of column values
 	rows       [][][]byte        // rows of the result set being read
@@ -117,14 +116,12 @@ func (s *stream) resultSet(n int) error {
 	case 2:
 		// Rows: spcoid, spclocation, size in kB (with PROGRESS); the main data
 		// directory is the row with a NULL oid.
-		var others []string
 		s.spcOIDs = map[string]uint32{}
 		for _, r := range rows {
 			if len(r) < 3 {
 				return errors.New("tablespace list: short row")
 			}
 			if r[0] != nil {
-				others = append(others, fmt.Sprintf("oid %s (%s)", r[0], r[1]))
 				oid, err := strconv.ParseUint(string(r[0]), 10, 32)
 				if err != nil || oid == 0 || len(r[1]) == 0 {
 					return fmt.Errorf("tablespace list: oid %q, location %q", r[0], r[1])
@@ -138,9 +135,6 @@ func (s *stream) resultSet(n int) error {
 				}
 				s.total += kb * 1024
 			}
-		}
-		if len(others) > 0 && !s.tablespaces {
-			return tablespaceError(others)
 		}
 	}
 	return nil

@@ -145,3 +145,7 @@ func FuzzStream(f *testing.F) {
 		}
 	})
 }
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }

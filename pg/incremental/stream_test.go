@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -31,7 +32,7 @@ func TestRestoreFromTarStreams(t *testing.T) {
 	defer cancel()
 	take := func(parent []byte) (basebackup.Result, []byte) {
 		var tarBuf bytes.Buffer
-		res, err := basebackup.Run(ctx, c.ConnString(), basebackup.Options{FastCheckpoint: true, IncrementalFrom: parent}, &tarBuf, nil)
+		res, err := basebackup.RunArchives(ctx, c.ConnString(), basebackup.Options{FastCheckpoint: true, IncrementalFrom: parent}, mainArchive(&tarBuf), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,3 +167,18 @@ func removeUnlisted(t *testing.T, dir string, m *pg.Manifest) {
 		t.Fatal(err)
 	}
 }
+
+// mainArchive takes the main data directory's archive of a backup without
+// tablespaces into w.
+func mainArchive(w io.Writer) basebackup.OpenArchive {
+	return func(a basebackup.Archive) (io.WriteCloser, error) {
+		if a.TablespaceOID != 0 {
+			return nil, fmt.Errorf("unexpected tablespace archive %s", a.Name)
+		}
+		return nopWriteCloser{w}, nil
+	}
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
