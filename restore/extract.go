@@ -139,7 +139,7 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		}
 		return x.writeFile(name, hdr.Size, r)
 	case tar.TypeSymlink:
-		return fmt.Errorf("symlink to %q refused: symlinks (tablespaces under pg_tblspc) are not supported yet", hdr.Linkname)
+		return fmt.Errorf("symlink to %q refused: a logship backup holds none (tablespaces come as archives of their own)", hdr.Linkname)
 	case tar.TypeLink:
 		return fmt.Errorf("hard link to %q refused: a base backup never contains hard links", hdr.Linkname)
 	case tar.TypeChar, tar.TypeBlock:
