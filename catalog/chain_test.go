@@ -152,10 +152,10 @@ func TestReachMark(t *testing.T) {
 		t.Fatalf("fallback: %+v, %v", r, err)
 	}
 	r, err = ch.ReachMark(marks[2], nil)
-	if names := ch.Needs(r); err != nil || r.ID != "b2" || !reflect.DeepEqual(names, []string{seg(1, 8), seg(1, 9), seg(1, 10)}) {
+	if names := walNames(ch.Needs(r), ch.SegmentSize); err != nil || r.ID != "b2" || !reflect.DeepEqual(names, []string{seg(1, 8), seg(1, 9), seg(1, 10)}) {
 		t.Fatalf("Needs of the reach of m10 = %s %v %v", r.ID, names, err)
 	}
-	if got := ch.NeededBy(backups[0]); !reflect.DeepEqual(got, []string{seg(1, 2), seg(1, 3)}) {
+	if got := walNames(ch.NeededBy(backups[0]), ch.SegmentSize); !reflect.DeepEqual(got, []string{seg(1, 2), seg(1, 3)}) {
 		t.Fatalf("NeededBy = %v", got)
 	}
 }
@@ -187,12 +187,12 @@ func TestNeeds(t *testing.T) {
 	backups := []catalog.Backup{backup("b1", 1, 2, 3), backup("b2", 1, 8, 9)}
 	ch := catalog.NewChain(&catalog.Source{SegmentSize: segSize}, wal, backups, nil, nil)
 	keep := map[string]bool{}
-	for _, n := range ch.NeededBy(backups[1]) {
+	for _, n := range walNames(ch.NeededBy(backups[1]), ch.SegmentSize) {
 		keep[n] = true
 	}
 	for _, m := range []catalog.Mark{mark("m10", 1, 10), mark("m12", 1, 12)} {
 		r, _ := ch.ReachMark(m, nil)
-		for _, n := range ch.Needs(r) {
+		for _, n := range walNames(ch.Needs(r), ch.SegmentSize) {
 			keep[n] = true
 		}
 	}
@@ -200,7 +200,17 @@ func TestNeeds(t *testing.T) {
 	if !reflect.DeepEqual(keep, want) {
 		t.Fatalf("needs = %v, want %v", keep, want)
 	}
-	if got := ch.NeededBy(backup("b3", 2, 8, 9)); !reflect.DeepEqual(got, []string{"00000002.history", "000000020000000000000008", "000000020000000000000009"}) {
+	if got := walNames(ch.NeededBy(backup("b3", 2, 8, 9)), ch.SegmentSize); !reflect.DeepEqual(got, []string{"00000002.history", "000000020000000000000008", "000000020000000000000009"}) {
 		t.Fatalf("NeededBy on timeline 2 = %v", got)
 	}
+}
+
+// walNames lists every file n names: its history files, then the segments
+// of its runs.
+func walNames(n catalog.WALNeeds, segSize uint64) []string {
+	names := append([]string(nil), n.History...)
+	for _, r := range n.Runs {
+		names = append(names, r.Names(segSize)...)
+	}
+	return names
 }

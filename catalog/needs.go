@@ -14,8 +14,9 @@ type WALNeeds struct {
 	Runs    []SegmentRun
 }
 
-// NeedsOf is what a restore along r needs (Needs, as runs).
-func (ch *Chain) NeedsOf(r Reach) WALNeeds {
+// Needs is the WAL a restore along r needs, which purge must keep: the
+// history file of its timeline and every segment it replays.
+func (ch *Chain) Needs(r Reach) WALNeeds {
 	var n WALNeeds
 	if r.Timeline > 1 {
 		n.History = []string{pg.HistoryFileName(r.Timeline)}
@@ -24,10 +25,10 @@ func (ch *Chain) NeedsOf(r Reach) WALNeeds {
 	return n
 }
 
-// NeedsOfBackup is what a kept backup needs to be restorable at all
-// (NeededBy, as runs).
-func (ch *Chain) NeedsOfBackup(b Backup) WALNeeds {
-	return ch.NeedsOf(Reach{Backup: b, ID: b.ID, Timeline: b.Timeline, Runs: ch.BackupWAL(b)})
+// NeededBy is the WAL a kept backup needs to be restorable at all: its own
+// segments (BackupWAL) and the history file of its timeline.
+func (ch *Chain) NeededBy(b Backup) WALNeeds {
+	return ch.Needs(Reach{Backup: b, ID: b.ID, Timeline: b.Timeline, Runs: ch.BackupWAL(b)})
 }
 
 // neededSet answers "does anything kept need this WAL file, and what" in

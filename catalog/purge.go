@@ -137,7 +137,7 @@ func (p *PurgePlan) Empty() bool {
 }
 
 // PlanPurge decides what the policy deletes, as of now. It never deletes
-// what a kept backup or a kept mark needs (Chain.NeedsOfBackup; Chain.NeedsOf
+// what a kept backup or a kept mark needs (Chain.NeededBy; Chain.Needs of
 // the mark's Chain.Reach), nor any timeline history file, nor any WAL at or
 // after the start of the oldest kept backup (so restores to any moment
 // since stay possible).
@@ -181,7 +181,7 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 			pb.Action, pb.Reason = ActionDelete, deleteReason(pol, len(ch.Backups))
 			p.delBackups = append(p.delBackups, b)
 		} else {
-			needs.add(ch.NeedsOfBackup(b), "backup "+b.ID)
+			needs.add(ch.NeededBy(b), "backup "+b.ID)
 		}
 		p.Backups = append(p.Backups, pb)
 	}
@@ -314,7 +314,7 @@ func (p *PurgePlan) keepForMarks(ch *Chain, keep []string, needs *neededSet, pin
 			why = "pinned; " + why
 		}
 		p.Marks = append(p.Marks, plannedMark(m, ActionKeep, why, r.ID))
-		needs.add(ch.NeedsOf(r), "mark "+m.Name)
+		needs.add(ch.Needs(r), "mark "+m.Name)
 	}
 	return lsn, oldest
 }

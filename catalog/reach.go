@@ -314,22 +314,3 @@ func (ch *Chain) ReachMark(m Mark, usable func(Backup) bool) (Reach, error) {
 	}
 	return r, nil
 }
-
-// Needs lists the WAL files a restore along r needs, which purge must keep:
-// the history file of its timeline and every segment it replays.
-func (ch *Chain) Needs(r Reach) []string {
-	var names []string
-	if r.Timeline > 1 {
-		names = append(names, pg.HistoryFileName(r.Timeline))
-	}
-	for _, run := range r.Runs {
-		names = append(names, run.Names(ch.SegmentSize)...)
-	}
-	return names
-}
-
-// NeededBy lists the WAL files a kept backup needs to be restorable at all:
-// its own segments (BackupWAL), and the history file of its timeline.
-func (ch *Chain) NeededBy(b Backup) []string {
-	return ch.Needs(Reach{Backup: b, ID: b.ID, Timeline: b.Timeline, Runs: ch.BackupWAL(b)})
-}
