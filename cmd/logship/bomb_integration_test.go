@@ -69,11 +69,14 @@ func craftedBackup(t *testing.T, tarBytes, manifest []byte) []string {
 		StartLSN: 0x2000028, EndLSN: 0x2000100,
 		StartWAL: "000000010000000000000002", EndWAL: "000000010000000000000002",
 		StartTime: time.Now().Add(-time.Hour), EndTime: time.Now().Add(-time.Hour)}
-	part := put(("crafted/backups/"+b.ID+"/")+"part-000001", object.KindBackupPart, "part-000001", tarBytes)
-	b.Parts = []catalog.BackupPart{{Key: ("crafted/backups/" + b.ID + "/") + "part-000001", RawSize: part.Header.RawSize, SHA256: part.Header.ChecksumHex(), StoredSize: part.Size()}}
+	// The keys are the catalog's layout (docs/FORMAT.md), spelled out:
+	// a test may build keys, logship's own code outside catalog may not.
+	prefix := "crafted/backups/" + b.ID + "/"
+	part := put(prefix+"part-000001", object.KindBackupPart, "part-000001", tarBytes)
+	b.Parts = []catalog.BackupPart{{Key: prefix + "part-000001", RawSize: part.Header.RawSize, SHA256: part.Header.ChecksumHex(), StoredSize: part.Size()}}
 	b.RawSize, b.StoredSize = part.Header.RawSize, part.Size()
-	man := put(("crafted/backups/"+b.ID+"/")+"backup_manifest", object.KindMeta, "backup_manifest", manifest)
-	b.ManifestKey, b.ManifestSHA256 = ("crafted/backups/"+b.ID+"/")+"backup_manifest", man.Header.ChecksumHex()
+	man := put(prefix+"backup_manifest", object.KindMeta, "backup_manifest", manifest)
+	b.ManifestKey, b.ManifestSHA256 = prefix+"backup_manifest", man.Header.ChecksumHex()
 	if err := cat.AddBackup(ctx, b); err != nil {
 		t.Fatal(err)
 	}

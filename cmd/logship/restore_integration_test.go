@@ -21,11 +21,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/internal/pgtest"
-	"github.com/logship/logship/object"
 	"github.com/logship/logship/restore"
-	"github.com/logship/logship/store/file"
 )
 
 // restoreOut is what restore --json prints.
@@ -430,54 +427,12 @@ func testRestoreBrokenChain(t *testing.T, v pgtest.Version) {
 	})
 }
 
-// craftedStore records a backup whose one part holds tarBytes, a WAL chain
-// for it (records only) and a mark m1, without any PostgreSQL.
+// craftedStore records a backup whose one part holds tarBytes, with a
+// manifest restore cannot use, a WAL chain for it (records only) and a mark
+// m1, without any PostgreSQL.
 func craftedStore(t *testing.T, tarBytes []byte) []string {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := file.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := catalog.New(st, "crafted")
-	if _, err := cat.ClaimSource(ctx, catalog.Source{SystemID: 42, SegmentSize: 16 << 20}); err != nil {
-		t.Fatal(err)
-	}
-	for seg := 1; seg <= 3; seg++ {
-		r := catalog.WALRecord{Name: fmt.Sprintf("0000000100000000000000%02X", seg), RawSize: 16 << 20, SHA256: strings.Repeat("0", 64), StoredSize: 1}
-		if err := cat.AddWAL(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put := func(key string, kind object.Kind, name string, body []byte) *object.Encoded {
-		obj, err := object.Encode(bytes.NewReader(body), kind, name, nil, object.EncodeOptions{Compression: object.Zstd})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Put(ctx, key, obj.Reader(), obj.Size()); err != nil {
-			t.Fatal(err)
-		}
-		return obj
-	}
-	b := catalog.Backup{ID: "20261127T040000.000Z", Source: "crafted", SystemID: 42, Timeline: 1,
-		StartLSN: 0x2000028, EndLSN: 0x2000100,
-		StartWAL: "000000010000000000000002", EndWAL: "000000010000000000000002",
-		StartTime: time.Now().Add(-time.Hour), EndTime: time.Now().Add(-time.Hour)}
-	// The keys are the catalog's layout (docs/FORMAT.md), spelled out:
-	// a test may build keys, logship's own code outside catalog may not.
-	prefix := "crafted/backups/" + b.ID + "/"
-	part := put(prefix+"part-000001", object.KindBackupPart, "part-000001", tarBytes)
-	b.Parts = []catalog.BackupPart{{Key: prefix + "part-000001", RawSize: part.Header.RawSize, SHA256: part.Header.ChecksumHex(), StoredSize: part.Size()}}
-	man := put(prefix+"backup_manifest", object.KindMeta, "backup_manifest", []byte("{}\n{}\n"))
-	b.ManifestKey, b.ManifestSHA256 = prefix+"backup_manifest", man.Header.ChecksumHex()
-	if err := cat.AddBackup(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := cat.AddMark(ctx, catalog.Mark{Name: "m1", LSN: 0x3000500, Timeline: 1, Time: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
-	return []string{"--store", "file://" + dir, "--source", "crafted"}
+	return craftedBackup(t, tarBytes, []byte("{}\n{}\n"))
 }
 
 func tarOf(t *testing.T, hdrs ...*tar.Header) []byte {
