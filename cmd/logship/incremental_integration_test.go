@@ -282,29 +282,9 @@ func TestScheduleIncremental(t *testing.T) {
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	waitArchived(t, c, switchWAL(t, c))
 	mustLogship(t, nil, append(pgFlags, "backup", "--fast")...)
-	cfg := writeConfig(t, fmt.Sprintf(`store: file://%s
-source: incrsched
-pg: "%s"
-log-format: json
-jobs:
-  backup: "off"
-  incremental: "* * * * * *"
-  backup-fast: true
-  mark: "off"
-  verify: "off"
-  metrics-listen: "off"
-`, storeDir, c.ConnString()))
-	d := startDaemon(t, "--config", cfg, "schedule")
-	cat := openCatalog(t, storeDir, "incrsched")
-	var bs []catalog.Backup
-	pgtest.WaitFor(t, 90*time.Second, "two scheduled incremental backups", func() bool {
+	bs, d := scheduledIncrementals(t, storeDir, "incrsched", c.ConnString(), 3, func() {
 		c.Exec(t, "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 1, now())")
-		var err error
-		bs, err = cat.Backups(context.Background())
-		return err == nil && len(bs) >= 3
 	})
-	_ = d.cmd.Process.Signal(os.Interrupt)
-	<-d.done
 	for i, b := range bs[1:] {
 		if !b.Incremental() || b.Parent != bs[i].ID {
 			t.Errorf("backup %s: kind %q, parent %q; want incremental on %s", b.ID, b.Kind, b.Parent, bs[i].ID)
@@ -337,4 +317,36 @@ func TestIncrementalPreconditions(t *testing.T) {
 	if r := logship(t, nil, append(incr, "--parent", "nosuch")...); r.code != 2 || !strings.Contains(r.stderr, "nosuch") {
 		t.Errorf("unknown parent: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// scheduledIncrementals runs logship schedule with only the incremental job
+// (every second) for source in storeDir against the server at conn, calling
+// write before each look, until the catalog holds at least n backups; it
+// stops the daemon and returns them, with the daemon for its log.
+func scheduledIncrementals(t *testing.T, storeDir, source, conn string, n int, write func()) ([]catalog.Backup, *daemon) {
+	t.Helper()
+	cfg := writeConfig(t, fmt.Sprintf(`store: file://%s
+source: %s
+pg: "%s"
+log-format: json
+jobs:
+  backup: "off"
+  incremental: "* * * * * *"
+  backup-fast: true
+  mark: "off"
+  verify: "off"
+  metrics-listen: "off"
+`, storeDir, source, conn))
+	d := startDaemon(t, "--config", cfg, "schedule")
+	cat := openCatalog(t, storeDir, source)
+	var bs []catalog.Backup
+	pgtest.WaitFor(t, 120*time.Second, fmt.Sprintf("%d scheduled backups", n), func() bool {
+		write()
+		var err error
+		bs, err = cat.Backups(context.Background())
+		return err == nil && len(bs) >= n
+	})
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	<-d.done
+	return bs, d
 }

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/internal/pgtest"
 )
 
@@ -76,29 +74,9 @@ func TestScheduleIncrementalStartsFull(t *testing.T) {
 	c, storeDir, flags, _, _ := archivingCluster18(t, "incrfull")
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	waitArchived(t, c, switchWAL(t, c))
-	cfg := writeConfig(t, fmt.Sprintf(`store: file://%s
-source: incrfull
-pg: "%s"
-log-format: json
-jobs:
-  backup: "off"
-  incremental: "* * * * * *"
-  backup-fast: true
-  mark: "off"
-  verify: "off"
-  metrics-listen: "off"
-`, storeDir, c.ConnString()))
-	d := startDaemon(t, "--config", cfg, "schedule")
-	cat := openCatalog(t, storeDir, "incrfull")
-	var bs []catalog.Backup
-	pgtest.WaitFor(t, 120*time.Second, "a full and an incremental scheduled backup", func() bool {
+	bs, d := scheduledIncrementals(t, storeDir, "incrfull", c.ConnString(), 2, func() {
 		c.Exec(t, "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 1, now())")
-		var err error
-		bs, err = cat.Backups(context.Background())
-		return err == nil && len(bs) >= 2
 	})
-	_ = d.cmd.Process.Signal(os.Interrupt)
-	<-d.done
 	if bs[0].Incremental() || !bs[1].Incremental() || bs[1].Parent != bs[0].ID {
 		t.Errorf("backups %+v; want a full one, then an incremental on it", bs[:2])
 	}
@@ -163,29 +141,9 @@ func TestScheduleIncrementalAfterFailover(t *testing.T) {
 	mustLogship(t, nil, append(append([]string{}, flags...), "failover", "--target-dir", dr.dir, "--pg-bin", bin)...)
 	mustSQL(t, dr, "INSERT INTO probe VALUES (1)")
 
-	cfg := writeConfig(t, fmt.Sprintf(`store: file://%s
-source: incrfo
-pg: "%s"
-log-format: json
-jobs:
-  backup: "off"
-  incremental: "* * * * * *"
-  backup-fast: true
-  mark: "off"
-  verify: "off"
-  metrics-listen: "off"
-`, storeDir, dr.connString()))
-	d := startDaemon(t, "--config", cfg, "schedule")
-	cat := openCatalog(t, storeDir, "incrfo")
-	var bs []catalog.Backup
-	pgtest.WaitFor(t, 120*time.Second, "two scheduled backups on the new timeline", func() bool {
+	bs, d := scheduledIncrementals(t, storeDir, "incrfo", dr.connString(), 3, func() {
 		mustSQL(t, dr, "INSERT INTO probe SELECT coalesce(max(n), 0) + 1 FROM probe")
-		var err error
-		bs, err = cat.Backups(context.Background())
-		return err == nil && len(bs) >= 3
 	})
-	_ = d.cmd.Process.Signal(os.Interrupt)
-	<-d.done
 	if bs[1].Timeline != 2 || bs[1].Incremental() || bs[2].Timeline != 2 || !bs[2].Incremental() || bs[2].Parent != bs[1].ID {
 		t.Errorf("backups after the failover %+v; want a full one on timeline 2, then an incremental on it", bs[1:3])
 	}
