@@ -406,14 +406,16 @@ func (s *Store) walk(ctx context.Context, dirKey, prefix string, fn func(store.O
 		if de.IsDir() {
 			k += "/"
 		}
+		// Filtered before sorting: a look-up of one record (a prefix
+		// within a folder of thousands) sorts only what matches.
+		if !strings.HasPrefix(k, prefix) && !strings.HasPrefix(prefix, k) {
+			continue
+		}
 		list = append(list, entry{k, de})
 	}
 	slices.SortFunc(list, func(a, b entry) int { return strings.Compare(a.sortKey, b.sortKey) })
 	for _, e := range list {
 		k := e.sortKey
-		if !strings.HasPrefix(k, prefix) && !strings.HasPrefix(prefix, k) {
-			continue
-		}
 		if e.de.IsDir() {
 			if err := s.walk(ctx, k, prefix, fn); err != nil {
 				return err
