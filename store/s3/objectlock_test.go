@@ -220,20 +220,8 @@ func TestReadOriginalVersitygw(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	raw := srv.rawClient(t)
-	full := func(k string) *string { return aws.String(cfg.Prefix + "/" + k) }
-	for _, k := range []string{"src/wal/000000010000000000000001", "src/backups/b1/part-000001"} {
-		for _, evil := range []string{"evil", "more evil"} {
-			if _, err := raw.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: full(k), Body: strings.NewReader(evil)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for _, k := range []string{"src/wal/000000010000000000000002", "src/catalog/wal/000000010000000000000002~1~b"} {
-		if _, err := raw.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: full(k)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	attack(t, srv, bucket, cfg.Prefix, []string{"src/wal/000000010000000000000001", "src/backups/b1/part-000001"},
+		[]string{"src/wal/000000010000000000000002", "src/catalog/wal/000000010000000000000002~1~b"})
 	// The attacked store as logship normally reads it...
 	if _, err := st.Stat(ctx, "src/wal/000000010000000000000002"); !errors.Is(err, store.ErrNotExist) {
 		t.Fatalf("deleted key: %v, want ErrNotExist", err)
@@ -335,5 +323,26 @@ func TestDeleteVersionsVersitygw(t *testing.T) {
 	}
 	if n := versions(probe); n != 2 {
 		t.Errorf("exempt key: %d versions and markers, want its version and a delete marker (a plain delete)", n)
+	}
+}
+
+// attack does what stolen credentials of the primary could: overwrite each
+// of overwrite twice and delete each of del, straight through the S3 API.
+func attack(t *testing.T, srv server, bucket, prefix string, overwrite, del []string) {
+	t.Helper()
+	ctx := context.Background()
+	raw := srv.rawClient(t)
+	full := func(k string) *string { return aws.String(prefix + "/" + k) }
+	for _, k := range overwrite {
+		for _, evil := range []string{"evil", "more evil"} {
+			if _, err := raw.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: full(k), Body: strings.NewReader(evil)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, k := range del {
+		if _, err := raw.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: full(k)}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

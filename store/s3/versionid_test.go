@@ -7,9 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/logship/logship/store"
 	"github.com/logship/logship/store/s3"
 )
@@ -44,20 +41,8 @@ func TestVersionIDVersitygw(t *testing.T) {
 		}
 		ids[k] = id
 	}
-	raw := srv.rawClient(t)
-	full := func(k string) *string { return aws.String(cfg.Prefix + "/" + k) }
-	for _, k := range []string{"src/wal/000000010000000000000001", "src/backups/b1/part-000001"} {
-		for _, evil := range []string{"evil", "more evil"} {
-			if _, err := raw.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: full(k), Body: strings.NewReader(evil)}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	for _, k := range []string{"src/wal/000000010000000000000002", "src/backups/b1/part-000002"} {
-		if _, err := raw.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: full(k)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	attack(t, srv, bucket, cfg.Prefix, []string{"src/wal/000000010000000000000001", "src/backups/b1/part-000001"},
+		[]string{"src/wal/000000010000000000000002", "src/backups/b1/part-000002"})
 	plain := cfg
 	plain.ObjectLock = s3.ObjectLock{}
 	rd := open(t, plain)
