@@ -77,7 +77,8 @@ func runChain(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options
 	if err != nil {
 		return res, err
 	}
-	dests, err := planTablespaces(plan.Backup, opts.TablespaceMap, dir)
+	storeRoot, _ := cat.LocalRoot()
+	dests, err := planTablespaces(plan.Backup, opts.TablespaceMap, dir, storeRoot)
 	if err != nil {
 		return res, err
 	}

@@ -3,7 +3,6 @@ package restore
 import (
 	"errors"
 	"fmt"
-	"github.com/logship/logship/pg/server"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -53,7 +52,7 @@ func ParseTablespaceMap(pairs []string) (map[string]string, error) {
 // destination that exists and is not empty is refused even with --force,
 // which clears only the target directory: on the source's host, a
 // tablespace's original path is the source's own, in use.
-func planTablespaces(b catalog.Backup, mapping map[string]string, dataDir string) ([]tablespaceDest, error) {
+func planTablespaces(b catalog.Backup, mapping map[string]string, dataDir, storeRoot string) ([]tablespaceDest, error) {
 	known := map[string]bool{}
 	var out []tablespaceDest
 	used := map[string]uint32{}
@@ -74,7 +73,7 @@ func planTablespaces(b catalog.Backup, mapping map[string]string, dataDir string
 		if within(dest, dataDir) || within(dataDir, dest) {
 			return nil, fmt.Errorf("%w: tablespace %d would go to %s, which overlaps the target directory %s", ErrBadTablespaceMap, ts.OID, dest, dataDir)
 		}
-		if err := checkTablespaceDest(dest, ts.OID, loc, mapped); err != nil {
+		if err := checkTablespaceDest(dest, ts.OID, loc, mapped, storeRoot); err != nil {
 			return nil, err
 		}
 		out = append(out, tablespaceDest{OID: ts.OID, Location: ts.Location, Dest: dest})
@@ -103,18 +102,16 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-func checkTablespaceDest(dest string, oid uint32, loc string, mapped bool) error {
+// checkTablespaceDest refuses a destination the target guard refuses for
+// the data directory itself (the store's folder, a data directory, a
+// running server's), or one that is not an empty or absent directory.
+func checkTablespaceDest(dest string, oid uint32, loc string, mapped bool, storeRoot string) error {
 	hint := fmt.Sprintf("restore it elsewhere with --tablespace-map %s=NEW", loc)
 	if mapped {
 		hint = "choose an empty or absent directory"
 	}
-	for d := filepath.Dir(dest); ; d = filepath.Dir(d) {
-		if pid, ok := server.RunningPID(d); ok {
-			return fmt.Errorf("%w: tablespace %d would go to %s, inside the data directory %s of a running PostgreSQL server (pid %d); %s", ErrNotEmpty, oid, dest, d, pid, hint)
-		}
-		if d == filepath.Dir(d) {
-			break
-		}
+	if err := guardPlace(dest, realPath(dest), storeRoot); err != nil {
+		return fmt.Errorf("tablespace %d: %w; %s", oid, err, hint)
 	}
 	fi, err := os.Lstat(dest)
 	switch {

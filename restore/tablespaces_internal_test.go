@@ -34,10 +34,10 @@ func TestPlanTablespaces(t *testing.T) {
 	}
 	b := catalog.Backup{ID: "x", Tablespaces: []catalog.BackupTablespace{{OID: 16390, Location: busy}, {OID: 16391, Location: "/nonexistent/ts"}}}
 
-	if _, err := planTablespaces(b, nil, data); !errors.Is(err, ErrNotEmpty) {
+	if _, err := planTablespaces(b, nil, data, ""); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("original path in use: %v", err)
 	}
-	got, err := planTablespaces(b, map[string]string{busy: empty}, data)
+	got, err := planTablespaces(b, map[string]string{busy: empty}, data, "")
 	if err != nil || len(got) != 2 || got[0].Dest != empty || got[1].Dest != "/nonexistent/ts" || got[0].prefix() != "pg_tblspc/16390/" {
 		t.Errorf("mapped: %+v %v", got, err)
 	}
@@ -46,7 +46,7 @@ func TestPlanTablespaces(t *testing.T) {
 		"twice":       {busy: "/same", "/nonexistent/ts": "/same"},
 		"inside data": {busy: filepath.Join(data, "ts")},
 	} {
-		if _, err := planTablespaces(b, m, data); !errors.Is(err, ErrBadTablespaceMap) {
+		if _, err := planTablespaces(b, m, data, ""); !errors.Is(err, ErrBadTablespaceMap) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -54,7 +54,15 @@ func TestPlanTablespaces(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(empty, "postmaster.pid"), []byte("1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := planTablespaces(b, map[string]string{busy: filepath.Join(empty, "ts")}, data); !errors.Is(err, ErrNotEmpty) {
+	if _, err := planTablespaces(b, map[string]string{busy: filepath.Join(empty, "ts")}, data, ""); !errors.Is(err, ErrUnsafeTarget) {
 		t.Errorf("inside a running server's directory: %v", err)
+	}
+	// Invariant 10: never into the store, not even through a tablespace.
+	storeRoot := filepath.Join(root, "store")
+	if err := os.Mkdir(storeRoot, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := planTablespaces(b, map[string]string{busy: filepath.Join(storeRoot, "ts")}, data, storeRoot); !errors.Is(err, ErrUnsafeTarget) {
+		t.Errorf("inside the store's folder: %v", err)
 	}
 }
