@@ -35,6 +35,10 @@ type Options struct {
 	// S3RequestTimeout bounds each attempt of each request; 0 = the
 	// backend's default.
 	S3RequestTimeout time.Duration
+	// S3DeferBucketCheck leaves out the bucket check at open (one request)
+	// unless a request fails: for wal-push, which opens the store for every
+	// segment.
+	S3DeferBucketCheck bool
 	// Logger receives the backend's own messages (the AWS SDK's warnings).
 	Logger *slog.Logger
 }
@@ -67,6 +71,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (store.Store, error)
 		}
 		cfg.ObjectLock.Exempt = opts.S3LockExempt
 		cfg.ReadOriginal = opts.S3ReadOriginal
+		cfg.DeferBucketCheck = opts.S3DeferBucketCheck
 		cfg.Logger = opts.Logger
 		return s3.Open(ctx, cfg)
 	default:

@@ -22,8 +22,9 @@ import (
 )
 
 // newClient builds the SDK client. Credentials and region come from the
-// standard AWS chain; only the region falls back to a default.
-func newClient(ctx context.Context, cfg Config) (*awss3.Client, aws.CredentialsProvider, error) {
+// standard AWS chain; only the region falls back to a default. extra are
+// more middleware for every operation.
+func newClient(ctx context.Context, cfg Config, extra ...func(*middleware.Stack) error) (*awss3.Client, aws.CredentialsProvider, error) {
 	var opts []func(*config.LoadOptions) error
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
@@ -53,6 +54,7 @@ func newClient(ctx context.Context, cfg Config) (*awss3.Client, aws.CredentialsP
 		// warning would only be noise in the logs.
 		o.DisableLogOutputChecksumValidationSkipped = true
 		o.APIOptions = append(o.APIOptions, addAttemptTimeout(cfg.RequestTimeout))
+		o.APIOptions = append(o.APIOptions, extra...)
 	})
 	return client, awsCfg.Credentials, nil
 }

@@ -67,6 +67,11 @@ type Config struct {
 	// both succeed, the last one winning. Use it only for servers without
 	// If-None-Match.
 	ConditionalWrites string
+	// DeferBucketCheck skips Open's bucket check (one HeadBucket): it runs
+	// only if a request fails in a way the configuration may explain, and
+	// a wrong bucket or credentials still come back as ErrConfig, from that
+	// request. For short processes whose every round trip counts (wal-push).
+	DeferBucketCheck bool
 	// Logger receives the AWS SDK's own log messages; nil leaves them to
 	// the SDK's default (plain lines on stderr).
 	Logger *slog.Logger

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +23,9 @@ type Store struct {
 	cfg    Config
 	client *awss3.Client
 	prefix string // cfg.Prefix + "/", or "" for the whole bucket
+	// endpoint is the server's URL when not AWS's default, for messages.
+	endpoint string
+	check    deferredCheck // with cfg.DeferBucketCheck
 
 	// noConditional is set when ConditionalWrites is "auto" and the server
 	// refused If-None-Match as not implemented.
@@ -33,22 +35,24 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open connects to the bucket and checks that it is there and that the
-// credentials may use it. Configuration problems come back as errors
+// credentials may use it (with DeferBucketCheck, only once a request
+// fails: bucketcheck.go). Configuration problems come back as errors
 // wrapping store.ErrConfig with a one-line message saying what to fix.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	client, creds, err := newClient(ctx, cfg)
+	s := &Store{cfg: cfg}
+	client, creds, err := newClient(ctx, cfg, s.deferredCheckMiddleware)
 	if err != nil {
 		return nil, err
 	}
-	endpoint := cfg.Endpoint
-	if endpoint == "" && client.Options().BaseEndpoint != nil {
-		endpoint = *client.Options().BaseEndpoint
+	s.client = client
+	s.endpoint = cfg.Endpoint
+	if s.endpoint == "" && client.Options().BaseEndpoint != nil {
+		s.endpoint = *client.Options().BaseEndpoint
 	}
-	s := &Store{cfg: cfg, client: client}
 	if cfg.Prefix != "" {
 		s.prefix = cfg.Prefix + "/"
 	}
@@ -59,27 +63,20 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			err: err,
 		}
 	}
-	_, err = client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String(cfg.Bucket)})
-	if err == nil {
+	if cfg.DeferBucketCheck {
 		return s, nil
 	}
-	if _, status := errorCode(err); status == http.StatusForbidden || status == http.StatusBadRequest || status == http.StatusNotFound {
-		// HEAD answers carry no body, so a 403 cannot tell a wrong key
-		// from a missing permission, nor a 404 a missing bucket from an
-		// unknown key (versitygw); a listing's error body can.
-		_, lerr := client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{
-			Bucket: aws.String(cfg.Bucket), Prefix: aws.String(s.prefix), MaxKeys: aws.Int32(1),
-		})
-		if lerr != nil {
-			if code, _ := errorCode(lerr); code != "" {
-				err = lerr
-			}
-		}
+	if err := s.checkBucket(ctx); err != nil {
+		return nil, err
 	}
-	if cerr := bucketError(cfg, endpoint, err); cerr != nil {
-		return nil, cerr
-	}
-	return nil, fmt.Errorf("s3: check bucket %s: %w", cfg.Bucket, err)
+	return s, nil
+}
+
+// ID names the store for a cache of what it holds: String, with the
+// endpoint and region, since two servers may each have a bucket of that
+// name.
+func (s *Store) ID() string {
+	return s.String() + " " + s.endpoint + " " + s.client.Options().Region
 }
 
 // String names the store as s3://bucket/prefix.
