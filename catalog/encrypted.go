@@ -22,16 +22,16 @@ type encryptedMarker struct {
 func (c *Catalog) encryptedMarkerKey() string { return c.key("catalog/encrypted") }
 
 // GuardPlaintext is CheckPlaintext for a push or backup into source s, read
-// from the store just before. When the record does not say "encrypted":
-// an encrypting push makes sure the marker exists (one create-only PUT;
-// ErrExist after the first), and a clear push without --allow-plaintext
-// looks for it (one Stat). That Stat is the only request a clear push
-// adds: wal-push is one process per segment, so there is no place to cache
-// the answer, and a cached "not armed" would be exactly the hole this
-// closes. Sources whose record says "encrypted" and clear pushes with
-// --allow-plaintext pay nothing more. marked, when not nil, answers the
-// marker look-up (a MarkerProbe started beside the source record's read);
-// nil looks it up now.
+// from the store just before (or known from wal-push's cache of it). When
+// the record does not say "encrypted": an encrypting push makes sure the
+// marker exists (one create-only PUT; ErrExist after the first), and a
+// clear push without --allow-plaintext looks for it (one request). That
+// look-up is the only request a clear push adds, and it is never cached: a
+// cached "not armed" would be exactly the hole this closes (an "armed",
+// though, stays true: the marker is create-only and never deleted). Sources
+// whose record says "encrypted" and clear pushes with --allow-plaintext pay
+// nothing more. marked, when not nil, answers the marker look-up (a
+// MarkerProbe started beside the source record's read); nil looks it up now.
 func (c *Catalog) GuardPlaintext(ctx context.Context, s Source, encrypting, allow bool, marked func() (bool, error)) error {
 	if s.Encrypted || (allow && !encrypting) {
 		return s.CheckPlaintext(encrypting, allow)
@@ -77,11 +77,17 @@ func (c *Catalog) MarkerProbe(ctx context.Context, encrypting, allow bool) func(
 	})
 }
 
-// EncryptedMarked reports whether the encrypted marker exists.
+// EncryptedMarked reports whether the encrypted marker exists. It reads
+// the marker rather than asking for its size: on S3 an absent key's HEAD is
+// a bare 404 that costs a second request to confirm, a GET's answer says it.
 func (c *Catalog) EncryptedMarked(ctx context.Context) (bool, error) {
-	_, err := c.st.Stat(ctx, c.encryptedMarkerKey())
+	rc, err := c.st.Get(ctx, c.encryptedMarkerKey())
 	if errors.Is(err, store.ErrNotExist) {
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	rc.Close()
+	return true, nil
 }

@@ -14,6 +14,17 @@ import (
 // an empty source.
 var ErrUnknownSource = errors.New("unknown source")
 
+// StoreID names the catalog's store for a cache of what it holds (wal-push
+// caches its source record): the store's own ID when it has one (S3 adds
+// its endpoint and region: two servers may have buckets of one name), its
+// URL otherwise.
+func (c *Catalog) StoreID() string {
+	if s, ok := c.st.(interface{ ID() string }); ok {
+		return s.ID()
+	}
+	return c.st.String()
+}
+
 // StoreSources lists the sources in the catalog's store, sorted: the names
 // that have a source record (<source>/catalog/source). It reads the whole
 // listing of the store (the store interface has no folder listing), so it
