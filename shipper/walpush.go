@@ -2,7 +2,6 @@ package shipper
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -34,6 +33,14 @@ type PushOptions struct {
 	// AllowPlaintext stores clear objects even into a source whose record
 	// says it is encrypted.
 	AllowPlaintext bool
+	// SourceCache, when not nil, keeps the source records pushes checked,
+	// so that later pushes need not read them (walpush_source.go).
+	// PushWALAhead uses one in pg_wal when none is given.
+	SourceCache *SourceCache
+
+	// marked answers the encrypted marker's look-up for all the pushes of
+	// one wal-push call (PushWALAhead); nil: each push looks it up.
+	marked func() (bool, error)
 }
 
 // PushResult describes what wal-push did.
@@ -48,10 +55,12 @@ type PushResult struct {
 // it create-only, then records it in the catalog. It returns nil only when
 // both are durable.
 //
-// The file is read into memory once (one segment at most). Store round
-// trips (the source record, whether the name is already stored) run while
-// it is read; a retry of an already stored file costs a hash, not a
-// compression.
+// The file is read into memory once (one segment at most) and compressed
+// while the source is checked (a round trip, or none with a SourceCache);
+// nothing is stored before that check answers. There is no look-up of the
+// name before the create-only PUT: the PUT answers it, and a retry of a
+// file already stored costs one compression and the comparison with the
+// stored object.
 func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOptions) (PushResult, error) {
 	start := time.Now()
 	name := filepath.Base(path)
@@ -73,13 +82,7 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	}
 
 	srcErr := make(chan error, 1)
-	go func() { srcErr <- checkSource(ctx, cat, wf, hdr, opts) }()
-	stored := make(chan bool, 1)
-	go func() {
-		has, _ := cat.HasWAL(ctx, name)
-		stored <- has // on doubt, encode and let the create-only Put decide
-	}()
-
+	go func() { srcErr <- checkSource(ctx, cat, hdr, opts) }()
 	data, release, err := readWAL(f, fi.Size())
 	if err != nil {
 		return PushResult{}, fmt.Errorf("read %s: %w", name, err)
@@ -90,25 +93,22 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	if err := checkHistoryContent(wf, data); err != nil {
 		return PushResult{}, fmt.Errorf("%w: %s: %w", ErrNotWALFile, name, err)
 	}
+	enc, err := encodeWAL(wf, hdr, name, data, opts)
+	if err != nil {
+		return PushResult{}, err
+	}
 	if err := <-srcErr; err != nil {
 		return PushResult{}, err
 	}
 	if err := recordSwitchPoints(ctx, cat, wf, data, opts); err != nil {
 		return PushResult{}, err
 	}
-	res := PushResult{}
 	var sysid uint64
 	if hdr != nil {
 		sysid = hdr.SystemID
 	}
-	if <-stored {
-		sum := sha256.Sum256(data)
-		res.Record = catalog.WALRecord{Name: name, RawSize: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), SystemID: sysid}
-		if res.Record.StoredSize, err = compareStored(ctx, cat, name, sum, int64(len(data))); err != nil {
-			return res, err
-		}
-		res.AlreadyStored = true
-	} else if res, err = storeNew(ctx, cat, wf, hdr, name, data, opts); err != nil {
+	res, err := storeNew(ctx, cat, name, enc, sysid)
+	if err != nil {
 		return res, err
 	}
 	if err := cat.AddWAL(ctx, res.Record); err != nil {
@@ -123,24 +123,29 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	return res, nil
 }
 
-// storeNew compresses data and stores it create-only as name; another push
-// that won the race with the same content is an identical retry.
-func storeNew(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader, name string, data []byte, opts PushOptions) (PushResult, error) {
-	var res PushResult
-	var sysid uint64
+// encodeWAL compresses (and seals, with recipients) the WAL file name.
+func encodeWAL(wf pg.WALFile, hdr *pg.SegmentHeader, name string, data []byte, opts PushOptions) (*object.Encoded, error) {
 	meta := map[string]string{"timeline": strconv.FormatUint(uint64(wf.Timeline), 10)}
 	if hdr != nil {
-		sysid = hdr.SystemID
 		meta[catalog.MetaSystemID] = strconv.FormatUint(hdr.SystemID, 10)
 		meta[catalog.MetaSegmentSize] = strconv.FormatUint(uint64(hdr.SegmentSize), 10)
 	}
 	enc, err := object.EncodeBytes(data, kindOf(wf.Kind), name, meta, opts.Encode)
 	if err != nil {
-		return res, fmt.Errorf("compress %s: %w", name, err)
+		return nil, fmt.Errorf("compress %s: %w", name, err)
 	}
+	return enc, nil
+}
+
+// storeNew stores enc create-only as name. A name already taken is a retry
+// (after a crash, or a push ahead that lost its answer) or another push
+// that won the race when the stored object holds the same file, and a
+// conflict otherwise.
+func storeNew(ctx context.Context, cat *catalog.Catalog, name string, enc *object.Encoded, sysid uint64) (PushResult, error) {
+	var res PushResult
 	res.Record = catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size(), SystemID: sysid}
-	err = cat.PutWAL(ctx, name, enc)
-	if errors.Is(err, catalog.ErrExist) { // another push won the race
+	err := cat.PutWAL(ctx, name, enc)
+	if errors.Is(err, catalog.ErrExist) {
 		if res.Record.StoredSize, err = compareStored(ctx, cat, name, enc.Header.RawSHA256, enc.Header.RawSize); err != nil {
 			return res, err
 		}
@@ -242,32 +247,4 @@ func kindOf(k pg.WALFileKind) object.Kind {
 	default:
 		return object.KindWAL
 	}
-}
-
-// checkSource makes sure the segment belongs to the source's cluster,
-// claiming the source on its first segment.
-func checkSource(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader, opts PushOptions) error {
-	encrypting := opts.Encode.Encrypt != nil
-	marked := cat.MarkerProbe(ctx, encrypting, opts.AllowPlaintext)
-	src, err := cat.Source(ctx)
-	if errors.Is(err, catalog.ErrNoSource) {
-		if hdr == nil {
-			return nil // a history or backup file carries no system identifier
-		}
-		src, err = cat.ClaimSource(ctx, catalog.Source{SystemID: hdr.SystemID, SegmentSize: uint64(hdr.SegmentSize), Created: time.Now().UTC(), Encrypted: encrypting})
-		if err != nil {
-			return err
-		}
-		return cat.GuardPlaintext(ctx, src, encrypting, opts.AllowPlaintext, marked) // another push may have claimed it
-	}
-	if err != nil {
-		return err
-	}
-	if err := cat.GuardPlaintext(ctx, src, encrypting, opts.AllowPlaintext, marked); err != nil {
-		return err
-	}
-	if hdr == nil {
-		return nil
-	}
-	return src.Check(hdr.SystemID)
 }

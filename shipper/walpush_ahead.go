@@ -42,6 +42,7 @@ func PushWALAhead(ctx context.Context, cat *catalog.Catalog, path string, parall
 			return PushResult{AlreadyStored: true}, nil
 		}
 	}
+	opts = callOptions(ctx, cat, walDir, opts)
 	next := readyAfter(walDir, name, parallel-1)
 	if len(next) == 0 {
 		return PushWAL(ctx, cat, path, opts)
@@ -69,6 +70,23 @@ func PushWALAhead(ctx context.Context, cat *catalog.Catalog, path string, parall
 	res, err := PushWAL(ctx, cat, path, opts)
 	wg.Wait()
 	return res, err
+}
+
+// callOptions are opts for the pushes of one call: the source cache in
+// pg_wal (when walDir is one: it has archive_status) unless opts name
+// one, and one look-up of the encrypted marker for all of them. That one
+// look-up is as fresh as one each: it is made after the call began, when
+// the first push needs it, and the pushes run at the same time.
+func callOptions(ctx context.Context, cat *catalog.Catalog, walDir string, opts PushOptions) PushOptions {
+	if opts.SourceCache == nil {
+		if fi, err := os.Stat(filepath.Join(walDir, "archive_status")); err == nil && fi.IsDir() {
+			opts.SourceCache = NewSourceCache(filepath.Join(walDir, sourceCacheDir))
+		}
+	}
+	if opts.marked == nil && opts.Encode.Encrypt == nil && !opts.AllowPlaintext {
+		opts.marked = sync.OnceValues(func() (bool, error) { return cat.EncryptedMarked(ctx) })
+	}
+	return opts
 }
 
 // readyAfter lists up to n WAL files that PostgreSQL has marked ready for
