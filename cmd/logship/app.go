@@ -96,6 +96,9 @@ type runtime struct {
 	log    *slog.Logger
 	stdout io.Writer
 	stderr io.Writer
+	// deferBucketCheck opens an S3 store without checking the bucket first
+	// (wal-push: one request less per segment).
+	deferBucketCheck bool
 }
 
 func setup(c *cli.Context) (*runtime, error) {
@@ -172,8 +175,8 @@ func (r *runtime) openCatalogs(ctx context.Context) (func(source string) *catalo
 		S3Endpoint: r.cfg.S3.Endpoint, S3Region: r.cfg.S3.Region, S3PathStyle: r.cfg.S3.PathStyle,
 		S3SSE: r.cfg.S3.SSE, S3SSEKMSKeyID: r.cfg.S3.SSEKMSKeyID, S3RequestTimeout: r.cfg.S3.RequestTimeout,
 		S3ObjectLock: r.cfg.S3.ObjectLock, S3LockExempt: catalog.TransientKeys{},
-		S3ReadOriginal: r.cfg.S3.ReadOriginal,
-		Logger:         r.log,
+		S3ReadOriginal: r.cfg.S3.ReadOriginal, S3DeferBucketCheck: r.deferBucketCheck,
+		Logger: r.log,
 	})
 	if err != nil {
 		return nil, err

@@ -24,6 +24,8 @@ stored with the same content succeeds (a retry); a different content under the s
 name fails and keeps the stored file. With --push-parallel N (default 4), it also stores
 up to N-1 of the next files PostgreSQL has marked ready, at the same time, so that the
 archiver's later calls for them return at once (markers in pg_wal/logship-pushed/).
+What it read of the source record is kept in pg_wal/logship-cache/ for a few minutes,
+so that most calls make only the two writes (docs/FORMAT.md, "Requests per WAL segment").
 
 Exit codes: 0 stored, 1 failed (PostgreSQL retries later), 2 bad input (a path that
 is not a regular WAL file) or configuration, 130 interrupted.
@@ -60,6 +62,7 @@ func pushWAL(c *cli.Context, rt *runtime) error {
 	if err := regularFile(c.Args().First()); err != nil {
 		return usageErr(err)
 	}
+	rt.deferBucketCheck = true
 	cat, err := rt.openCatalog(c.Context)
 	if err != nil {
 		return err
