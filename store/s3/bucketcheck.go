@@ -79,10 +79,9 @@ func (s *Store) deferredCheckMiddleware(stack *middleware.Stack) error {
 // error that the bucket check finds behind it.
 func (s *Store) explain(ctx context.Context, err error) error {
 	code, status := errorCode(err)
-	// Answers that are part of normal work: a key that is absent (a HEAD's
-	// bare 404 is confirmed by a GET, whose NoSuchBucket comes here), a
-	// create-only write that found its key taken, a server error.
-	if bucketError(s.cfg, s.endpoint, err) == nil || status == http.StatusNotFound && code != "NoSuchBucket" {
+	// A create-only write that found its key taken, a server error: not
+	// the configuration's doing (bucketError says nil), nor is an absent key.
+	if bucketError(s.cfg, s.endpoint, err) == nil || isAbsentKey(code, status) {
 		return err
 	}
 	s.check.mu.Lock()
@@ -100,4 +99,15 @@ func (s *Store) explain(ctx context.Context, err error) error {
 		return s.check.err
 	}
 	return err
+}
+
+// isAbsentKey is an answer about a key, not the bucket: an absent key,
+// version or upload, or a HEAD's bare 404, which the caller confirms with a
+// GET (whose NoSuchBucket, if that is the cause, comes back here).
+func isAbsentKey(code string, status int) bool {
+	switch code {
+	case "NoSuchKey", "NoSuchVersion", "NoSuchUpload":
+		return true
+	}
+	return status == http.StatusNotFound && (code == "" || code == "NotFound")
 }

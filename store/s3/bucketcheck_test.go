@@ -53,6 +53,7 @@ func TestDeferredBucketCheck(t *testing.T) {
 	}{
 		{"wrong secret", http.StatusForbidden, "SignatureDoesNotMatch", "secret access key does not match"},
 		{"unknown key", http.StatusForbidden, "InvalidAccessKeyId", "does not know the AWS access key ID"},
+		{"unknown key (versitygw)", http.StatusNotFound, "XAdminUserNotFound", "does not know the AWS access key ID"},
 		{"missing bucket", http.StatusNotFound, "NoSuchBucket", "does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
