@@ -256,3 +256,31 @@ func TestSourceCacheDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The pushes of one call share the marker's look-up and the cached record:
+// n segments cost 2n calls and one look-up.
+func TestPushAheadStoreCalls(t *testing.T) {
+	f := newPushFixture(t)
+	opts := PushOptions{Encode: object.EncodeOptions{Compression: object.Zstd}}
+	if _, err := f.push("claim", f.segment(1, 42), opts, 5); err != nil {
+		t.Fatal(err)
+	}
+	var segs []string
+	for n := 2; n <= 4; n++ {
+		segs = append(segs, f.segment(n, 42))
+		os.WriteFile(filepath.Join(f.pgwal, "archive_status", filepath.Base(segs[len(segs)-1])+".ready"), nil, 0o600)
+	}
+	f.st.take()
+	if _, err := PushWALAhead(context.Background(), f.cat, segs[0], 3, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.st.take(); len(got) != 7 {
+		t.Errorf("three segments at once: %d store calls, want 7:\n  %s", len(got), strings.Join(got, "\n  "))
+	}
+	for _, s := range segs[1:] {
+		res, err := PushWALAhead(context.Background(), f.cat, s, 1, opts)
+		if got := f.st.take(); err != nil || !res.AlreadyStored || len(got) != 1 {
+			t.Errorf("segment pushed ahead: %v, already stored %v, store calls %v; want one", err, res.AlreadyStored, got)
+		}
+	}
+}
