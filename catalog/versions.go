@@ -1,0 +1,138 @@
+package catalog
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sync"
+
+	"github.com/logship/logship/store"
+)
+
+// Version ids. On a versioned bucket a PUT of an existing key makes a new
+// version and a DELETE hides the key behind a delete marker, but neither
+// touches the versions already there (and Object Lock stops them from
+// being deleted). So the catalog records the version id the store gave
+// each data object it wrote (WAL, backup parts, manifests) and reads
+// exactly that version: a restore then gets the bytes logship wrote,
+// whatever stolen credentials did to the key since. A store without
+// versions (file://, an unversioned bucket) gives no id, and the records
+// are exactly what they were before version ids.
+
+// maxVersionField bounds the version field of a WAL record key, whose
+// whole key must stay within S3's 1,024 bytes.
+const maxVersionField = 400
+
+// plainVersionRE is a version id that can go into a key as it is.
+// versitygw's ids are; AWS's often are not ('+', '/').
+var plainVersionRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,200}$`)
+
+// versionField is the version id as the last field of a WAL record key:
+// "v<id>" when the id is made of key characters other than "~" and "/",
+// else "b<id in unpadded base64url>"; "" for no id, or for one too long
+// to fit a key (not recorded: the read then falls back to the key).
+func versionField(id string) string {
+	switch {
+	case id == "":
+		return ""
+	case plainVersionRE.MatchString(id):
+		return "v" + id
+	}
+	f := "b" + base64.RawURLEncoding.EncodeToString([]byte(id))
+	if len(f) > maxVersionField {
+		return ""
+	}
+	return f
+}
+
+// parseVersionField reads what versionField wrote; only its exact
+// spelling is accepted (the record's key is recomputed from it).
+func parseVersionField(f string) (string, error) {
+	if len(f) < 2 || len(f) > maxVersionField {
+		return "", errors.New("bad version field")
+	}
+	var id string
+	switch f[0] {
+	case 'v':
+		id = f[1:]
+	case 'b':
+		b, err := base64.RawURLEncoding.Strict().DecodeString(f[1:])
+		if err != nil {
+			return "", err
+		}
+		id = string(b)
+	default:
+		return "", errors.New("bad version field")
+	}
+	if versionField(id) != f {
+		return "", errors.New("version field not in its canonical form")
+	}
+	return id, nil
+}
+
+// put stores an object create-only and answers the version id the store
+// gave it ("" when it keeps no versions, or cannot tell).
+func (c *Catalog) put(ctx context.Context, key string, body io.ReadSeeker, size int64) (string, error) {
+	if vs, ok := c.st.(store.VersionedStore); ok {
+		return vs.PutVersion(ctx, key, body, size)
+	}
+	return "", c.st.Put(ctx, key, body, size)
+}
+
+// get opens the version versionID of key, as a record names it. A
+// recorded version the store does not have (a copy of the bucket, whose
+// versions have other ids; a store without versions) falls back to the
+// key's current object: every read is checked against its record anyway,
+// so the fallback can serve only the bytes the record describes.
+func (c *Catalog) get(ctx context.Context, key, versionID string) (io.ReadCloser, error) {
+	vs, ok := c.st.(store.VersionedStore)
+	if !ok || versionID == "" {
+		return c.st.Get(ctx, key)
+	}
+	rc, err := vs.GetVersion(ctx, key, versionID)
+	if errors.Is(err, store.ErrNotExist) {
+		return c.st.Get(ctx, key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("version %s: %w", versionID, err)
+	}
+	return rc, nil
+}
+
+// versioned tells whether the store can read by version id, so that a
+// record's version id is worth looking up before a read.
+func (c *Catalog) versioned() bool {
+	_, ok := c.st.(store.VersionedStore)
+	return ok
+}
+
+// walVersions remembers the version ids that PutWAL got, until AddWAL of
+// the same name records them: wal-push stores the object, then records
+// it, and the caller need not carry the id in between. Safe for
+// concurrent use (push ahead stores several files at once).
+type walVersions struct {
+	mu  sync.Mutex
+	ids map[string]string
+}
+
+func (w *walVersions) set(name, id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ids == nil {
+		w.ids = map[string]string{}
+	}
+	w.ids[name] = id
+}
+
+// take answers the id PutWAL got for name and forgets it; ok is false
+// when this catalog did not store name (a retry found it stored).
+func (w *walVersions) take(name string) (id string, ok bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	id, ok = w.ids[name]
+	delete(w.ids, name)
+	return id, ok
+}
