@@ -129,6 +129,11 @@ func checkRecord(h object.Header, key string, w expect) error {
 // object is an error wrapping ErrNotExist.
 func (c *Catalog) openChecked(ctx context.Context, key string, w expect) (*Object, error) {
 	rc, err := c.get(ctx, key, w.version)
+	return c.checkOpened(key, w, rc, err)
+}
+
+// checkOpened checks the object rc that a get of key answered (or err).
+func (c *Catalog) checkOpened(key string, w expect, rc io.ReadCloser, err error) (*Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
@@ -207,17 +212,24 @@ func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
 }
 
 // openWALVersion opens the version of name that a record names, checked
-// against that record. It answers nil and no error when no record names
-// a version the store still has: the caller reads the key then.
+// against that record, trying the records in turn. It answers nil and no
+// error when no record names a version the store has whole: the caller
+// reads the key then. (Several records of one name are rare: a copied store, or
+// records someone else added; with --s3-read-original the store has only
+// the version logship wrote first.)
 func (c *Catalog) openWALVersion(ctx context.Context, name string, recs []WALRecord) (*Object, error) {
 	key := c.walKey(name)
 	for _, r := range recs {
 		if r.VersionID == "" {
 			continue
 		}
-		o, err := c.openChecked(ctx, key, walExpect(r))
-		if errors.Is(err, store.ErrNotExist) {
-			continue
+		// Exactly this version, without get's fallback: the key's
+		// current object is checked against every record after.
+		w := walExpect(r)
+		rc, err := c.st.(store.VersionedStore).GetVersion(ctx, key, r.VersionID)
+		o, err := c.checkOpened(key, w, rc, err)
+		if err != nil && isDamage(err) {
+			continue // gone, or not what this record says: the next one
 		}
 		return o, err
 	}
@@ -239,9 +251,7 @@ func (c *Catalog) checkWAL(name string, o *Object, err error, recs []WALRecord) 
 		return nil, err
 	}
 	for i, r := range recs {
-		w := walExpect(r)
-		w.version = "" // o is the key's current object
-		err = checkRecord(o.Header(), key, w)
+		err = checkRecord(o.Header(), key, walExpect(r))
 		if err == nil {
 			return o, nil
 		}

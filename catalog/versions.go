@@ -22,36 +22,39 @@ import (
 // versions (file://, an unversioned bucket) gives no id, and the records
 // are exactly what they were before version ids.
 
-// maxVersionField bounds the version field of a WAL record key, whose
-// whole key must stay within S3's 1,024 bytes.
-const maxVersionField = 400
+// maxVersionID bounds a version id recorded in a WAL record key, whose
+// whole key must stay within S3's 1,024 bytes (AWS's ids are 32 to about
+// 100 bytes).
+const maxVersionID = 300
 
 // plainVersionRE is a version id that can go into a key as it is.
 // versitygw's ids are; AWS's often are not ('+', '/').
 var plainVersionRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,200}$`)
 
 // versionField is the version id as the last field of a WAL record key:
-// "v<id>" when the id is made of key characters other than "~" and "/",
-// else "b<id in unpadded base64url>"; "" for no id, or for one too long
-// to fit a key (not recorded: the read then falls back to the key).
+// "v<id>" when the id is at most 200 characters from [A-Za-z0-9._-], else
+// "b<id in unpadded base64url>"; "" for no id, or for one that is not
+// printable ASCII or longer than maxVersionID (not recorded: the read then
+// falls back to the key).
 func versionField(id string) string {
 	switch {
-	case id == "":
+	case id == "" || len(id) > maxVersionID:
 		return ""
 	case plainVersionRE.MatchString(id):
 		return "v" + id
 	}
-	f := "b" + base64.RawURLEncoding.EncodeToString([]byte(id))
-	if len(f) > maxVersionField {
-		return ""
+	for i := 0; i < len(id); i++ {
+		if id[i] < ' ' || id[i] > '~' {
+			return ""
+		}
 	}
-	return f
+	return "b" + base64.RawURLEncoding.EncodeToString([]byte(id))
 }
 
 // parseVersionField reads what versionField wrote; only its exact
 // spelling is accepted (the record's key is recomputed from it).
 func parseVersionField(f string) (string, error) {
-	if len(f) < 2 || len(f) > maxVersionField {
+	if len(f) < 2 || len(f) > 1+base64.RawURLEncoding.EncodedLen(maxVersionID) {
 		return "", errors.New("bad version field")
 	}
 	var id string
