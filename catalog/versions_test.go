@@ -304,3 +304,35 @@ func TestVersionIDNotVersioned(t *testing.T) {
 		t.Errorf("part on a store without versions: %+v, %v", part, err)
 	}
 }
+
+// TestVersionIDSkipsBadRecord: a record (one someone else added) naming a
+// version that is not what it says is passed over for the next record.
+func TestVersionIDSkipsBadRecord(t *testing.T) {
+	ctx := context.Background()
+	// Later versions sort first, so that the added record is tried first.
+	st := newVersionedStore(func(n int) string { return fmt.Sprintf("%03d", 999-n) })
+	cat := catalog.New(st, "src")
+	name := fxSeg(1, 3)
+	enc, raw := encodeSegment(t, name, 3, fxSystem)
+	if err := cat.PutWAL(ctx, name, enc); err != nil {
+		t.Fatal(err)
+	}
+	r := recordOf(name, enc, fxSystem)
+	if err := cat.AddWAL(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	st.overwrite(t, cat.WALKey(name), []byte("ransom"))
+	forged := r
+	forged.VersionID = fmt.Sprintf("%03d", 999-st.n)
+	if err := cat.AddWAL(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	cat.ListWAL(ctx, func(r catalog.WALRecord) error { versions = append(versions, r.VersionID); return nil })
+	if len(versions) != 2 || versions[0] != forged.VersionID {
+		t.Fatalf("records name the versions %v, want the added one (%s) first", versions, forged.VersionID)
+	}
+	if data, err := readAll(cat.OpenWAL(ctx, name)); err != nil || !bytes.Equal(data, raw) {
+		t.Errorf("read past a bad record: %d bytes, %v", len(data), err)
+	}
+}
