@@ -184,12 +184,16 @@ func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
 		if err != nil {
 			return nil, fmt.Errorf("look up the record of %s: %w", name, err)
 		}
-		o, err := c.openWALVersion(ctx, name, recs)
-		if o != nil || err != nil {
-			return o, err
+		o, verr := c.openWALVersion(ctx, name, recs)
+		if o != nil || ctx.Err() != nil {
+			return o, verr
 		}
 		o, err = c.openChecked(ctx, c.walKey(name), expect{name: name})
-		return c.checkWAL(name, o, err, recs)
+		o, err = c.checkWAL(name, o, err, recs)
+		if err != nil && verr != nil {
+			err = fmt.Errorf("%w (and its recorded version: %v)", err, verr)
+		}
+		return o, err
 	}
 	type found struct {
 		recs []WALRecord
@@ -212,28 +216,34 @@ func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
 }
 
 // openWALVersion opens the version of name that a record names, checked
-// against that record, trying the records in turn. It answers nil and no
-// error when no record names a version the store has whole: the caller
-// reads the key then. (Several records of one name are rare: a copied store, or
-// records someone else added; with --s3-read-original the store has only
-// the version logship wrote first.)
+// against that record, trying the records in turn. When none can be read
+// whole it answers no object, and the first failure: the caller then reads
+// the key, as get falls back (a version gone, or not readable with these
+// credentials). Several records of one name are rare: a copied store, or
+// records someone else added; with --s3-read-original the store serves
+// only the version logship wrote first.
 func (c *Catalog) openWALVersion(ctx context.Context, name string, recs []WALRecord) (*Object, error) {
 	key := c.walKey(name)
+	var first error
 	for _, r := range recs {
 		if r.VersionID == "" {
 			continue
 		}
 		// Exactly this version, without get's fallback: the key's
 		// current object is checked against every record after.
-		w := walExpect(r)
 		rc, err := c.st.(store.VersionedStore).GetVersion(ctx, key, r.VersionID)
-		o, err := c.checkOpened(key, w, rc, err)
-		if err != nil && isDamage(err) {
-			continue // gone, or not what this record says: the next one
+		o, err := c.checkOpened(key, walExpect(r), rc, err)
+		if err == nil {
+			return o, nil
 		}
-		return o, err
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	return nil, nil
+	return nil, first
 }
 
 func walExpect(r WALRecord) expect {

@@ -86,21 +86,28 @@ func (c *Catalog) put(ctx context.Context, key string, body io.ReadSeeker, size 
 }
 
 // get opens the version versionID of key, as a record names it. A
-// recorded version the store does not have (a copy of the bucket, whose
-// versions have other ids; a store without versions) falls back to the
-// key's current object: every read is checked against its record anyway,
-// so the fallback can serve only the bytes the record describes.
+// recorded version that cannot be read falls back to the key's current
+// object: a version the store does not have (a copy of the bucket, whose
+// versions have other ids; a store without versions), or one these
+// credentials may not read (the primary's IAM policy has no
+// s3:GetObjectVersion, and it reads a parent backup's manifest and history
+// files). Every read is checked against its record anyway, so the fallback
+// can serve only the bytes the record describes.
 func (c *Catalog) get(ctx context.Context, key, versionID string) (io.ReadCloser, error) {
 	vs, ok := c.st.(store.VersionedStore)
 	if !ok || versionID == "" {
 		return c.st.Get(ctx, key)
 	}
-	rc, err := vs.GetVersion(ctx, key, versionID)
-	if errors.Is(err, store.ErrNotExist) {
-		return c.st.Get(ctx, key)
+	rc, verr := vs.GetVersion(ctx, key, versionID)
+	if verr == nil {
+		return rc, nil
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, verr
+	}
+	rc, err := c.st.Get(ctx, key)
 	if err != nil {
-		return nil, fmt.Errorf("version %s: %w", versionID, err)
+		return nil, fmt.Errorf("%w (and its recorded version %s: %v)", err, versionID, verr)
 	}
 	return rc, nil
 }

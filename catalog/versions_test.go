@@ -26,6 +26,9 @@ type versionedStore struct {
 	n        int
 	// id makes the n-th version id; AWS's hold '/' and '+'.
 	id func(n int) string
+	// deny refuses every read by version, as S3 does to credentials
+	// without s3:GetObjectVersion (the primary's).
+	deny bool
 }
 
 var _ store.VersionedStore = (*versionedStore)(nil)
@@ -68,6 +71,9 @@ func (s *versionedStore) GetVersion(ctx context.Context, key, id string) (io.Rea
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.deny {
+		return nil, fmt.Errorf("get %s version %s: AccessDenied", key, id)
+	}
 	b, ok := s.versions[key][id]
 	if !ok {
 		return nil, fmt.Errorf("get %s version %s: %w", key, id, store.ErrNotExist)
@@ -276,6 +282,41 @@ func TestVersionIDFallback(t *testing.T) {
 	st.Store.Delete(ctx, cat.WALKey(name))
 	if _, err := readAll(cat.OpenWAL(ctx, name)); !errors.Is(err, catalog.ErrMissingObject) {
 		t.Errorf("version and key gone: %v, want ErrMissingObject", err)
+	}
+}
+
+// TestVersionIDNoVersionRight: credentials that may not read versions (the
+// primary's, reading a parent backup's manifest or a history file) read
+// the key, checked against the record.
+func TestVersionIDNoVersionRight(t *testing.T) {
+	ctx := context.Background()
+	st := newVersionedStore(awsLikeID)
+	cat := catalog.New(st, "src")
+	name := fxSeg(1, 3)
+	enc, raw := encodeSegment(t, name, 3, fxSystem)
+	if err := cat.PutWAL(ctx, name, enc); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.AddWAL(ctx, recordOf(name, enc, fxSystem)); err != nil {
+		t.Fatal(err)
+	}
+	b := catalog.Backup{ID: "20261127T050000.000Z"}
+	manRaw := []byte("manifest")
+	man, _ := object.Encode(bytes.NewReader(manRaw), object.KindMeta, "backup_manifest", nil, object.EncodeOptions{})
+	if err := cat.PutManifest(ctx, &b, man); err != nil || b.ManifestVersionID == "" {
+		t.Fatalf("put manifest: %v (version %q)", err, b.ManifestVersionID)
+	}
+	st.deny = true
+	if data, err := readAll(cat.OpenWAL(ctx, name)); err != nil || !bytes.Equal(data, raw) {
+		t.Errorf("WAL without the right to read versions: %d bytes, %v", len(data), err)
+	}
+	if data, err := readAll(cat.OpenManifest(ctx, b)); err != nil || !bytes.Equal(data, manRaw) {
+		t.Errorf("manifest without the right to read versions: %q, %v", data, err)
+	}
+	// Both failing: the error says why the version could not be read.
+	st.Store.Delete(ctx, b.ManifestKey)
+	if _, err := readAll(cat.OpenManifest(ctx, b)); !errors.Is(err, catalog.ErrNotExist) || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("manifest gone, version refused: %v", err)
 	}
 }
 
