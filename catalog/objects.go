@@ -177,24 +177,6 @@ func (c *Catalog) walRecords(ctx context.Context, name string) ([]WALRecord, err
 // and its record right after, so a crash between the two leaves the last
 // segment of a dead primary in that state, and recovery needs it.
 func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
-	if c.versioned() {
-		// The records first: the one that names a version says what to
-		// get.
-		recs, err := c.walRecords(ctx, name)
-		if err != nil {
-			return nil, fmt.Errorf("look up the record of %s: %w", name, err)
-		}
-		o, verr := c.openWALVersion(ctx, name, recs)
-		if o != nil || ctx.Err() != nil {
-			return o, verr
-		}
-		o, err = c.openChecked(ctx, c.walKey(name), expect{name: name})
-		o, err = c.checkWAL(name, o, err, recs)
-		if err != nil && verr != nil {
-			err = fmt.Errorf("%w (and its recorded version: %v)", err, verr)
-		}
-		return o, err
-	}
 	type found struct {
 		recs []WALRecord
 		err  error
@@ -204,6 +186,9 @@ func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
 		recs, err := c.walRecords(ctx, name)
 		lookup <- found{recs, err}
 	}()
+	// The key's current object, fetched at once: on a store without
+	// versions (or records without version ids) it is what is read, and
+	// the listing costs no time.
 	o, err := c.openChecked(ctx, c.walKey(name), expect{name: name})
 	f := <-lookup
 	if f.err != nil {
@@ -212,14 +197,37 @@ func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
 		}
 		return nil, fmt.Errorf("look up the record of %s: %w", name, f.err)
 	}
-	return c.checkWAL(name, o, err, f.recs)
+	if !c.versioned() || !namesVersion(f.recs) {
+		return c.checkWAL(name, o, err, f.recs)
+	}
+	v, verr := c.openWALVersion(ctx, name, f.recs)
+	if v != nil || ctx.Err() != nil {
+		if o != nil {
+			o.Close()
+		}
+		return v, verr
+	}
+	o, err = c.checkWAL(name, o, err, f.recs)
+	if err != nil {
+		err = fmt.Errorf("%w (and its recorded version: %v)", err, verr)
+	}
+	return o, err
+}
+
+func namesVersion(recs []WALRecord) bool {
+	for _, r := range recs {
+		if r.VersionID != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // openWALVersion opens the version of name that a record names, checked
 // against that record, trying the records in turn. When none can be read
-// whole it answers no object, and the first failure: the caller then reads
-// the key, as get falls back (a version gone, or not readable with these
-// credentials). Several records of one name are rare: a copied store, or
+// whole it answers no object, and the first failure: the caller then uses
+// the key's current object, as get falls back (a version gone, or not
+// readable with these credentials). Several records of one name are rare: a copied store, or
 // records someone else added; with --s3-read-original the store serves
 // only the version logship wrote first.
 func (c *Catalog) openWALVersion(ctx context.Context, name string, recs []WALRecord) (*Object, error) {
