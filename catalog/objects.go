@@ -310,7 +310,7 @@ func manifestExpect(b Backup) expect {
 func (c *Catalog) PutWAL(ctx context.Context, name string, obj *object.Encoded) error {
 	id, err := c.put(ctx, c.walKey(name), obj.Reader(), obj.Size())
 	if err == nil {
-		c.walVersions.set(name, id)
+		c.walVersions.set(name, putWAL{id: id, sha256: obj.Header.ChecksumHex(), storedSize: obj.Size()})
 	}
 	return err
 }

@@ -120,29 +120,40 @@ func (c *Catalog) versioned() bool {
 }
 
 // walVersions remembers the version ids that PutWAL got, until AddWAL of
-// the same name records them: wal-push stores the object, then records
+// the same object records them: wal-push stores the object, then records
 // it, and the caller need not carry the id in between. Safe for
 // concurrent use (push ahead stores several files at once).
 type walVersions struct {
 	mu  sync.Mutex
-	ids map[string]string
+	put map[string]putWAL // by WAL file name
 }
 
-func (w *walVersions) set(name, id string) {
+// putWAL is what PutWAL stored: the version id, and the facts that tell
+// that a record is of this object.
+type putWAL struct {
+	id, sha256 string
+	storedSize int64
+}
+
+func (w *walVersions) set(name string, p putWAL) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.ids == nil {
-		w.ids = map[string]string{}
+	if w.put == nil {
+		w.put = map[string]putWAL{}
 	}
-	w.ids[name] = id
+	w.put[name] = p
 }
 
-// take answers the id PutWAL got for name and forgets it; ok is false
-// when this catalog did not store name (a retry found it stored).
-func (w *walVersions) take(name string) (id string, ok bool) {
+// take answers the id PutWAL got for the object that r records and
+// forgets it; ok is false when this catalog did not store that object (a
+// retry found it stored).
+func (w *walVersions) take(r WALRecord) (id string, ok bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	id, ok = w.ids[name]
-	delete(w.ids, name)
-	return id, ok
+	p, ok := w.put[r.Name]
+	if !ok || p.sha256 != r.SHA256 || p.storedSize != r.StoredSize {
+		return "", false
+	}
+	delete(w.put, r.Name)
+	return p.id, true
 }

@@ -81,13 +81,13 @@ func parseWALRecordKey(key, prefix string) (WALRecord, error) {
 // AddWAL records r. The record is create-only and its key holds every fact,
 // so a concurrent or repeated add of the same facts is a no-op success.
 //
-// The version id that PutWAL of the same name got from the store goes
+// The version id that PutWAL of the same object got from the store goes
 // into the record. A push that found the object already stored knows no
 // version id: on a versioned store it then adds nothing when a record of
 // the same facts (with its version id) is there, so that a retried push
 // does not leave a second record of the file.
 func (c *Catalog) AddWAL(ctx context.Context, r WALRecord) error {
-	id, stored := c.walVersions.take(r.Name)
+	id, stored := c.walVersions.take(r)
 	if r.VersionID == "" {
 		r.VersionID = id
 	}
@@ -104,6 +104,9 @@ func (c *Catalog) AddWAL(ctx context.Context, r WALRecord) error {
 	}
 	err := c.st.Put(ctx, c.walRecordKey(r), bytes.NewReader(nil), 0)
 	if err != nil && !errors.Is(err, store.ErrExist) {
+		if stored { // for the retry of this add
+			c.walVersions.set(r.Name, putWAL{id: id, sha256: r.SHA256, storedSize: r.StoredSize})
+		}
 		return fmt.Errorf("record %s: %w", r.Name, err)
 	}
 	return nil
