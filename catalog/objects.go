@@ -227,9 +227,9 @@ func namesVersion(recs []WALRecord) bool {
 // against that record, trying the records in turn. When none can be read
 // whole it answers no object, and the first failure: the caller then uses
 // the key's current object, as get falls back (a version gone, or not
-// readable with these credentials). Several records of one name are rare: a copied store, or
-// records someone else added; with --s3-read-original the store serves
-// only the version logship wrote first.
+// readable with these credentials). Several records of one name are rare:
+// a copied store, or records someone else added; with --s3-read-original
+// the store serves only the version logship wrote first.
 func (c *Catalog) openWALVersion(ctx context.Context, name string, recs []WALRecord) (*Object, error) {
 	key := c.walKey(name)
 	var first error
