@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/object"
@@ -375,5 +376,68 @@ func TestVersionIDSkipsBadRecord(t *testing.T) {
 	}
 	if data, err := readAll(cat.OpenWAL(ctx, name)); err != nil || !bytes.Equal(data, raw) {
 		t.Errorf("read past a bad record: %d bytes, %v", len(data), err)
+	}
+}
+
+// TestVersionIDPurge: purge deletes record keys that carry a version id,
+// and what it keeps still reads by version.
+func TestVersionIDPurge(t *testing.T) {
+	ctx := context.Background()
+	st := newVersionedStore(awsLikeID)
+	cat := catalog.New(st, "p")
+	if _, err := cat.ClaimSource(ctx, catalog.Source{SystemID: 7, SegmentSize: segSize}); err != nil {
+		t.Fatal(err)
+	}
+	for s := uint64(1); s <= 7; s++ {
+		name := seg(1, s)
+		enc, _ := object.Encode(strings.NewReader("wal "+name), object.KindWAL, name, nil, object.EncodeOptions{})
+		if err := cat.PutWAL(ctx, name, enc); err != nil {
+			t.Fatal(err)
+		}
+		r := catalog.WALRecord{Name: name, RawSize: enc.Header.RawSize, SHA256: enc.Header.ChecksumHex(), StoredSize: enc.Size()}
+		if err := cat.AddWAL(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, s := range []uint64{2, 5} {
+		b := backup(fmt.Sprintf("b%d", i+1), 1, s, s+1)
+		b.StartTime, b.EndTime = t0.Add(time.Duration(s)*time.Hour), t0.Add(time.Duration(s+1)*time.Hour)
+		obj, _ := object.Encode(strings.NewReader("tar"), object.KindBackupPart, "part-000001", nil, object.EncodeOptions{})
+		part, err := cat.PutPart(ctx, b.ID, obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Parts = []catalog.BackupPart{part}
+		if err := cat.AddBackup(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := cat.PlanPurge(ctx, catalog.RetentionPolicy{KeepBackups: 1}, t0.Add(20*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cat.Purge(ctx, p)
+	if err != nil || res.Deleted.Backups != 1 || res.Deleted.WALFiles != 4 {
+		t.Fatalf("purge: %+v, %v", res.Deleted, err)
+	}
+	var left []string
+	err = cat.ListWAL(ctx, func(r catalog.WALRecord) error {
+		if r.VersionID == "" {
+			t.Errorf("record of %s lost its version id", r.Name)
+		}
+		if _, err := readAll(cat.OpenWAL(ctx, r.Name)); err != nil {
+			t.Error(err)
+		}
+		left = append(left, r.Name)
+		return nil
+	})
+	if err != nil || len(left) != 3 || left[0] != seg(1, 5) || len(cat.StrayKeys()) != 0 {
+		t.Errorf("records after purge: %v (%v); stray %v", left, err, cat.StrayKeys())
+	}
+	for _, k := range st.Keys() {
+		if strings.Contains(k, seg(1, 1)) || strings.Contains(k, "/b1") {
+			t.Errorf("%s left behind by purge", k)
+		}
 	}
 }
