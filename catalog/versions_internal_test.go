@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -43,5 +45,30 @@ func TestVersionField(t *testing.T) {
 		if id, err := parseVersionField(bad); err == nil {
 			t.Errorf("parseVersionField(%q) accepted as %q", bad, id)
 		}
+	}
+}
+
+// TestBackupVersionIDsJSON: the version ids of a backup's objects round
+// trip through its record, and a record without them has no such field.
+func TestBackupVersionIDsJSON(t *testing.T) {
+	b := Backup{ID: "b", Parts: []BackupPart{{Key: "s/backups/b/part-000001", VersionID: "3/L4kq+x"}},
+		Tablespaces: []BackupTablespace{{OID: 16384, Parts: []BackupPart{{Key: "s/backups/b/tblspc-16384/part-000001", VersionID: "v2"}}}},
+		ManifestKey: "s/backups/b/backup_manifest", ManifestVersionID: "v3"}
+	j, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Backup
+	if err := json.Unmarshal(j, &back); err != nil || !reflect.DeepEqual(back, b) {
+		t.Fatalf("%s read back as %+v (%v)", j, back, err)
+	}
+	for _, want := range []string{`"version_id":"3/L4kq+x"`, `"version_id":"v2"`, `"manifest_version_id":"v3"`} {
+		if !strings.Contains(string(j), want) {
+			t.Errorf("%s lacks %s", j, want)
+		}
+	}
+	b.Parts[0].VersionID, b.Tablespaces[0].Parts[0].VersionID, b.ManifestVersionID = "", "", ""
+	if j, _ := json.Marshal(b); strings.Contains(string(j), "version_id") {
+		t.Errorf("record without version ids: %s", j)
 	}
 }
