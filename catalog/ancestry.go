@@ -153,12 +153,17 @@ func (c *Catalog) CheckStored(ctx context.Context, b Backup) error {
 	}); err != nil {
 		return fmt.Errorf("list backup %s: %w", b.ID, err)
 	}
-	if _, ok := have[b.ManifestKey]; !ok || b.ManifestKey == "" {
+	// A listing shows each key's current object. One whose record names a
+	// version is read as that version, which may still be there when the
+	// key was written over or deleted since: its read checks it.
+	pinned := func(version string) bool { return version != "" && c.versioned() }
+	if _, ok := have[b.ManifestKey]; (!ok && !pinned(b.ManifestVersionID)) || b.ManifestKey == "" {
 		return fmt.Errorf("%w: backup %s: its backup_manifest %s is missing", ErrBackupDamaged, b.ID, b.ManifestKey)
 	}
 	for _, p := range b.AllParts() {
 		size, ok := have[p.Key]
 		switch {
+		case pinned(p.VersionID):
 		case !ok:
 			return fmt.Errorf("%w: backup %s: part %s is missing from the store", ErrBackupDamaged, b.ID, p.Key)
 		case size != p.StoredSize:
@@ -172,9 +177,5 @@ func (c *Catalog) CheckStored(ctx context.Context, b Backup) error {
 // backup (a tablespace's, "tblspc-<oid>"), create-only, and returns the
 // part's record.
 func (c *Catalog) PutPartIn(ctx context.Context, id, dir string, obj *object.Encoded) (BackupPart, error) {
-	key := c.backupPrefix(id) + dir + "/" + obj.Header.Name
-	if err := c.st.Put(ctx, key, obj.Reader(), obj.Size()); err != nil {
-		return BackupPart{}, err
-	}
-	return BackupPart{Key: key, RawSize: obj.Header.RawSize, SHA256: obj.Header.ChecksumHex(), StoredSize: obj.Size()}, nil
+	return c.putPart(ctx, c.backupPrefix(id)+dir+"/"+obj.Header.Name, obj)
 }

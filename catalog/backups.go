@@ -38,6 +38,9 @@ type Backup struct {
 	Parts          []BackupPart
 	ManifestKey    string
 	ManifestSHA256 string
+	// ManifestVersionID is the manifest's version on a versioned bucket
+	// (see BackupPart.VersionID); empty otherwise.
+	ManifestVersionID string
 	// Kind is KindIncremental for an incremental backup; "" (a record
 	// older than incremental backups, or a full backup) is a full one.
 	Kind string
@@ -90,6 +93,10 @@ type BackupPart struct {
 	RawSize    int64  `json:"raw_size"`
 	SHA256     string `json:"sha256"`
 	StoredSize int64  `json:"stored_size"`
+	// VersionID is the part's version on a versioned bucket, the one its
+	// write made: reads get exactly that version, whatever was written
+	// over the key since. Empty (and absent from the JSON) otherwise.
+	VersionID string `json:"version_id,omitempty"`
 }
 
 // maxBackupRecord bounds a backup record: ~200 bytes a part, so about

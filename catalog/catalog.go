@@ -72,6 +72,8 @@ type Catalog struct {
 	st     store.Store
 	source string
 	stray  strayKeys // keys that listings skipped (wal.go)
+	// walVersions carries the version ids of PutWAL to AddWAL.
+	walVersions walVersions
 	// decrypt opens encrypted objects (SetDecrypter); nil: they are refused
 	// with object.ErrEncrypted, and deep verify checks their stored bytes.
 	decrypt object.Decrypter

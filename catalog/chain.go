@@ -109,7 +109,7 @@ func isDamage(err error) bool {
 
 func (c *Catalog) readHistory(ctx context.Context, r WALRecord) ([]pg.HistoryEntry, error) {
 	key := c.walKey(r.Name)
-	o, err := c.openChecked(ctx, key, expect{name: r.Name})
+	o, err := c.openChecked(ctx, key, expect{name: r.Name, version: r.VersionID})
 	if err != nil {
 		return nil, err
 	}

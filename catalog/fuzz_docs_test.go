@@ -105,6 +105,11 @@ func FuzzBackupRecord(f *testing.F) {
 	f.Add([]byte(strings.Replace(string(b), `"timeline":1`, `"timeline":0`, 1)), mark)
 	f.Add([]byte(strings.Replace(string(b), `"end_lsn_value":50331904`, `"end_lsn_value":1152921504606846976`, 1)), mark)
 	f.Add([]byte(`{"id":"x","parts":null}`), mark)
+	versioned := good
+	versioned.Parts = []catalog.BackupPart{{Key: good.Parts[0].Key, RawSize: 100, SHA256: strings.Repeat("0", 64), StoredSize: 50, VersionID: "3/L4kq+x"}}
+	versioned.ManifestVersionID = "01M8SJAJ7Z4J9A174WWH3D8WBG"
+	vb, _ := json.Marshal(versioned)
+	f.Add(vb, mark)
 	ctx := context.Background()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, doc []byte, markRel string) {

@@ -15,7 +15,8 @@ const fuzzSource = "src"
 
 // FuzzWALRecordKey stores an arbitrary WAL record key and lists it: a key
 // the catalog accepts must hold a sane record (sizes not negative, a
-// lowercase hex SHA-256, a name without the separator) and must be exactly
+// lowercase hex SHA-256, a name without the separator, a version id, if
+// any, in its one spelling) and must be exactly
 // the key AddWAL writes for that record, or purge, which deletes the key
 // it computes, would leave the stored one behind.
 func FuzzWALRecordKey(f *testing.F) {
@@ -29,6 +30,13 @@ func FuzzWALRecordKey(f *testing.F) {
 		"000000010000000000000001~1~" + strings.ToUpper(sha) + "~4096~0",
 		"000000010000000000000001~1~" + strings.Repeat("zz", 32) + "~4096~0",
 		"a~1~2~3", "~~~~",
+		// With the version id of a versioned bucket, plain or base64url.
+		"000000010000000000000001~16777216~" + sha + "~4096~7312345678901234567~v01JD8Q3ZK4M2",
+		"000000010000000000000001~16777216~" + sha + "~4096~7312345678901234567~bMy9MNGtxK3g",
+		"000000010000000000000001~16777216~" + sha + "~4096~0~bYWJj",
+		"000000010000000000000001~16777216~" + sha + "~4096~0~v",
+		"000000010000000000000001~16777216~" + sha + "~4096~0~x1",
+		"000000010000000000000001~16777216~" + sha + "~4096~0~v1~v2",
 	} {
 		f.Add(s)
 	}

@@ -97,6 +97,9 @@ type expect struct {
 	sha256     string
 	storedSize int64
 	systemID   uint64 // of a WAL segment
+	// version is the version of the object that the record names: the
+	// one read (see get); "" reads the key's current object.
+	version string
 }
 
 // checkRecord compares an object's header with its record.
@@ -121,10 +124,16 @@ func checkRecord(h object.Header, key string, w expect) error {
 	return nil
 }
 
-// openChecked opens the object at key and checks its header against w.
-// An absent object is an error wrapping ErrNotExist.
+// openChecked opens the object at key (exactly the version the record
+// names, if any: see get) and checks its header against w. An absent
+// object is an error wrapping ErrNotExist.
 func (c *Catalog) openChecked(ctx context.Context, key string, w expect) (*Object, error) {
-	rc, err := c.st.Get(ctx, key)
+	rc, err := c.get(ctx, key, w.version)
+	return c.checkOpened(key, w, rc, err)
+}
+
+// checkOpened checks the object rc that a get of key answered (or err).
+func (c *Catalog) checkOpened(key string, w expect, rc io.ReadCloser, err error) (*Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", key, err)
 	}
@@ -177,26 +186,94 @@ func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
 		recs, err := c.walRecords(ctx, name)
 		lookup <- found{recs, err}
 	}()
-	key := c.walKey(name)
-	o, err := c.openChecked(ctx, key, expect{name: name})
+	// The key's current object, fetched at once: on a store without
+	// versions (or records without version ids) it is what is read, and
+	// the listing costs no time.
+	o, err := c.openChecked(ctx, c.walKey(name), expect{name: name})
 	f := <-lookup
-	switch {
-	case f.err != nil:
+	if f.err != nil {
 		if o != nil {
 			o.Close()
 		}
 		return nil, fmt.Errorf("look up the record of %s: %w", name, f.err)
-	case errors.Is(err, store.ErrNotExist) && len(f.recs) > 0:
+	}
+	if !c.versioned() || !namesVersion(f.recs) {
+		return c.checkWAL(name, o, err, f.recs)
+	}
+	v, verr := c.openWALVersion(ctx, name, f.recs)
+	if v != nil || ctx.Err() != nil {
+		if o != nil {
+			o.Close()
+		}
+		return v, verr
+	}
+	o, err = c.checkWAL(name, o, err, f.recs)
+	if err != nil {
+		err = fmt.Errorf("%w (and its recorded version: %v)", err, verr)
+	}
+	return o, err
+}
+
+func namesVersion(recs []WALRecord) bool {
+	for _, r := range recs {
+		if r.VersionID != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// openWALVersion opens the version of name that a record names, checked
+// against that record, trying the records in turn. When none can be read
+// whole it answers no object, and the first failure: the caller then uses
+// the key's current object, as get falls back (a version gone, or not
+// readable with these credentials). Several records of one name are rare:
+// a copied store, or records someone else added; with --s3-read-original
+// the store serves only the version logship wrote first.
+func (c *Catalog) openWALVersion(ctx context.Context, name string, recs []WALRecord) (*Object, error) {
+	key := c.walKey(name)
+	var first error
+	for _, r := range recs {
+		if r.VersionID == "" {
+			continue
+		}
+		// Exactly this version, without get's fallback: the key's
+		// current object is checked against every record after.
+		rc, err := c.st.(store.VersionedStore).GetVersion(ctx, key, r.VersionID)
+		o, err := c.checkOpened(key, walExpect(r), rc, err)
+		if err == nil {
+			return o, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, first
+}
+
+func walExpect(r WALRecord) expect {
+	return expect{name: r.Name, rawSize: r.RawSize, sha256: r.SHA256, storedSize: r.StoredSize, systemID: r.SystemID, version: r.VersionID}
+}
+
+// checkWAL finishes OpenWAL: o (or err) is the key's object, recs the
+// records of name.
+func (c *Catalog) checkWAL(name string, o *Object, err error, recs []WALRecord) (*Object, error) {
+	key := c.walKey(name)
+	switch {
+	case errors.Is(err, store.ErrNotExist) && len(recs) > 0:
 		return nil, fmt.Errorf("%s: %w: it is recorded in the catalog but %s is not in the store; the store is damaged", name, ErrMissingObject, key)
 	case err != nil:
 		return nil, err
 	}
-	for i, r := range f.recs {
-		err = checkRecord(o.Header(), key, expect{rawSize: r.RawSize, sha256: r.SHA256, storedSize: r.StoredSize, systemID: r.SystemID})
+	for i, r := range recs {
+		err = checkRecord(o.Header(), key, walExpect(r))
 		if err == nil {
 			return o, nil
 		}
-		if i == len(f.recs)-1 {
+		if i == len(recs)-1 {
 			o.Close()
 			return nil, err
 		}
@@ -210,7 +287,7 @@ func (c *Catalog) OpenPart(ctx context.Context, p BackupPart) (*Object, error) {
 }
 
 func partExpect(p BackupPart) expect {
-	return expect{kind: object.KindBackupPart, name: path.Base(p.Key), rawSize: p.RawSize, sha256: p.SHA256, storedSize: p.StoredSize}
+	return expect{kind: object.KindBackupPart, name: path.Base(p.Key), rawSize: p.RawSize, sha256: p.SHA256, storedSize: p.StoredSize, version: p.VersionID}
 }
 
 // OpenManifest opens the backup_manifest of backup b, checked against the
@@ -222,14 +299,20 @@ func (c *Catalog) OpenManifest(ctx context.Context, b Backup) (*Object, error) {
 // manifestExpect is what a backup record says of its manifest: its
 // checksum, but no size.
 func manifestExpect(b Backup) expect {
-	return expect{kind: object.KindMeta, name: path.Base(b.ManifestKey), rawSize: -1, sha256: b.ManifestSHA256}
+	return expect{kind: object.KindMeta, name: path.Base(b.ManifestKey), rawSize: -1, sha256: b.ManifestSHA256, version: b.ManifestVersionID}
 }
 
 // PutWAL stores obj as the object of the WAL file name, create-only. If
 // the name is stored already, the error wraps ErrExist and the stored
 // object is kept: compare it (WALHeader) to tell a retry from a conflict.
+// The version id the store gave the object goes into the record that
+// AddWAL of name writes next.
 func (c *Catalog) PutWAL(ctx context.Context, name string, obj *object.Encoded) error {
-	return c.st.Put(ctx, c.walKey(name), obj.Reader(), obj.Size())
+	id, err := c.put(ctx, c.walKey(name), obj.Reader(), obj.Size())
+	if err == nil {
+		c.walVersions.set(name, putWAL{id: id, sha256: obj.Header.ChecksumHex(), storedSize: obj.Size()})
+	}
+	return err
 }
 
 // HasWAL reports whether the object of the WAL file name is stored. It
@@ -251,19 +334,25 @@ func (c *Catalog) WALHeader(ctx context.Context, name string) (object.Header, er
 // PutPart stores obj, a part of backup id, create-only, and returns the
 // part's record.
 func (c *Catalog) PutPart(ctx context.Context, id string, obj *object.Encoded) (BackupPart, error) {
-	key := c.backupPrefix(id) + obj.Header.Name
-	if err := c.st.Put(ctx, key, obj.Reader(), obj.Size()); err != nil {
+	return c.putPart(ctx, c.backupPrefix(id)+obj.Header.Name, obj)
+}
+
+func (c *Catalog) putPart(ctx context.Context, key string, obj *object.Encoded) (BackupPart, error) {
+	version, err := c.put(ctx, key, obj.Reader(), obj.Size())
+	if err != nil {
 		return BackupPart{}, err
 	}
-	return BackupPart{Key: key, RawSize: obj.Header.RawSize, SHA256: obj.Header.ChecksumHex(), StoredSize: obj.Size()}, nil
+	return BackupPart{Key: key, RawSize: obj.Header.RawSize, SHA256: obj.Header.ChecksumHex(), StoredSize: obj.Size(), VersionID: version}, nil
 }
 
 // PutManifest stores obj as the backup_manifest of b, create-only, and
-// sets the record's ManifestKey and ManifestSHA256.
+// sets the record's ManifestKey, ManifestSHA256 and ManifestVersionID.
 func (c *Catalog) PutManifest(ctx context.Context, b *Backup, obj *object.Encoded) error {
 	key := c.backupPrefix(b.ID) + obj.Header.Name
 	b.ManifestKey, b.ManifestSHA256 = key, obj.Header.ChecksumHex()
-	return c.st.Put(ctx, key, obj.Reader(), obj.Size())
+	var err error
+	b.ManifestVersionID, err = c.put(ctx, key, obj.Reader(), obj.Size())
+	return err
 }
 
 // HasGroupMark reports whether group already has a mark called name.

@@ -210,7 +210,13 @@ func restoreDocs[T any](ctx context.Context, c *Catalog, prefix string, keep fun
 }
 
 func (c *Catalog) readHeader(ctx context.Context, key string) (object.Header, error) {
-	rc, err := c.st.Get(ctx, key)
+	return c.readHeaderOf(ctx, key, "")
+}
+
+// readHeaderOf reads the header of the version of key that a record names
+// (see get).
+func (c *Catalog) readHeaderOf(ctx context.Context, key, version string) (object.Header, error) {
+	rc, err := c.get(ctx, key, version)
 	if err != nil {
 		return object.Header{}, err
 	}
@@ -250,7 +256,7 @@ func (c *Catalog) Describe(ctx context.Context, r WALRecord) (WALInfo, error) {
 	if segSize == 0 {
 		segSize = 16 << 20
 	}
-	h, err := c.readHeader(ctx, c.walKey(r.Name))
+	h, err := c.readHeaderOf(ctx, c.walKey(r.Name), r.VersionID)
 	if err != nil {
 		return WALInfo{}, err
 	}

@@ -42,6 +42,9 @@ type backupJSON struct {
 	// Added with encryption: fingerprints of the recipients; absent from
 	// clear backups.
 	Recipients []string `json:"recipients,omitempty"`
+	// Added with version ids: the manifest's version on a versioned
+	// bucket; absent otherwise.
+	ManifestVersionID string `json:"manifest_version_id,omitempty"`
 }
 
 // MarshalJSON writes the stored form of the record.
@@ -53,7 +56,7 @@ func (b Backup) MarshalJSON() ([]byte, error) {
 		RawSize: b.RawSize, StoredSize: b.StoredSize, Compression: b.Compression, Parts: b.Parts,
 		ManifestKey: b.ManifestKey, ManifestSHA256: b.ManifestSHA256,
 		Kind: b.Kind, Parent: b.Parent, ParentStartLSN: parentLSNText(b), ParentStartLSNValue: uint64(b.ParentStartLSN),
-		Tablespaces: b.Tablespaces, Recipients: b.Recipients,
+		Tablespaces: b.Tablespaces, Recipients: b.Recipients, ManifestVersionID: b.ManifestVersionID,
 	})
 }
 
@@ -89,6 +92,7 @@ func (b *Backup) UnmarshalJSON(data []byte) error {
 		RawSize: w.RawSize, StoredSize: w.StoredSize, Compression: w.Compression, Parts: w.Parts,
 		ManifestKey: w.ManifestKey, ManifestSHA256: w.ManifestSHA256,
 		Kind: w.Kind, Parent: w.Parent, ParentStartLSN: parentStart, Tablespaces: w.Tablespaces, Recipients: w.Recipients,
+		ManifestVersionID: w.ManifestVersionID,
 	}
 	return nil
 }

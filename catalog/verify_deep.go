@@ -146,9 +146,10 @@ func (v *verifier) deepItems(ch *Chain) []deepItem {
 	return items
 }
 
-// get opens an object for a deep check and counts the download.
-func (v *verifier) get(ctx context.Context, key string) (io.ReadCloser, error) {
-	rc, err := v.cat.st.Get(ctx, key)
+// get opens an object (the version its record names, if any) for a deep
+// check and counts the download.
+func (v *verifier) get(ctx context.Context, key, version string) (io.ReadCloser, error) {
+	rc, err := v.cat.get(ctx, key, version)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +194,11 @@ func (v *verifier) deepWAL(ctx context.Context, ch *Chain, it deepItem, buf []by
 		return false, nil
 	}
 	corruptFix := fmt.Sprintf("the stored copy is damaged: if PostgreSQL or a standby still has pg_wal/%s, delete the object and its record and push it again; otherwise it is lost: take a new backup", it.name)
-	rc, err := v.get(ctx, it.key)
+	var version string
+	if it.rec != nil {
+		version = it.rec.VersionID
+	}
+	rc, err := v.get(ctx, it.key, version)
 	if errors.Is(err, store.ErrNotExist) {
 		return bad(CodeRecordWithoutObject, fmt.Sprintf("%s disappeared from the store during verify", it.key), "run verify again; if it is still missing, see record-without-object")
 	}
@@ -427,7 +432,7 @@ func (p *partsReader) Read(b []byte) (int, error) {
 }
 
 func (p *partsReader) open(part BackupPart) error {
-	rc, err := p.v.get(p.ctx, part.Key)
+	rc, err := p.v.get(p.ctx, part.Key, part.VersionID)
 	if err != nil {
 		return classify(part.Key, err)
 	}
@@ -462,7 +467,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // back as *partError.
 func (v *verifier) readManifest(ctx context.Context, b Backup) (*pg.Manifest, error) {
 	key := b.ManifestKey
-	rc, err := v.get(ctx, key)
+	rc, err := v.get(ctx, key, b.ManifestVersionID)
 	if err != nil {
 		if errors.Is(err, store.ErrNotExist) {
 			return nil, &partError{key: key, code: CodeMissingManifest, err: errors.New("backup_manifest missing from the store")}

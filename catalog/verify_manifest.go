@@ -55,7 +55,7 @@ func (e unusableManifestError) Error() string { return e.err.Error() }
 // manifestUsable reads the head of b's manifest object and checks it as
 // restore would (pg.ManifestHead.CheckFor).
 func (c *Catalog) manifestUsable(ctx context.Context, b Backup, system uint64) error {
-	rc, err := c.st.Get(ctx, b.ManifestKey)
+	rc, err := c.get(ctx, b.ManifestKey, b.ManifestVersionID)
 	if errors.Is(err, store.ErrNotExist) {
 		return unusableManifestError{fmt.Errorf("%s is missing", b.ManifestKey)}
 	}

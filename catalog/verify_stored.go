@@ -36,7 +36,7 @@ func (v *verifier) keyFacts(facts []string) []string {
 // checkStored downloads key and checks its stored bytes and its header
 // against w; problems come back as *partError, as classify makes them.
 func (v *verifier) checkStored(ctx context.Context, key string, w expect) (object.Header, error) {
-	rc, err := v.get(ctx, key)
+	rc, err := v.get(ctx, key, w.version)
 	if err != nil {
 		return object.Header{}, classify(key, err)
 	}
@@ -56,7 +56,7 @@ func (v *verifier) checkStored(ctx context.Context, key string, w expect) (objec
 func (v *verifier) deepWALStored(ctx context.Context, it deepItem, opener error, bad func(code, msg, fix string) (bool, error), fix string) (bool, error) {
 	w := expect{name: it.name}
 	if r := it.rec; r != nil {
-		w.rawSize, w.sha256 = r.RawSize, r.SHA256
+		w.rawSize, w.sha256, w.version = r.RawSize, r.SHA256, r.VersionID
 	}
 	_, err := v.checkStored(ctx, it.key, w)
 	var pe *partError

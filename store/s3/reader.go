@@ -26,20 +26,28 @@ var _ store.VersionedStore = (*Store)(nil)
 // GetVersion reads exactly the version versionID of key (the one PutVersion
 // answered), whatever was overwritten or deleted since; an empty versionID
 // is Get (with ReadOriginal, the oldest version).
+//
+// With ReadOriginal, a versionID other than the key's oldest version is
+// answered ErrNotExist: logship's write is the oldest version, so another
+// id comes from a record that someone else added, which recovery must not
+// follow.
 func (s *Store) GetVersion(ctx context.Context, key, versionID string) (io.ReadCloser, error) {
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("s3: get object: %w", err)
 	}
 	in := &awss3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(s.prefix + key)}
 	switch {
-	case versionID != "":
-		in.VersionId = aws.String(versionID)
 	case s.cfg.ReadOriginal:
 		o, err := s.originalOf(ctx, key)
 		if err != nil {
 			return nil, err
 		}
+		if versionID != "" && versionID != o.versionID {
+			return nil, fmt.Errorf("s3: get object %s: version %s is not the one first written: %w", key, versionID, store.ErrNotExist)
+		}
 		in.VersionId = aws.String(o.versionID)
+	case versionID != "":
+		in.VersionId = aws.String(versionID)
 	}
 	out, err := s.client.GetObject(ctx, in)
 	if err != nil {
