@@ -25,8 +25,8 @@ func TestPurgeStreamedPieces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	piece(1, 0, 100)   // stored in full, and before the cutoff
-	piece(12, 0, 100)  // stored in full
+	piece(1, 0, 100)  // stored in full, and before the cutoff
+	piece(12, 0, 100) // stored in full
 	piece(12, 100, 50000)
 	piece(14, 0, 4096) // the newest tail: kept
 	// A piece of a segment stored in full whose record was never written.
