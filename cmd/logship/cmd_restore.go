@@ -416,6 +416,10 @@ func printRestored(w io.Writer, res restore.Result) {
 	fmt.Fprintf(w, "target %s on timeline %d, WAL %s to %s (%s checked in the store), %s, action %s\n",
 		p.Target, p.Timeline, p.FirstWAL, p.LastWAL, plural.N(p.Segments, "segment"), kind, res.Action)
 	if p.StreamedWAL != "" {
-		fmt.Fprintf(w, "then the streamed tail of %s (%d bytes stored by logship receive): replay must reach %s\n", p.StreamedWAL, p.StreamedBytes, p.StreamedEnd)
+		reach := "no record ends in it"
+		if p.StreamedEnd != 0 {
+			reach = "replay must reach " + p.StreamedEnd.String()
+		}
+		fmt.Fprintf(w, "then the streamed tail of %s (%d bytes stored by logship receive): %s\n", p.StreamedWAL, p.StreamedBytes, reach)
 	}
 }
