@@ -142,3 +142,21 @@ func TestFetchWALServesStreamedTail(t *testing.T) {
 		t.Fatalf("segment without a piece at 0: %v, want ErrAbsent", err)
 	}
 }
+
+// A segment the receiver stored wholly in pieces, but not as the full
+// segment, leads on to the tail of the next.
+func TestPlanFollowsWhollyStreamedSegments(t *testing.T) {
+	t.Parallel()
+	s := newSynth(t)
+	s.segments(1, 1, 10)
+	s.backup("B1", 1, 2, 3)
+	s.pieces(11, streamedSegment(11, 3), [2]uint32{0, planSegSize / 2}, [2]uint32{planSegSize / 2, planSegSize})
+	s.pieces(12, streamedSegment(12, 3), [2]uint32{0, 260})
+	p, err := restore.NewPlan(context.Background(), s.cat, restore.Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.StreamedWAL != pg.SegmentName(1, 12, planSegSize) || p.StreamedBytes != 260 || p.StreamedEnd != pg.LSN(segLSN(12, 248)) {
+		t.Fatalf("plan: streamed %s, %d bytes, to %s", p.StreamedWAL, p.StreamedBytes, p.StreamedEnd)
+	}
+}
