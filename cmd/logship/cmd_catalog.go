@@ -220,6 +220,9 @@ func catalogRebuild(c *cli.Context) error {
 		return printJSON(rt.stdout, res)
 	}
 	fmt.Fprintf(rt.stdout, "%s, %s added, source record restored: %v\n", plural.N(res.Objects, "object"), plural.N(res.Added, "record"), res.Source)
+	if res.Pieces > 0 {
+		fmt.Fprintf(rt.stdout, "%s of streamed WAL pieces restored\n", plural.N(res.Pieces, "record"))
+	}
 	return nil
 }
 
