@@ -36,6 +36,21 @@ func (c *Catalog) DropStreamedPieces(ctx context.Context) (int, error) {
 	return len(drop), c.deletePieces(ctx, drop, func(key string) error { return c.st.Delete(ctx, key) })
 }
 
+// DropWALPieces deletes the pieces of one segment once it is recorded in
+// full (after receive stored it whole): it answers 0 and deletes nothing
+// while the segment is not recorded, so the tail is never lost.
+func (c *Catalog) DropWALPieces(ctx context.Context, segment string) (int, error) {
+	full, err := c.hasFullRecord(ctx, segment)
+	if err != nil || !full {
+		return 0, err
+	}
+	ps, err := c.WALPieces(ctx, segment)
+	if err != nil {
+		return 0, fmt.Errorf("list the pieces of %s: %w", segment, err)
+	}
+	return len(ps), c.deletePieces(ctx, ps, func(key string) error { return c.st.Delete(ctx, key) })
+}
+
 // deletePieces deletes each piece, record then object, with del (which
 // may count, or tolerate retention).
 func (c *Catalog) deletePieces(ctx context.Context, ps []WALPiece, del func(string) error) error {

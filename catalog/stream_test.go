@@ -287,3 +287,23 @@ func TestRebuildPieceRecords(t *testing.T) {
 		t.Fatalf("second rebuild: %+v, %v", res, err)
 	}
 }
+
+func TestDropWALPiecesOfOneSegment(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.putPiece(fxSeg(1, 2), segmentBytes(1, 2, fxSystem), 0, 100)
+	f.putPiece(fxSeg(1, 2), segmentBytes(1, 2, fxSystem), 100, 200)
+	if n, err := f.cat.DropWALPieces(ctx, fxSeg(1, 2)); n != 0 || err != nil {
+		t.Fatalf("segment not recorded in full: dropped %d, %v", n, err)
+	}
+	f.segments(1, 2, 2)
+	if n, err := f.cat.DropWALPieces(ctx, fxSeg(1, 2)); n != 2 || err != nil {
+		t.Fatalf("segment recorded in full: dropped %d, %v", n, err)
+	}
+	if ps, err := f.cat.ListWALPieces(ctx); len(ps) != 0 || err != nil {
+		t.Fatalf("left %+v, %v", ps, err)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "src", "wal-stream")); !os.IsNotExist(err) {
+		t.Fatalf("wal-stream folder left: %v", err)
+	}
+}
