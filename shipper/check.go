@@ -30,6 +30,11 @@ type CheckOptions struct {
 	// ObjectLock is --s3-object-lock; when set, check also asks the bucket
 	// whether it has versioning and Object Lock.
 	ObjectLock string
+	// Slot is a replication slot of logship receive to watch besides those
+	// named logship_*; MaxSlotRetained the WAL a slot may keep before
+	// check warns (0: DefaultMaxSlotRetained; negative: no limit).
+	Slot            string
+	MaxSlotRetained int64
 }
 
 // CheckResult is one health check: OK, or what is wrong and how to fix it.
@@ -90,6 +95,9 @@ func RunChecks(ctx context.Context, cat *catalog.Catalog, opts CheckOptions) []C
 		}
 		out = append(out, settingChecks(ctx, conn, cat, opts)...)
 		add(replicationCheck(ctx, opts))
+		if r, ok := slotCheck(ctx, conn, opts); ok {
+			add(r)
+		}
 	}
 	add(storeCheck(ctx, cat, opts.Timeout))
 	if opts.ObjectLock != "" {
