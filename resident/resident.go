@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -120,6 +121,9 @@ func takeLock(path string) (*os.File, error) {
 		}
 		return nil, err
 	}
+	// The holder's pid, for people (and tests) looking for the process.
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return f, nil
 }
 
