@@ -237,3 +237,120 @@ func TestResidentTwoPrimaries(t *testing.T) {
 		}
 	}
 }
+
+// syntheticWALDir is a pg_wal with n synthetic segments marked ready.
+func syntheticWALDir(t *testing.T, n int) (string, []string) {
+	t.Helper()
+	pgwal := filepath.Join(t.TempDir(), "pg_wal")
+	os.MkdirAll(filepath.Join(pgwal, "archive_status"), 0o755)
+	var names []string
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("0000000100000000000000%02X", i)
+		syntheticSegment(t, pgwal, name, 42, byte(i))
+		os.WriteFile(filepath.Join(pgwal, "archive_status", name+".ready"), nil, 0o644)
+		names = append(names, name)
+	}
+	return pgwal, names
+}
+
+// runPush runs logship-push like the archiver, with no LOGSHIP_* settings.
+func runPush(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(pushBin(t), args...)
+	cmd.Env = cleanEnv()
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// startForeground runs `logship FLAGS resident --wal-dir DIR EXTRA...` as
+// systemd would, and waits until it listens.
+func startForeground(t *testing.T, flags []string, pgwal string, extra ...string) (*exec.Cmd, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(logshipBin, append(append(append([]string{}, flags...), "resident", "--wal-dir", pgwal), extra...)...)
+	cmd.Env = cleanEnv()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	pgtest.WaitFor(t, 30*time.Second, "the resident listens", func() bool {
+		_, err := os.Stat(filepath.Join(pgwal, "logship-resident", "sock"))
+		return err == nil
+	})
+	return cmd, exited
+}
+
+// A resident of an older binary answers stale and leaves once its pushes
+// are done; the client starts a resident of its own binary, which serves.
+func TestResidentStaleReplaced(t *testing.T) {
+	_, flags := newStoreDir(t)
+	pgwal, names := syntheticWALDir(t, 3)
+	old, exited := startForeground(t, flags, pgwal, "--build-id", "an-old-build")
+	if r := runPush(t, append(flags, filepath.Join(pgwal, names[0]))...); r.code != 0 {
+		t.Fatalf("logship-push: exit %d: %s", r.code, r.stderr)
+	}
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stale resident did not leave")
+	}
+	pgtest.WaitFor(t, 30*time.Second, "a new resident", func() bool {
+		pid := residentPID(filepath.Join(pgwal, "logship-resident"))
+		return pid != 0 && pid != old.Process.Pid
+	})
+	for _, n := range names[1:] {
+		if r := runPush(t, append(flags, filepath.Join(pgwal, n))...); r.code != 0 {
+			t.Fatalf("logship-push %s: exit %d: %s", n, r.code, r.stderr)
+		}
+	}
+	for _, n := range names {
+		dest := filepath.Join(t.TempDir(), n)
+		mustLogship(t, nil, append(flags, "wal-fetch", n, dest)...)
+		if !sameFile(t, filepath.Join(pgwal, n), dest) {
+			t.Fatalf("%s does not round-trip", n)
+		}
+	}
+}
+
+// When no resident can serve, logship-push pushes by itself: a resident
+// folder that cannot be made, a resident of other settings (which stays),
+// and bad input gets wal-push's own exit code.
+func TestResidentFallback(t *testing.T) {
+	_, flags := newStoreDir(t)
+	pgwal, names := syntheticWALDir(t, 3)
+	os.WriteFile(filepath.Join(pgwal, "logship-resident"), []byte("in the way"), 0o600)
+	if r := runPush(t, append(flags, filepath.Join(pgwal, names[0]))...); r.code != 0 {
+		t.Fatalf("logship-push with no place for a resident: exit %d: %s", r.code, r.stderr)
+	}
+	mustLogship(t, nil, append(flags, "wal-fetch", names[0], filepath.Join(t.TempDir(), "x"))...)
+	os.Remove(filepath.Join(pgwal, "logship-resident"))
+
+	other := append(append([]string{}, flags...), "--compression-level", "3")
+	_, exited := startForeground(t, other, pgwal)
+	if r := runPush(t, append(flags, filepath.Join(pgwal, names[1]))...); r.code != 0 {
+		t.Fatalf("logship-push beside a resident of other settings: exit %d: %s", r.code, r.stderr)
+	}
+	mustLogship(t, nil, append(flags, "wal-fetch", names[1], filepath.Join(t.TempDir(), "x"))...)
+	select {
+	case err := <-exited:
+		t.Fatalf("a resident started by hand left for a client of other settings: %v", err)
+	default:
+	}
+
+	os.WriteFile(filepath.Join(pgwal, "notwal"), []byte("x"), 0o600)
+	if r := runPush(t, append(other, filepath.Join(pgwal, "notwal"))...); r.code != 2 || !strings.Contains(r.stderr, "notwal") {
+		t.Fatalf("logship-push of a file that is not WAL: exit %d (%s), want 2", r.code, r.stderr)
+	}
+	if r := runPush(t); r.code != 2 {
+		t.Fatalf("logship-push without arguments: exit %d (%s), want 2", r.code, r.stderr)
+	}
+}
