@@ -45,7 +45,7 @@ func Main(args []string, stderr io.Writer) int {
 	}
 	req := FormatRequest(build, Key(globals, os.Environ()), abs)
 	for range attempts {
-		a, err := ask(loc.Socket, req)
+		a, err := Ask(loc.Socket, req)
 		if err == nil {
 			switch a.Kind {
 			case KindOK:
@@ -65,11 +65,11 @@ func Main(args []string, stderr io.Writer) int {
 	return direct(bin, args, stderr)
 }
 
-// ask sends one request and waits for its answer, as long as the push
+// Ask sends one request and waits for its answer, as long as the push
 // takes: the resident answers only once the file is durable or its push
 // failed. A broken connection (a resident killed mid-push) is an error,
 // never an answer.
-func ask(socket, req string) (Answer, error) {
+func Ask(socket, req string) (Answer, error) {
 	// syscall rather than net: net links cgo's resolver, and a dynamic
 	// binary starts slower.
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
