@@ -75,7 +75,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Parallel < 1 {
 		cfg.Parallel = 1
 	}
-	lock, err := takeLock(cfg.Location.Lock)
+	lock, err := waitLock(cfg.Location)
 	if err != nil {
 		if cfg.Ready != nil && errors.Is(err, ErrBusy) {
 			cfg.Ready("busy")
@@ -104,6 +104,38 @@ func Run(ctx context.Context, cfg Config) error {
 	s.pushes.Wait()
 	s.conns.Wait()
 	return nil
+}
+
+// lockWait bounds how long a new resident waits for the lock of one that
+// no longer listens: a stale one finishing its pushes, or a client's
+// spawn racing another's.
+const lockWait = 2 * time.Second
+
+// waitLock takes the lock, waiting while its holder does not listen (it
+// is leaving: it closes its socket before it lets the lock go). ErrBusy
+// means a resident holds it and serves.
+func waitLock(loc client.Location) (*os.File, error) {
+	deadline := time.Now().Add(lockWait)
+	for {
+		f, err := takeLock(loc.Lock)
+		if !errors.Is(err, ErrBusy) {
+			return f, err
+		}
+		if listening(loc.Socket) || time.Now().After(deadline) {
+			return nil, ErrBusy
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// listening reports whether a resident accepts connections on socket.
+func listening(socket string) bool {
+	c, err := net.DialTimeout("unix", socket, time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // takeLock holds an exclusive flock on path for as long as the returned

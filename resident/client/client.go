@@ -14,6 +14,9 @@ import (
 // listen before it pushes the file itself.
 const startWait = time.Second
 
+// maxLog is the size past which a starting resident's log starts afresh.
+const maxLog = 4 << 20
+
 // attempts bounds how often a client asks (a resident killed under it, a
 // stale one replaced) before it pushes the file itself.
 const attempts = 3
@@ -97,7 +100,11 @@ func Ask(socket, req string) (Answer, error) {
 // ("ready") or that another resident holds the lock ("busy"). False means
 // it could not start or died first.
 func start(bin string, globals []string, walDir string, loc Location) bool {
-	logf, err := os.OpenFile(loc.Log, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
+	if fi, err := os.Stat(loc.Log); err == nil && fi.Size() > maxLog {
+		flags |= os.O_TRUNC // the resident logs little; keep the last few MiB
+	}
+	logf, err := os.OpenFile(loc.Log, flags, 0o600)
 	if err != nil {
 		return false
 	}
