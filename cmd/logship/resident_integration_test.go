@@ -354,3 +354,38 @@ func TestResidentFallback(t *testing.T) {
 		t.Fatalf("logship-push without arguments: exit %d (%s), want 2", r.code, r.stderr)
 	}
 }
+
+// residentsOf lists the live resident processes serving pgwal.
+func residentsOf(pgwal string) []int {
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), "\x00resident\x00") || !strings.Contains(string(b), "\x00"+pgwal+"\x00") {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// Clients racing to start a resident end with one resident, and each
+// gets its file pushed.
+func TestResidentRacingStarts(t *testing.T) {
+	_, flags := newStoreDir(t)
+	pgwal, names := syntheticWALDir(t, 6)
+	codes := make(chan result, len(names))
+	for _, n := range names {
+		go func() { codes <- runPush(t, append(flags, filepath.Join(pgwal, n))...) }()
+	}
+	for range names {
+		if r := <-codes; r.code != 0 {
+			t.Fatalf("logship-push: exit %d: %s", r.code, r.stderr)
+		}
+	}
+	pgtest.WaitFor(t, 30*time.Second, "one resident", func() bool { return len(residentsOf(pgwal)) == 1 })
+	for _, n := range names {
+		mustLogship(t, nil, append(flags, "wal-fetch", n, filepath.Join(t.TempDir(), n))...)
+	}
+}
