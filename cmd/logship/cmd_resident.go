@@ -53,9 +53,9 @@ func runResident(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	walDir, err := filepath.Abs(c.String("wal-dir"))
+	walDir, err := client.WALDir(filepath.Join(c.String("wal-dir"), "x"))
 	if err != nil {
-		return usageErr(err)
+		return usageErr(fmt.Errorf("--wal-dir: %w", err))
 	}
 	loc, err := client.Locate(walDir)
 	if err != nil {

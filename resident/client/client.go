@@ -2,6 +2,7 @@ package client
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,9 @@ import (
 // startWait is how long a client waits for a resident it started to
 // listen before it pushes the file itself.
 const startWait = time.Second
+
+// answerWait bounds the wait for one answer.
+const answerWait = 10 * time.Minute
 
 // maxLog is the size past which a starting resident's log starts afresh.
 const maxLog = 4 << 20
@@ -34,11 +38,12 @@ func Main(args []string, stderr io.Writer) int {
 		return direct(bin, args, stderr)
 	}
 	globals, path := args[:len(args)-1], args[len(args)-1]
-	abs, err := filepath.Abs(path)
+	walDir, err := WALDir(path)
 	if err != nil {
 		return direct(bin, args, stderr)
 	}
-	loc, err := Locate(filepath.Dir(abs))
+	abs := filepath.Join(walDir, filepath.Base(path))
+	loc, err := Locate(walDir)
 	if err != nil {
 		return direct(bin, args, stderr)
 	}
@@ -60,8 +65,10 @@ func Main(args []string, stderr io.Writer) int {
 				return direct(bin, args, stderr)
 			}
 			// stale or retry: the resident is going; start the next one.
+		} else if errors.Is(err, syscall.EAGAIN) {
+			break // no answer within answerWait
 		}
-		if !start(bin, globals, filepath.Dir(abs), loc) {
+		if !start(bin, globals, walDir, loc) {
 			break
 		}
 	}
@@ -84,6 +91,9 @@ func Ask(socket, req string) (Answer, error) {
 	if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: socket}); err != nil {
 		return Answer{}, err
 	}
+	// A safety net, far above any push: a resident that hangs must not
+	// hold the archiver for ever (the client then pushes itself).
+	_ = syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &syscall.Timeval{Sec: int64(answerWait / time.Second)})
 	if _, err := io.WriteString(conn, req); err != nil {
 		return Answer{}, err
 	}
@@ -139,6 +149,18 @@ func start(bin string, globals []string, walDir string, loc Location) bool {
 	n, _ := io.ReadAtLeast(r, buf, 1)
 	word := strings.TrimSpace(string(buf[:n]))
 	return word == "ready" || word == "busy"
+}
+
+// WALDir is the directory of the WAL file at path, absolute and with
+// symbolic links resolved, so that the archiver (whose working directory
+// is the data directory) and a resident started by hand name the same
+// pg_wal the same way.
+func WALDir(path string) (string, error) {
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
 }
 
 // direct replaces this process with `logship GLOBALS wal-push PATH`:
