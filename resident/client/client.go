@@ -38,6 +38,12 @@ func Main(args []string, stderr io.Writer) int {
 		return direct(bin, args, stderr)
 	}
 	globals, path := args[:len(args)-1], args[len(args)-1]
+	if n := len(globals); n > 0 && globals[n-1] == "wal-push" {
+		// `logship-push [flags] wal-push PATH`, copied from a wal-push
+		// archive_command: the same thing.
+		globals = globals[:n-1]
+		args = append(append([]string{}, globals...), path)
+	}
 	walDir, err := WALDir(path)
 	if err != nil {
 		return direct(bin, args, stderr)
