@@ -75,7 +75,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Parallel < 1 {
 		cfg.Parallel = 1
 	}
-	lock, err := waitLock(cfg.Location)
+	var lock *os.File
+	var err error
+	if cfg.Spawned {
+		lock, err = waitLock(cfg.Location)
+	} else {
+		lock, err = takeOver(ctx, cfg.Location, cfg.Key)
+	}
+	if err != nil && ctx.Err() != nil {
+		return nil // stopped while waiting: nothing was served
+	}
 	if err != nil {
 		if cfg.Ready != nil && errors.Is(err, ErrBusy) {
 			cfg.Ready("busy")
@@ -125,6 +134,29 @@ func waitLock(loc client.Location) (*os.File, error) {
 			return nil, ErrBusy
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// takeOver is how a resident started by hand (systemd) gets the lock: it
+// asks a resident a client started to leave (that one answers stale and
+// goes once its pushes are done), and waits for the lock as long as ctx
+// lasts; a resident also started by hand stays, and this one waits.
+func takeOver(ctx context.Context, loc client.Location, key string) (*os.File, error) {
+	var asked time.Time
+	for {
+		f, err := takeLock(loc.Lock)
+		if !errors.Is(err, ErrBusy) {
+			return f, err
+		}
+		if time.Since(asked) > time.Second {
+			_, _ = client.Ask(loc.Socket, client.FormatRequest(client.Handover, key, ""))
+			asked = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 

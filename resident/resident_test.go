@@ -217,7 +217,9 @@ func TestBusyAndIdle(t *testing.T) {
 	walDir := fakeWAL(t)
 	p := &pusher{}
 	cfg, done := serve(t, walDir, p, func(c *resident.Config) { c.IdleExit = 50 * time.Millisecond })
-	if err := resident.Run(context.Background(), cfg); !errors.Is(err, resident.ErrBusy) {
+	second := cfg
+	second.Spawned = true
+	if err := resident.Run(context.Background(), second); !errors.Is(err, resident.ErrBusy) {
 		t.Fatalf("second resident: %v, want ErrBusy", err)
 	}
 	select {
@@ -262,5 +264,29 @@ func TestLocateLongPath(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(loc.Dir) })
 	if len(loc.Socket) > 107 || filepath.Dir(loc.Dir) != filepath.Clean(os.TempDir()) {
 		t.Fatalf("socket %s", loc.Socket)
+	}
+}
+
+// A resident started by hand takes over from one a client started; one
+// started by hand is not pushed out by another.
+func TestTakeOver(t *testing.T) {
+	walDir := fakeWAL(t)
+	p := &pusher{}
+	_, spawnedDone := serve(t, walDir, p, func(c *resident.Config) { c.Spawned = true })
+	byHand, _ := serve(t, walDir, p, nil) // returns once it listens
+	select {
+	case <-spawnedDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the resident a client started did not leave")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	third := byHand
+	third.Ready = nil
+	if err := resident.Run(ctx, third); err != nil {
+		t.Fatalf("a second resident started by hand, stopped while waiting: %v", err)
+	}
+	if a := ask(t, byHand, "b1", "k1", "000000010000000000000001"); a.Kind != client.KindFail && a.Kind != client.KindOK {
+		t.Fatalf("the first resident started by hand does not serve: %+v", a)
 	}
 }

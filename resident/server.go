@@ -122,6 +122,11 @@ func (s *server) serve(conn *net.UnixConn) client.Answer {
 	_ = conn.SetReadDeadline(time.Time{})
 	build, key, path, err := client.ParseRequest(strings.TrimSuffix(line, "\n"))
 	switch {
+	case err == nil && build == client.Handover && s.cfg.Spawned:
+		s.quit("a resident started by hand takes over")
+		return client.Answer{Kind: client.KindStale}
+	case err == nil && build == client.Handover:
+		return client.Answer{Kind: client.KindMismatch}
 	case err != nil, build != s.cfg.BuildID:
 		s.quit("a client of another logship binary asked")
 		return client.Answer{Kind: client.KindStale}

@@ -26,6 +26,10 @@ import (
 // binary.
 const Protocol = "logship-resident/1"
 
+// Handover, in place of a build id, is a resident started by hand asking
+// one a client started to leave it the pg_wal directory.
+const Handover = "handover"
+
 // Answer kinds.
 const (
 	KindOK       = "ok"       // the file is durable (object and catalog record stored)
