@@ -41,6 +41,7 @@ Example:
 		Commands: []*cli.Command{
 			walPushCommand(),
 			walFetchCommand(),
+			residentCommand(),
 			backupCommand(),
 			markCommand(),
 			restoreCommand(),
