@@ -1,6 +1,7 @@
 package shipper
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -72,6 +73,55 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 		return PushResult{}, fmt.Errorf("%w: %s is %d bytes, more than such a file can be (%d)", ErrNotWALFile, name, fi.Size(), limit)
 	}
 
+	srcErr, stored := startChecks(ctx, cat, wf, hdr, name, opts)
+	data, release, err := readWAL(f, fi.Size())
+	if err != nil {
+		return PushResult{}, fmt.Errorf("read %s: %w", name, err)
+	}
+	defer release()
+	res, err := pushData(ctx, cat, wf, hdr, data, opts, srcErr, stored)
+	if err != nil {
+		return res, err
+	}
+	recordOrigin(ctx, cat, path, wf, opts)
+	res.Duration = time.Since(start)
+	if opts.Logger != nil {
+		opts.Logger.Debug("pushed WAL file", "name", name, "raw_bytes", res.Record.RawSize,
+			"stored_bytes", res.Record.StoredSize, "already_stored", res.AlreadyStored, "duration", res.Duration)
+	}
+	return res, nil
+}
+
+// PushWALBytes stores data as the WAL file name (a segment or a .history
+// file) exactly as PushWAL stores the file of that name: same checks, same
+// object and record, and an identical file already stored is the same
+// idempotent success. logship receive stores what it streamed through it,
+// so that it and archive_command can run together and agree byte for byte.
+func PushWALBytes(ctx context.Context, cat *catalog.Catalog, name string, data []byte, opts PushOptions) (PushResult, error) {
+	start := time.Now()
+	wf, hdr, err := inspectWAL(bytes.NewReader(data), name, int64(len(data)))
+	if err != nil {
+		return PushResult{}, err
+	}
+	if limit, ok := historyLimit[wf.Kind]; ok && int64(len(data)) > limit {
+		return PushResult{}, fmt.Errorf("%w: %s is %d bytes, more than such a file can be (%d)", ErrNotWALFile, name, len(data), limit)
+	}
+	srcErr, stored := startChecks(ctx, cat, wf, hdr, name, opts)
+	res, err := pushData(ctx, cat, wf, hdr, data, opts, srcErr, stored)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+// CheckStreamSource makes sure a stream of the cluster systemID belongs to
+// the source (claiming the source when it has none), as the first push of
+// a segment would.
+func CheckStreamSource(ctx context.Context, cat *catalog.Catalog, systemID uint64, segmentSize uint32, opts PushOptions) error {
+	return checkSource(ctx, cat, pg.WALFile{Kind: pg.Segment}, &pg.SegmentHeader{SystemID: systemID, SegmentSize: segmentSize}, opts)
+}
+
+// startChecks starts, while the file is read, the store round trips of a
+// push: the source check, and whether the name is already stored.
+func startChecks(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader, name string, opts PushOptions) (<-chan error, <-chan bool) {
 	srcErr := make(chan error, 1)
 	go func() { srcErr <- checkSource(ctx, cat, wf, hdr, opts) }()
 	stored := make(chan bool, 1)
@@ -79,12 +129,14 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 		has, _ := cat.HasWAL(ctx, name)
 		stored <- has // on doubt, encode and let the create-only Put decide
 	}()
+	return srcErr, stored
+}
 
-	data, release, err := readWAL(f, fi.Size())
-	if err != nil {
-		return PushResult{}, fmt.Errorf("read %s: %w", name, err)
-	}
-	defer release()
+// pushData stores the content of a WAL file once the checks startChecks
+// started answer: compared when already stored, else stored create-only;
+// then recorded.
+func pushData(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader, data []byte, opts PushOptions, srcErr <-chan error, stored <-chan bool) (PushResult, error) {
+	name := wf.Name
 	// Stored create-only, a bad history or backup history file could never
 	// be replaced, and verify would call the store broken for ever.
 	if err := checkHistoryContent(wf, data); err != nil {
@@ -101,6 +153,7 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	if hdr != nil {
 		sysid = hdr.SystemID
 	}
+	var err error
 	if <-stored {
 		sum := sha256.Sum256(data)
 		res.Record = catalog.WALRecord{Name: name, RawSize: int64(len(data)), SHA256: hex.EncodeToString(sum[:]), SystemID: sysid}
@@ -113,12 +166,6 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	}
 	if err := cat.AddWAL(ctx, res.Record); err != nil {
 		return res, err
-	}
-	recordOrigin(ctx, cat, path, wf, opts)
-	res.Duration = time.Since(start)
-	if opts.Logger != nil {
-		opts.Logger.Debug("pushed WAL file", "name", name, "raw_bytes", res.Record.RawSize,
-			"stored_bytes", res.Record.StoredSize, "already_stored", res.AlreadyStored, "duration", res.Duration)
 	}
 	return res, nil
 }
@@ -168,7 +215,7 @@ func compareStored(ctx context.Context, cat *catalog.Catalog, name string, sum [
 }
 
 // inspectWAL validates the name, and for segments reads the long page header.
-func inspectWAL(f *os.File, name string, size int64) (pg.WALFile, *pg.SegmentHeader, error) {
+func inspectWAL(f io.ReadSeeker, name string, size int64) (pg.WALFile, *pg.SegmentHeader, error) {
 	// The smallest segment size accepts every well-formed name; the real
 	// size, known from the file, then checks the name strictly.
 	loose, err := pg.ParseWALFileName(name, 1<<20)
