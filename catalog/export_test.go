@@ -5,3 +5,4 @@ package catalog
 func (c *Catalog) WALKey(name string) string        { return c.walKey(name) }
 func (c *Catalog) BackupPrefix(id string) string    { return c.backupPrefix(id) }
 func (c *Catalog) MarkObjectKey(name string) string { return c.markObjectKey(name) }
+func (c *Catalog) PieceObjectKey(p WALPiece) string { return c.pieceObjectKey(p) }

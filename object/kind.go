@@ -15,6 +15,7 @@ const (
 	KindBackupLabel Kind = 3 // <seg>.<off>.backup file
 	KindBackupPart  Kind = 4 // a part of a base backup tar stream
 	KindMeta        Kind = 5 // small metadata documents (e.g. backup_manifest)
+	KindWALPiece    Kind = 6 // a byte range of a WAL segment, streamed by receive
 )
 
 func (k Kind) String() string {
@@ -29,11 +30,13 @@ func (k Kind) String() string {
 		return "backup-part"
 	case KindMeta:
 		return "meta"
+	case KindWALPiece:
+		return "wal-piece"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
-func (k Kind) known() bool { return k >= KindWAL && k <= KindMeta }
+func (k Kind) known() bool { return k >= KindWAL && k <= KindWALPiece }
 
 // Compression is how an object's body is stored. The values are part of the
 // format.
