@@ -41,6 +41,7 @@ Example:
 		Commands: []*cli.Command{
 			walPushCommand(),
 			walFetchCommand(),
+			receiveCommand(),
 			backupCommand(),
 			markCommand(),
 			restoreCommand(),
