@@ -75,6 +75,13 @@ type Plan struct {
 	Segments       int               `json:"segments"`
 	SegmentSize    uint64            `json:"segment_size"`
 	Recovery       RecoveryTarget    `json:"-"` // all but Action, which Run adds
+	// StreamedWAL is the segment after LastWAL when, without target, the
+	// store holds it only as pieces streamed by receive; StreamedBytes the
+	// length of their tail, StreamedEnd the end of its last whole record,
+	// where replay must get (addStreamedTail).
+	StreamedWAL   string `json:"streamed_wal,omitempty"`
+	StreamedBytes uint32 `json:"streamed_bytes,omitempty"`
+	StreamedEnd   pg.LSN `json:"streamed_end,omitempty"`
 }
 
 // NewPlan chooses the newest complete backup that ends before target on the
@@ -121,6 +128,11 @@ func NewPlan(ctx context.Context, cat *catalog.Catalog, target Target) (Plan, er
 	lastRun := r.Runs[len(r.Runs)-1]
 	p.LastWAL = pg.SegmentName(lastRun.Timeline, lastRun.Last, ch.SegmentSize)
 	p.Segments = int(r.Segments())
+	if target.count() == 0 && !target.Standby {
+		if err := p.addStreamedTail(ctx, cat, lastRun.Timeline, lastRun.Last); err != nil {
+			return p, err
+		}
+	}
 	p.Recovery = recoveryTargetOf(target, p)
 	return p, nil
 }

@@ -39,10 +39,25 @@ func CheckReachedEnd(p Plan, replayEnd string) error {
 		return fmt.Errorf("%w: the server did not say where replay ended (%q), so it cannot be shown to have replayed %s, the newest segment the catalog holds",
 			ErrShortReplay, replayEnd, p.LastWAL)
 	}
+	if p.StreamedEnd != 0 {
+		return checkStreamedEnd(p, end)
+	}
 	if end > start {
 		return nil
 	}
 	return fmt.Errorf("%w: the server replayed up to LSN %s, before %s (which starts at %s), the newest segment the catalog holds on timeline %d: "+
 		"the server promoted without what was archived from there on (the server log says why recovery ended)",
 		ErrShortReplay, end, p.LastWAL, start, last.Timeline)
+}
+
+// checkStreamedEnd holds a restore whose newest WAL is a streamed tail to
+// the end of the tail's last whole record: replay that stopped before it
+// left out WAL the receiver had stored.
+func checkStreamedEnd(p Plan, end pg.LSN) error {
+	if end >= p.StreamedEnd {
+		return nil
+	}
+	return fmt.Errorf("%w: the server replayed up to LSN %s, before %s, where the WAL that logship receive stored of %s ends (its %d bytes streamed before the primary stopped): "+
+		"the server promoted without all of it (the server log says why recovery ended)",
+		ErrShortReplay, end, p.StreamedEnd, p.StreamedWAL, p.StreamedBytes)
 }

@@ -147,7 +147,13 @@ func within(dir, path string) bool {
 // readWALObject reads the WAL file name from the store into memory,
 // checked like FetchWAL checks it; at most max bytes.
 func readWALObject(ctx context.Context, cat *catalog.Catalog, name string, max int64) ([]byte, error) {
-	o, err := cat.OpenWAL(ctx, name)
+	var o io.ReadCloser
+	whole, err := cat.OpenWAL(ctx, name)
+	if err == nil {
+		o = whole
+	} else if errors.Is(err, catalog.ErrNotExist) {
+		o, _, err = openStreamed(ctx, cat, name) // what wal-fetch will serve
+	}
 	if errors.Is(err, catalog.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", name, errNotArchived)
 	}

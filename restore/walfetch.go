@@ -30,7 +30,7 @@ func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (obj
 	}
 	o, err := cat.OpenWAL(ctx, name)
 	if errors.Is(err, catalog.ErrNotExist) {
-		return object.Header{}, confirmAbsent(ctx, cat, name)
+		return fetchStreamed(ctx, cat, name, dest) // else confirmAbsent
 	}
 	if err != nil {
 		return object.Header{}, fmt.Errorf("fetch %s: %w", name, err)
