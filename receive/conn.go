@@ -82,11 +82,15 @@ func parseSize(s string) (uint64, error) {
 }
 
 // ensureSlot creates the physical slot, reserving WAL from now, unless it
-// exists. It answers whether it created it.
+// exists (asked first, so that the server logs no error at each connect).
+// It answers whether it created it.
 func ensureSlot(ctx context.Context, conn *pgconn.PgConn, slot string) (bool, error) {
+	if _, exists, err := readSlot(ctx, conn, slot); err != nil || exists {
+		return false, err
+	}
 	_, err := conn.Exec(ctx, "CREATE_REPLICATION_SLOT "+slot+" PHYSICAL RESERVE_WAL").ReadAll()
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "42710" { // duplicate_object
+	if errors.As(err, &pgErr) && pgErr.Code == "42710" { // duplicate_object: another receiver won
 		return false, nil
 	}
 	if err != nil {
@@ -95,7 +99,8 @@ func ensureSlot(ctx context.Context, conn *pgconn.PgConn, slot string) (bool, er
 	return true, nil
 }
 
-// slotState is what READ_REPLICATION_SLOT (PostgreSQL 15+) answers.
+// slotState is what READ_REPLICATION_SLOT (PostgreSQL 15+) answers; a zero
+// restart is a slot that reserves no WAL.
 type slotState struct {
 	restart pg.LSN
 	tli     pg.TimelineID
@@ -110,16 +115,19 @@ func readSlot(ctx context.Context, conn *pgconn.PgConn, slot string) (slotState,
 		return slotState{}, false, fmt.Errorf("READ_REPLICATION_SLOT %s: unexpected answer", slot)
 	}
 	row := res[0].Rows[0]
-	if row[1] == nil || row[2] == nil { // no such slot, or no WAL reserved
+	if row[0] == nil { // no such slot
 		return slotState{}, false, nil
+	}
+	if row[1] == nil || row[2] == nil {
+		return slotState{}, true, nil
 	}
 	lsn, err := pg.ParseLSN(string(row[1]))
 	if err != nil {
-		return slotState{}, false, err
+		return slotState{}, true, err
 	}
 	tli, err := strconv.ParseUint(string(row[2]), 10, 32)
 	if err != nil {
-		return slotState{}, false, err
+		return slotState{}, true, err
 	}
 	return slotState{restart: lsn, tli: pg.TimelineID(tli)}, true, nil
 }
@@ -144,24 +152,31 @@ func DropSlot(ctx context.Context, o Options) error {
 // sendStatus sends a standby status update with exactly these positions.
 // pglogrepl.SendStandbyStatusUpdate would replace a zero flush or apply
 // position by the write position, telling the primary that WAL is
-// durable before it is; this encodes the message itself.
+// durable before it is; statusMessage encodes the message itself.
 func sendStatus(conn *pgconn.PgConn, write, flush pg.LSN, reply bool) error {
-	data := make([]byte, 0, 34)
-	data = append(data, pglogrepl.StandbyStatusUpdateByteID)
-	data = binary.BigEndian.AppendUint64(data, uint64(write))
-	data = binary.BigEndian.AppendUint64(data, uint64(flush))
-	data = binary.BigEndian.AppendUint64(data, uint64(flush)) // applied = durable too
-	data = binary.BigEndian.AppendUint64(data, uint64(pgTime(time.Now())))
-	var r byte
-	if reply {
-		r = 1
-	}
-	data = append(data, r)
-	buf, err := (&pgproto3.CopyData{Data: data}).Encode(nil)
+	buf, err := (&pgproto3.CopyData{Data: statusMessage(write, flush, time.Now(), reply)}).Encode(nil)
 	if err != nil {
 		return err
 	}
 	return conn.Frontend().SendUnbufferedEncodedCopyData(buf)
+}
+
+// statusMessage is the standby status update ('r'): written, flushed and
+// applied positions, the clock, and whether a reply is wanted. Applied is
+// flushed: the receiver applies nothing, and what it stored is what a
+// restore replays.
+func statusMessage(write, flush pg.LSN, now time.Time, reply bool) []byte {
+	data := make([]byte, 0, 34)
+	data = append(data, pglogrepl.StandbyStatusUpdateByteID)
+	data = binary.BigEndian.AppendUint64(data, uint64(write))
+	data = binary.BigEndian.AppendUint64(data, uint64(flush))
+	data = binary.BigEndian.AppendUint64(data, uint64(flush))
+	data = binary.BigEndian.AppendUint64(data, uint64(pgTime(now)))
+	var r byte
+	if reply {
+		r = 1
+	}
+	return append(data, r)
 }
 
 // pgTime is t in microseconds since 2000-01-01 UTC, PostgreSQL's epoch.

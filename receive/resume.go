@@ -38,10 +38,11 @@ func resumeFrom(ctx context.Context, cat *catalog.Catalog, conn *pgconn.PgConn, 
 	if err != nil {
 		return startPoint{}, err
 	}
-	st, okSlot, err := readSlot(ctx, conn, slot)
+	st, _, err := readSlot(ctx, conn, slot)
 	if err != nil {
 		return startPoint{}, err
 	}
+	okSlot := st.restart != 0
 	fromSlot := startPoint{tli: st.tli, segNo: pg.SegmentOf(st.restart, srv.segSize)}
 	switch {
 	case okStore && (!okSlot || fromStore.segNo >= fromSlot.segNo):
