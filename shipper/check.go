@@ -30,6 +30,11 @@ type CheckOptions struct {
 	// ObjectLock is --s3-object-lock; when set, check also asks the bucket
 	// whether it has versioning and Object Lock.
 	ObjectLock string
+	// Slot is logship receive's replication slot; when the server has it,
+	// check warns once it retains more than SlotMaxRetained bytes of WAL
+	// (0: DefaultSlotMaxRetained).
+	Slot            string
+	SlotMaxRetained int64
 }
 
 // CheckResult is one health check: OK, or what is wrong and how to fix it.
@@ -90,6 +95,9 @@ func RunChecks(ctx context.Context, cat *catalog.Catalog, opts CheckOptions) []C
 		}
 		out = append(out, settingChecks(ctx, conn, cat, opts)...)
 		add(replicationCheck(ctx, opts))
+		if r, ok := slotCheck(ctx, conn, opts); ok {
+			add(r)
+		}
 	}
 	add(storeCheck(ctx, cat, opts.Timeout))
 	if opts.ObjectLock != "" {

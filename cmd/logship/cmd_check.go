@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
+	"github.com/logship/logship/receive"
 	"github.com/logship/logship/shipper"
 )
 
@@ -24,7 +25,9 @@ not failing (pg_stat_archiver); that a replication connection works (the REPLICA
 attribute, pg_hba.conf, max_wal_senders: backup needs it); that the store takes a write,
 a read back and a delete of a probe object (under <source>/check/, or .check-probe-* at
 the top of the store while the source has shipped nothing); and that the store's source
-and the cluster have one system identifier (a warning while nothing was shipped yet).
+and the cluster have one system identifier (a warning while nothing was shipped yet); and,
+when the server has logship receive's slot (logship_<source>), how much WAL it retains (a
+warning above 1 GiB, or when it reserves none).
 
 Exit codes: 0 no check failed (warnings included), 1 a check failed, 2 bad configuration.
 
@@ -35,7 +38,7 @@ Example:
 		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 			results := shipper.RunChecks(c.Context, cat, shipper.CheckOptions{
 				ConnString: rt.cfg.PG, ArchiveCommand: suggestedArchiveCommand(c, rt.cfg),
-				ObjectLock: rt.cfg.S3.ObjectLock})
+				ObjectLock: rt.cfg.S3.ObjectLock, Slot: receive.DefaultSlot(rt.cfg.Source)})
 			if c.Bool("json") {
 				if err := printJSONList(rt.stdout, "checks", results); err != nil {
 					return err

@@ -129,7 +129,7 @@ func segmentsOf(t *testing.T, cat *catalog.Catalog) []string {
 func TestReceiveMatchesWALPush(t *testing.T) { onEachPG(t, testReceiveMatchesWALPush) }
 
 func testReceiveMatchesWALPush(t *testing.T, v pgtest.Version) {
-	c, archiveDir, _ := archivingCluster(t, v, "same")
+	c, archiveDir, archiveFlags := archivingCluster(t, v, "same")
 	recvDir := pgtest.TempDir(t, "logship-recv-")
 	recvFlags := []string{"--store", "file://" + recvDir, "--source", "same"}
 	r := startReceiver(t, c, recvFlags, "--partial-interval", "100ms")
@@ -162,6 +162,15 @@ func testReceiveMatchesWALPush(t *testing.T, v pgtest.Version) {
 		}
 	}
 	t.Logf("%d segments byte-identical, %d pieces", len(names), len(pieces))
+	// The slot stays when the receiver stops; check reports what it holds.
+	slot := checkJSON(t, append(archiveFlags, "--pg", c.ConnString()), 0)["receive slot"]
+	if !slot.OK || slot.Warning || !strings.Contains(slot.Detail, "logship_same") {
+		t.Errorf("check's receive slot: %+v", slot)
+	}
+	mustLogship(t, nil, append(recvFlags, "--pg", c.ConnString(), "receive", "--drop-slot")...)
+	if n := c.QueryString(t, "SELECT count(*) FROM pg_replication_slots"); n != "0" {
+		t.Errorf("%s slots left after receive --drop-slot", n)
+	}
 	if failed := c.QueryString(t, "SELECT failed_count FROM pg_stat_archiver"); failed != "0" {
 		t.Fatalf("archiver failed %s times", failed)
 	}
