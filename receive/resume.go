@@ -2,7 +2,9 @@ package receive
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/logship/logship/catalog"
@@ -46,11 +48,34 @@ func resumeFrom(ctx context.Context, cat *catalog.Catalog, conn *pgconn.PgConn, 
 	fromSlot := startPoint{tli: st.tli, segNo: pg.SegmentOf(st.restart, srv.segSize)}
 	switch {
 	case okStore && (!okSlot || fromStore.segNo >= fromSlot.segNo):
-		return fromStore, nil
+		return onServerTimeline(ctx, conn, srv, fromStore)
 	case okSlot:
-		return fromSlot, nil
+		return onServerTimeline(ctx, conn, srv, fromSlot)
 	}
 	return startPoint{tli: srv.timeline, segNo: pg.SegmentOf(srv.flushed, srv.segSize)}, nil
+}
+
+// onServerTimeline moves a start point on an older timeline than the
+// server's to the timeline that holds it in the server's history (a start
+// past the old timeline's switch point is on a newer one), as a standby
+// asks for its start point's timeline. The stored bytes were of the old
+// timeline's segment, so a moved start stores its segment from byte 0.
+func onServerTimeline(ctx context.Context, conn *pgconn.PgConn, srv server, sp startPoint) (startPoint, error) {
+	if sp.tli >= srv.timeline {
+		return sp, nil
+	}
+	h, err := pglogrepl.TimelineHistory(ctx, conn, int32(srv.timeline))
+	if err != nil {
+		return sp, fmt.Errorf("TIMELINE_HISTORY %d: %w", srv.timeline, err)
+	}
+	entries, err := pg.CheckHistoryFile(srv.timeline, h.Content)
+	if err != nil {
+		return sp, fmt.Errorf("history of timeline %d: %w", srv.timeline, err)
+	}
+	if tli := pg.TimelineOf(entries, srv.timeline, sp.lsn(srv.segSize)); tli != sp.tli {
+		sp.tli, sp.stored = tli, 0
+	}
+	return sp, nil
 }
 
 // storeEnd is where what the store holds of the source ends.

@@ -14,10 +14,17 @@ import (
 
 // A receiver streaming from a standby follows it through its promotion:
 // it stores the new timeline's history file, and the segments of both
-// timelines byte-identical to what archive_command stores.
-func TestReceiveFollowsTimelineSwitch(t *testing.T) { onEachPG(t, testReceiveFollowsTimelineSwitch) }
+// timelines byte-identical to what archive_command stores. Also when the
+// receiver is down during the promotion and resumes on the new timeline.
+func TestReceiveFollowsTimelineSwitch(t *testing.T) {
+	onEachPG(t, func(t *testing.T, v pgtest.Version) { testReceiveFollowsTimelineSwitch(t, v, false) })
+}
 
-func testReceiveFollowsTimelineSwitch(t *testing.T, v pgtest.Version) {
+func TestReceiveResumesAcrossTimelineSwitch(t *testing.T) {
+	onEachPG(t, func(t *testing.T, v pgtest.Version) { testReceiveFollowsTimelineSwitch(t, v, true) })
+}
+
+func testReceiveFollowsTimelineSwitch(t *testing.T, v pgtest.Version, downDuringSwitch bool) {
 	p, archiveDir, _ := archivingCluster(t, v, "tl")
 	p.Exec(t, "CREATE TABLE t (i int)")
 	dir := filepath.Join(pgtest.TempDir(t, "logship-sb-"), "data")
@@ -39,10 +46,16 @@ func testReceiveFollowsTimelineSwitch(t *testing.T, v pgtest.Version) {
 	})
 	waitArchived(t, p, switchWAL(t, p))
 	p.Stop(t)
+	if downDuringSwitch {
+		r.kill()
+	}
 	s.Exec(t, "SELECT pg_promote()")
 	s.WaitFor(t, 60*time.Second, "promotion", func() bool { return s.QueryString(t, "SELECT pg_is_in_recovery()::text") == "false" })
 	if tl := s.QueryString(t, "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)"); tl != "00000002" {
 		t.Fatalf("timeline %s after promotion, want 2", tl)
+	}
+	if downDuringSwitch {
+		r = startReceiver(t, s, recvFlags, "--partial-interval", "100ms")
 	}
 	s.Exec(t, "INSERT INTO t SELECT generate_series(1, 50000)")
 	last := switchWAL(t, s)
@@ -70,7 +83,7 @@ func testReceiveFollowsTimelineSwitch(t *testing.T, v pgtest.Version) {
 	if compared[1] == 0 || compared[2] == 0 {
 		t.Fatalf("segments compared per timeline: %v; want both timelines", compared)
 	}
-	if out := r.out.String(); !strings.Contains(out, "following a new timeline") {
+	if out := r.out.String(); !downDuringSwitch && !strings.Contains(out, "following a new timeline") {
 		t.Errorf("the receiver did not log the switch:\n%s", out)
 	}
 	t.Logf("byte-identical segments per timeline: %v", compared)
