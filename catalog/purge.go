@@ -104,6 +104,7 @@ type PurgeTotals struct {
 	Backups     int   `json:"backups"`
 	Marks       int   `json:"marks"`
 	WALFiles    int   `json:"wal_files"`
+	WALPieces   int   `json:"wal_pieces"` // streamed pieces (stream_purge.go)
 	Orphans     int   `json:"orphans"`
 	StoredBytes int64 `json:"stored_bytes"`
 }
@@ -120,6 +121,7 @@ type PurgePlan struct {
 	Backups   []PlannedBackup `json:"backups"`
 	Marks     []PlannedMark   `json:"marks"`
 	WAL       []PlannedWAL    `json:"wal"`
+	Pieces    []PlannedPieces `json:"wal_pieces"`
 	Orphans   []PlannedOrphan `json:"orphans"`
 	Delete    PurgeTotals     `json:"delete"`
 	Keep      PurgeTotals     `json:"keep"`
@@ -128,12 +130,13 @@ type PurgePlan struct {
 
 	delBackups []Backup
 	delWAL     []WALRecord
+	delPieces  []WALPiece
 }
 
 // Empty reports whether the plan deletes nothing.
 func (p *PurgePlan) Empty() bool {
 	d := p.Delete
-	return d.Backups == 0 && d.Marks == 0 && d.WALFiles == 0 && d.Orphans == 0
+	return d.Backups == 0 && d.Marks == 0 && d.WALFiles == 0 && d.WALPieces == 0 && d.Orphans == 0
 }
 
 // PlanPurge decides what the policy deletes, as of now. It never deletes
@@ -152,7 +155,7 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 		return nil, err
 	}
 	p := &PurgePlan{Source: c.source, Time: now.UTC(), Policy: pol,
-		Backups: []PlannedBackup{}, Marks: []PlannedMark{}, WAL: []PlannedWAL{}, Orphans: []PlannedOrphan{}, Warnings: []string{}}
+		Backups: []PlannedBackup{}, Marks: []PlannedMark{}, WAL: []PlannedWAL{}, Pieces: []PlannedPieces{}, Orphans: []PlannedOrphan{}, Warnings: []string{}}
 	if len(ch.Backups) == 0 {
 		p.Warnings = append(p.Warnings, "no complete backup in the catalog: nothing is deleted, since WAL without a base backup cannot be restored")
 		for _, m := range ch.Marks {
@@ -189,6 +192,9 @@ func (c *Catalog) PlanPurge(ctx context.Context, pol RetentionPolicy, now time.T
 	p.CutoffWAL = oldest.StartWAL
 	p.planWAL(ch, cutoff, oldest.ID, needs)
 	if err := p.planOrphans(ctx, c, ch, cutoff, now); err != nil {
+		return nil, err
+	}
+	if err := p.planPieces(ctx, c, ch, cutoff); err != nil {
 		return nil, err
 	}
 	p.total()
@@ -486,6 +492,14 @@ func (p *PurgePlan) total() {
 		}
 		t.WALFiles += w.Files
 		t.StoredBytes += w.StoredBytes
+	}
+	for _, pp := range p.Pieces {
+		t := &p.Keep
+		if pp.Action == ActionDelete {
+			t = &p.Delete
+		}
+		t.WALPieces += pp.Pieces
+		t.StoredBytes += pp.StoredBytes
 	}
 	for _, o := range p.Orphans {
 		p.Delete.Orphans++

@@ -17,8 +17,9 @@ type PurgeResult struct {
 
 // Purge carries out a plan, in an order that keeps the catalog whole at
 // every step: marks (their object, then their record), then backups
-// (record, then the copy of the record, then parts), then WAL from the
-// oldest (record, then object, so what stays is contiguous), then orphans.
+// (record, then the copy of the record, then parts), then streamed WAL
+// pieces (record, then object), then WAL from the oldest (record, then
+// object, so what stays is contiguous), then orphans.
 // Cut short anywhere, it leaves a store in which every record still points
 // at what it needs and from which catalog rebuild revives nothing broken;
 // running it again finishes the job.
@@ -49,6 +50,15 @@ func (c *Catalog) Purge(ctx context.Context, p *PurgePlan) (PurgeResult, error) 
 		}
 		res.Deleted.Backups++
 		res.Deleted.StoredBytes += b.StoredSize
+	}
+	// Pieces before WAL: a segment's pieces must not outlive it as the
+	// newest tail.
+	if err := c.deletePieces(ctx, p.delPieces, del); err != nil {
+		return res, err
+	}
+	res.Deleted.WALPieces += len(p.delPieces)
+	for _, pc := range p.delPieces {
+		res.Deleted.StoredBytes += pc.StoredSize
 	}
 	wal := append([]WALRecord(nil), p.delWAL...)
 	sort.Slice(wal, func(i, j int) bool { return wal[i].Name < wal[j].Name })

@@ -29,6 +29,7 @@ type RebuildResult struct {
 	Source  bool `json:"source_restored"`
 	Backups int  `json:"backups_restored"`
 	Marks   int  `json:"marks_restored"`
+	Pieces  int  `json:"pieces_restored"` // streamed WAL piece records
 }
 
 // rebuildWorkers bounds the header reads in flight; each holds one open object.
@@ -57,6 +58,9 @@ func (c *Catalog) Rebuild(ctx context.Context) (RebuildResult, error) {
 		return res, err
 	}
 	if res.Marks, err = c.rebuildMarks(ctx); err != nil {
+		return res, err
+	}
+	if res.Pieces, err = c.rebuildPieces(ctx); err != nil {
 		return res, err
 	}
 	return res, nil

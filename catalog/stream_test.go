@@ -252,3 +252,58 @@ func TestEncryptedPieces(t *testing.T) {
 		t.Fatalf("with identities: end %d, %v", end, err)
 	}
 }
+
+// catalog rebuild records a piece whose record was lost (a receiver
+// stopped between object and record), and leaves a foreign object alone.
+func TestRebuildPieceRecords(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	name := fxSeg(1, 9)
+	raw := segmentBytes(1, 9, fxSystem)
+	p := f.putPiece(name, raw, 0, 4096)
+	q := f.putPiece(name, raw, 4096, 9000)
+	for _, pc := range []catalog.WALPiece{p, q} {
+		if err := f.st.Delete(ctx, f.cat.PieceRecordKey(pc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another piece's object under a third range's key.
+	body, err := os.ReadFile(filepath.Join(f.dir, f.cat.PieceObjectKey(q)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "src", "wal-stream", name, "00002328-00003000"), body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.cat.Rebuild(ctx)
+	if err != nil || res.Pieces != 2 {
+		t.Fatalf("rebuild: %+v, %v; want 2 pieces", res, err)
+	}
+	ps, err := f.cat.WALPieces(ctx, name)
+	if err != nil || len(ps) != 2 || ps[0] != p || ps[1] != q {
+		t.Fatalf("pieces %+v, %v; want %+v and %+v", ps, err, p, q)
+	}
+	if res, err := f.cat.Rebuild(ctx); err != nil || res.Pieces != 0 {
+		t.Fatalf("second rebuild: %+v, %v", res, err)
+	}
+}
+
+func TestDropWALPiecesOfOneSegment(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	f.putPiece(fxSeg(1, 2), segmentBytes(1, 2, fxSystem), 0, 100)
+	f.putPiece(fxSeg(1, 2), segmentBytes(1, 2, fxSystem), 100, 200)
+	if n, err := f.cat.DropWALPieces(ctx, fxSeg(1, 2)); n != 0 || err != nil {
+		t.Fatalf("segment not recorded in full: dropped %d, %v", n, err)
+	}
+	f.segments(1, 2, 2)
+	if n, err := f.cat.DropWALPieces(ctx, fxSeg(1, 2)); n != 2 || err != nil {
+		t.Fatalf("segment recorded in full: dropped %d, %v", n, err)
+	}
+	if ps, err := f.cat.ListWALPieces(ctx); len(ps) != 0 || err != nil {
+		t.Fatalf("left %+v, %v", ps, err)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "src", "wal-stream")); !os.IsNotExist(err) {
+		t.Fatalf("wal-stream folder left: %v", err)
+	}
+}

@@ -56,6 +56,9 @@ type Listing struct {
 	RawBytes    int64             `json:"raw_bytes"`
 	StoredBytes int64             `json:"stored_bytes"`
 	WAL         []WALEntry        `json:"wal"`
+	// StreamedTail is the newest segment stored only as pieces streamed
+	// by receive; nil when there is none.
+	StreamedTail *StreamedTailInfo `json:"streamed_tail"`
 }
 
 // List reads the source record and every WAL record and summarizes them.
@@ -97,6 +100,9 @@ func (c *Catalog) List(ctx context.Context) (Listing, error) {
 		l.Marks = []Mark{}
 	}
 	if l.Pins, err = c.Pins(ctx); err != nil {
+		return l, err
+	}
+	if l.StreamedTail, err = c.StreamedTailInfo(ctx, segSize, time.Now()); err != nil {
 		return l, err
 	}
 	return l, nil

@@ -118,9 +118,12 @@ type VerifyReport struct {
 	Timelines int            `json:"timelines"`
 	Segments  int            `json:"segments"`
 	Newest    *NewestSegment `json:"newest_segment"`
-	DeepStats *DeepStats     `json:"deep_stats,omitempty"`
-	Problems  []Problem      `json:"problems"`
-	Checks    []Check        `json:"checks"`
+	// StreamedTail is the newest segment stored only as pieces streamed
+	// by receive; nil when there is none.
+	StreamedTail *StreamedTailInfo `json:"streamed_tail"`
+	DeepStats    *DeepStats        `json:"deep_stats,omitempty"`
+	Problems     []Problem         `json:"problems"`
+	Checks       []Check           `json:"checks"`
 }
 
 // VerifyOptions tune Verify.
@@ -177,6 +180,9 @@ func (c *Catalog) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 	if err := v.compareWAL(ctx, ch); err != nil {
 		return nil, err
 	}
+	if err := v.checkStreamed(ctx, ch); err != nil {
+		return nil, err
+	}
 	objects, err := v.listBackupObjects(ctx)
 	if err != nil {
 		return nil, err
@@ -201,6 +207,9 @@ func (c *Catalog) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 	v.checkTimelines(eff, ch)
 	v.checkMarks(eff)
 	v.finish()
+	if v.rep.StreamedTail, err = c.StreamedTailInfo(ctx, ch.SegmentSize, opts.Now()); err != nil {
+		return nil, err
+	}
 	return v.rep, nil
 }
 

@@ -212,6 +212,10 @@ func timeInArchive(ctx context.Context, cat *catalog.Catalog, t Target, segSize 
 	if err != nil || newest == nil || t.Time.Before(newest.Time) {
 		return err
 	}
+	// A receiver stores WAL after the newest segment, piece by piece.
+	if tail, err := cat.StreamedTailInfo(ctx, segSize, time.Now()); err != nil || (tail != nil && t.Time.Before(tail.NewestPiece)) {
+		return err
+	}
 	end := "?"
 	if f, err := pg.ParseWALFileName(newest.Name, segSize); err == nil {
 		end = pg.SegmentStart(f.SegNo+1, segSize).String()

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/object"
@@ -140,5 +142,55 @@ func TestFetchWALServesStreamedTail(t *testing.T) {
 	}
 	if _, err := restore.FetchWAL(ctx, s.cat, pg.SegmentName(1, 12, planSegSize), dest); !errors.Is(err, restore.ErrAbsent) {
 		t.Fatalf("segment without a piece at 0: %v, want ErrAbsent", err)
+	}
+}
+
+// A segment the receiver stored wholly in pieces, but not as the full
+// segment, leads on to the tail of the next.
+func TestPlanFollowsWhollyStreamedSegments(t *testing.T) {
+	t.Parallel()
+	s := newSynth(t)
+	s.segments(1, 1, 10)
+	s.backup("B1", 1, 2, 3)
+	s.pieces(11, streamedSegment(11, 3), [2]uint32{0, planSegSize / 2}, [2]uint32{planSegSize / 2, planSegSize})
+	s.pieces(12, streamedSegment(12, 3), [2]uint32{0, 260})
+	p, err := restore.NewPlan(context.Background(), s.cat, restore.Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.StreamedWAL != pg.SegmentName(1, 12, planSegSize) || p.StreamedBytes != 260 || p.StreamedEnd != pg.LSN(segLSN(12, 248)) {
+		t.Fatalf("plan: streamed %s, %d bytes, to %s", p.StreamedWAL, p.StreamedBytes, p.StreamedEnd)
+	}
+}
+
+// A time after the newest full segment but before the receiver's newest
+// piece is in the store: not refused.
+func TestPlanTimeInStreamedTail(t *testing.T) {
+	t.Parallel()
+	s := newSynth(t)
+	s.segments(1, 1, 10)
+	s.backup("B1", 1, 2, 3)
+	// The synthetic segments have records but no objects: give the newest
+	// one an object, as wal-push stores it, so that it has a time.
+	name := pg.SegmentName(1, 10, planSegSize)
+	obj, err := object.Encode(strings.NewReader("x"), object.KindWAL, name, nil, object.EncodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cat.PutWAL(context.Background(), name, obj); err != nil {
+		t.Fatal(err)
+	}
+	after := time.Now().Add(time.Second)
+	if _, err := restore.NewPlan(context.Background(), s.cat, restore.Target{Time: after}); !errors.Is(err, restore.ErrBadTarget) {
+		t.Fatalf("time after the newest segment, no tail: %v, want ErrBadTarget", err)
+	}
+	s.pieces(11, streamedSegment(11, 3), [2]uint32{0, 300})
+	root, _ := s.cat.LocalRoot()
+	piece := filepath.Join(root, "plan", "wal-stream", pg.SegmentName(1, 11, planSegSize), "00000000-0000012C")
+	if err := os.Chtimes(piece, after.Add(time.Second), after.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restore.NewPlan(context.Background(), s.cat, restore.Target{Time: after}); err != nil {
+		t.Fatalf("time before the newest piece: %v", err)
 	}
 }

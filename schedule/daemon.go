@@ -22,6 +22,10 @@ type DaemonOptions struct {
 	StopTimeout time.Duration
 	// Version labels logship_build_info.
 	Version string
+	// SourceConnString, when set, lets the metrics read the replication
+	// slots of logship receive on the source
+	// (logship_replication_slot_retained_bytes).
+	SourceConnString string
 }
 
 // Daemon runs jobs on one catalog with a Scheduler, keeps their metrics
@@ -32,6 +36,7 @@ type Daemon struct {
 	cat     *catalog.Catalog
 	sched   *Scheduler
 	metrics *Metrics
+	pg      string // DaemonOptions.SourceConnString
 }
 
 // server serves HTTP for a Daemon or a Group.
@@ -48,7 +53,7 @@ func NewDaemon(cat *catalog.Catalog, jobs []Job, opts DaemonOptions) (*Daemon, e
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{server: server{log: opts.Logger}, cat: cat, metrics: NewMetrics(nil)}
+	d := &Daemon{server: server{log: opts.Logger}, cat: cat, metrics: NewMetrics(nil), pg: opts.SourceConnString}
 	d.metrics.SetBuildInfo(opts.Version)
 	sched, err := NewScheduler(jobs, SchedulerOptions{
 		Logger: opts.Logger, Metrics: d.metrics, StopGrace: opts.StopGrace, StopTimeout: opts.StopTimeout,
@@ -63,7 +68,7 @@ func NewDaemon(cat *catalog.Catalog, jobs []Job, opts DaemonOptions) (*Daemon, e
 
 // refresh reads the catalog's figures into the metrics.
 func (d *Daemon) refresh(ctx context.Context) error {
-	st, err := shipper.GetStatus(ctx, d.cat, shipper.StatusOptions{})
+	st, err := shipper.GetStatus(ctx, d.cat, shipper.StatusOptions{SlotConnString: d.pg})
 	d.metrics.Update(st)
 	return err
 }

@@ -32,6 +32,7 @@ type Metrics struct {
 	backups, marks                            prometheus.Gauge
 	newestSegment, newestBackup, newestMark   prometheus.Gauge
 	refreshOK, refreshTime                    prometheus.Gauge
+	newestPiece, slotRetained                 prometheus.Gauge
 
 	mu      sync.Mutex
 	shipped time.Time // when the newest segment was shipped; zero: none
@@ -77,6 +78,12 @@ func NewMetrics(now func() time.Time) *Metrics {
 	m.newestMark = gauge("logship_newest_mark_timestamp_seconds", "Unix time of the newest mark.")
 	m.refreshOK = gauge("logship_catalog_up", "1 if the last read of the catalog succeeded, 0 if the store was unreachable.")
 	m.refreshTime = gauge("logship_catalog_read_timestamp_seconds", "Unix time of the last successful read of the catalog.")
+	m.newestPiece = gauge("logship_streamed_piece_timestamp_seconds",
+		"Unix time logship receive stored the newest piece of the segment it streams (0: no streamed tail).")
+	// One gauge, the most of any slot: what fills the source's disk, and
+	// a series that exists before any receiver does.
+	m.slotRetained = gauge("logship_replication_slot_retained_bytes",
+		"WAL the replication slots of logship receive keep on the source, the most of any one (0: none; read when the daemon has --pg).")
 	m.reg.MustRegister(m.runs, m.failures, m.skipped, m.running, m.lastSuccess, m.lastRun, m.lastDuration, m.buildInfo,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "logship_rpo_seconds",
 			Help: "Age of the newest shipped WAL segment, computed at scrape time (+Inf when nothing was shipped)."}, m.rpo),
@@ -181,6 +188,17 @@ func (m *Metrics) Update(st shipper.Status) {
 	}
 	if st.NewestMark != nil {
 		m.newestMark.Set(unixSeconds(st.NewestMark.Time))
+	}
+	m.newestPiece.Set(0)
+	if t := st.StreamedTail; t != nil && !t.NewestPiece.IsZero() {
+		m.newestPiece.Set(unixSeconds(t.NewestPiece))
+	}
+	if st.SlotsError == "" { // a source that could not be asked keeps the last figure
+		var most int64
+		for _, s := range st.ReplicationSlots {
+			most = max(most, s.RetainedBytes)
+		}
+		m.slotRetained.Set(float64(most))
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -30,11 +30,11 @@ type CheckOptions struct {
 	// ObjectLock is --s3-object-lock; when set, check also asks the bucket
 	// whether it has versioning and Object Lock.
 	ObjectLock string
-	// Slot is logship receive's replication slot; when the server has it,
-	// check warns once it retains more than SlotMaxRetained bytes of WAL
-	// (0: DefaultSlotMaxRetained).
+	// Slot is a replication slot of logship receive to watch besides those
+	// named logship_*; MaxSlotRetained the WAL a slot may keep before
+	// check warns (0: DefaultMaxSlotRetained; negative: no limit).
 	Slot            string
-	SlotMaxRetained int64
+	MaxSlotRetained int64
 }
 
 // CheckResult is one health check: OK, or what is wrong and how to fix it.

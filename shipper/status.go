@@ -9,6 +9,7 @@ import (
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/pg"
+	"github.com/logship/logship/pg/sqlsource"
 )
 
 // StatusOptions tune GetStatus.
@@ -20,6 +21,14 @@ type StatusOptions struct {
 	// MaxRPO, if above 0, makes an RPO above it (or none: nothing shipped)
 	// one of the Status's Problems.
 	MaxRPO time.Duration
+	// Slot and MaxSlotRetained: the replication slots of logship receive
+	// read with ConnString, as CheckOptions has them; a slot over the limit
+	// is one of the Problems.
+	Slot            string
+	MaxSlotRetained int64
+	// SlotConnString, when ConnString is "", reads only the slots (the
+	// schedule daemon's metrics), not the archiver.
+	SlotConnString string
 }
 
 // Status is how the source's shipping stands, as `logship status` shows it.
@@ -46,6 +55,13 @@ type Status struct {
 	Pins          []catalog.Pin  `json:"pins"` // kept whatever purge's policy
 	Archiver      *ArchiverStats `json:"archiver,omitempty"`
 	ArchiverError string         `json:"archiver_error,omitempty"`
+	// StreamedTail is the newest segment stored only as pieces by
+	// logship receive (catalog.StreamedTailInfo); nil when there is none.
+	StreamedTail *catalog.StreamedTailInfo `json:"streamed_tail"`
+	// ReplicationSlots are the source's slots of logship receive, read
+	// with the archiver; absent when it has none or could not be asked.
+	ReplicationSlots []SlotStatus `json:"replication_slots,omitempty"`
+	SlotsError       string       `json:"replication_slots_error,omitempty"`
 	// Problems says why `logship status` exits 1: the store unreachable,
 	// the archiver failing (when the source could be asked), the RPO over
 	// --max-rpo. Empty when all is well.
@@ -113,6 +129,17 @@ func GetStatus(ctx context.Context, cat *catalog.Catalog, opts StatusOptions) (S
 			st.ArchiverError = err.Error()
 		} else {
 			st.Archiver = &a
+			// Only once the source answered: a second wait for an
+			// unreachable one would only double the time status takes.
+			st.ReplicationSlots, err = statusSlots(ctx, opts.ConnString, opts)
+			if err != nil {
+				st.SlotsError = err.Error()
+			}
+		}
+	} else if opts.SlotConnString != "" {
+		var err error
+		if st.ReplicationSlots, err = statusSlots(ctx, opts.SlotConnString, opts); err != nil {
+			st.SlotsError = err.Error()
 		}
 	}
 	err := fillCatalogStatus(ctx, cat, &st, now)
@@ -122,6 +149,11 @@ func GetStatus(ctx context.Context, cat *catalog.Catalog, opts StatusOptions) (S
 		st.StoreReachable = true
 	}
 	st.Problems = problems(st, opts.MaxRPO)
+	for _, s := range st.ReplicationSlots {
+		if w := slotWarning(s, opts.MaxSlotRetained); w != "" {
+			st.Problems = append(st.Problems, w)
+		}
+	}
 	return st, err
 }
 
@@ -186,6 +218,12 @@ func fillCatalogStatus(ctx context.Context, cat *catalog.Catalog, st *Status, no
 		st.NewestSegment = seg
 		st.RPOSeconds = &age
 	}
+	if t := l.StreamedTail; t != nil {
+		if !t.NewestPiece.IsZero() {
+			t.AgeSeconds = now().Sub(t.NewestPiece).Seconds()
+		}
+		st.StreamedTail = t
+	}
 	if n := len(l.Backups); n > 0 {
 		b := newestBackup(l.Backups)
 		st.NewestBackup = &BackupStatus{ID: b.ID, Timeline: uint32(b.Timeline), StartLSN: b.StartLSN.String(), EndTime: b.EndTime,
@@ -237,4 +275,20 @@ func archiverStats(ctx context.Context, connString string) (ArchiverStats, error
 	}
 	a.Failing = a.LastFailedTime != nil && (a.LastArchivedTime == nil || a.LastFailedTime.After(*a.LastArchivedTime))
 	return a, nil
+}
+
+// statusSlots reads the replication slots of logship receive.
+func statusSlots(ctx context.Context, connString string, opts StatusOptions) ([]SlotStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, archiverTimeout)
+	defer cancel()
+	conn, err := sqlsource.Connect(ctx, connString)
+	if err != nil {
+		return nil, fmt.Errorf("connect to the source: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	slots, err := receiverSlots(ctx, conn, opts.Slot, opts.MaxSlotRetained)
+	if len(slots) == 0 {
+		slots = nil // absent from --json, as when not asked
+	}
+	return slots, err
 }

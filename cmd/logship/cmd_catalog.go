@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -107,6 +108,9 @@ func catalogList(c *cli.Context) error {
 		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s - %s\t%d\n", t.Timeline, t.Segments, t.First, t.Last, t.StartLSN, t.EndLSN, len(t.Gaps))
 	}
 	tw.Flush()
+	if st := l.StreamedTail; st != nil {
+		fmt.Fprintln(w, streamedTailLine(st))
+	}
 	for _, t := range l.Timelines {
 		if o := t.Origin; o != nil {
 			fmt.Fprintf(w, "timeline %d shipped from %s (data directory %s) since %s\n", t.Timeline, o.Host, orUnknown(o.DataDir), o.Time.Format("2006-01-02 15:04:05Z07:00"))
@@ -216,5 +220,20 @@ func catalogRebuild(c *cli.Context) error {
 		return printJSON(rt.stdout, res)
 	}
 	fmt.Fprintf(rt.stdout, "%s, %s added, source record restored: %v\n", plural.N(res.Objects, "object"), plural.N(res.Added, "record"), res.Source)
+	if res.Pieces > 0 {
+		fmt.Fprintf(rt.stdout, "%s of streamed WAL pieces restored\n", plural.N(res.Pieces, "record"))
+	}
 	return nil
+}
+
+// streamedTailLine shows the newest segment stored only as pieces by
+// logship receive: how far the WAL is stored, and how long ago the
+// receiver last stored any (its RPO, as far as the store can tell).
+func streamedTailLine(st *catalog.StreamedTailInfo) string {
+	line := fmt.Sprintf("streamed tail: %s (timeline %d), %s bytes in %s, streamed up to %s",
+		st.Segment, st.Timeline, strconv.FormatUint(uint64(st.TailEnd), 10), plural.N(st.Pieces, "piece"), st.StreamedUpTo)
+	if !st.NewestPiece.IsZero() {
+		line += fmt.Sprintf("; newest piece stored %s ago", ago(st.AgeSeconds))
+	}
+	return line
 }

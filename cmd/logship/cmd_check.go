@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/catalog"
-	"github.com/logship/logship/receive"
 	"github.com/logship/logship/shipper"
 )
 
@@ -24,21 +23,26 @@ server's environment or a config file is a warning: not checked); that the archi
 not failing (pg_stat_archiver); that a replication connection works (the REPLICATION
 attribute, pg_hba.conf, max_wal_senders: backup needs it); that the store takes a write,
 a read back and a delete of a probe object (under <source>/check/, or .check-probe-* at
-the top of the store while the source has shipped nothing); and that the store's source
-and the cluster have one system identifier (a warning while nothing was shipped yet); and,
-when the server has logship receive's slot (logship_<source>), how much WAL it retains (a
-warning above 1 GiB, or when it reserves none).
+the top of the store while the source has shipped nothing); that the store's source
+and the cluster have one system identifier (a warning while nothing was shipped yet);
+and, when the source has replication slots of logship receive (named logship_*, or
+--slot), that none keeps more WAL than --max-slot-retained (a warning: a stopped
+receiver's slot fills the source's disk).
 
 Exit codes: 0 no check failed (warnings included), 1 a check failed, 2 bad configuration.
 
 Example:
    logship --pg "host=/var/run/postgresql user=postgres" check
    logship check --json | jq '.checks[] | select(.ok | not)'`,
-		Flags: []cli.Flag{jsonFlag},
+		Flags: []cli.Flag{jsonFlag, maxSlotRetainedFlag, slotFlag},
 		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
+			maxSlot, err := parseSize(c.String("max-slot-retained"))
+			if err != nil {
+				return usageErr(fmt.Errorf("--max-slot-retained: %w", err))
+			}
 			results := shipper.RunChecks(c.Context, cat, shipper.CheckOptions{
 				ConnString: rt.cfg.PG, ArchiveCommand: suggestedArchiveCommand(c, rt.cfg),
-				ObjectLock: rt.cfg.S3.ObjectLock, Slot: receive.DefaultSlot(rt.cfg.Source)})
+				ObjectLock: rt.cfg.S3.ObjectLock, Slot: c.String("slot"), MaxSlotRetained: maxSlot})
 			if c.Bool("json") {
 				if err := printJSONList(rt.stdout, "checks", results); err != nil {
 					return err

@@ -90,7 +90,7 @@ func runPurge(c *cli.Context) error {
 		}
 		out.Result = &res
 		rt.log.Info("purge done", "backups_deleted", res.Deleted.Backups, "marks_deleted", res.Deleted.Marks,
-			"wal_files_deleted", res.Deleted.WALFiles, "orphans_deleted", res.Deleted.Orphans, "stored_bytes_deleted", res.Deleted.StoredBytes)
+			"wal_files_deleted", res.Deleted.WALFiles, "wal_pieces_deleted", res.Deleted.WALPieces, "orphans_deleted", res.Deleted.Orphans, "stored_bytes_deleted", res.Deleted.StoredBytes)
 		for _, r := range res.Retained {
 			rt.log.Info("versions kept by Object Lock", "key", r.Key, "until", r.Until.UTC().Format(time.RFC3339))
 		}
@@ -145,6 +145,12 @@ func printPlan(w io.Writer, out purgeOutput) {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", span, r.Action, r.Files, humanBytes(r.StoredBytes), r.Reason)
 		}
 	}
+	if len(p.Pieces) > 0 {
+		fmt.Fprintln(tw, "\nSTREAMED SEGMENT\tACTION\tPIECES\tTAIL\tSTORED\tWHY")
+		for _, pp := range p.Pieces {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d bytes\t%s\t%s\n", pp.Segment, pp.Action, pp.Pieces, pp.TailEnd, humanBytes(pp.StoredBytes), pp.Reason)
+		}
+	}
 	if len(p.Orphans) > 0 {
 		fmt.Fprintln(tw, "\nOBJECT WITHOUT RECORD\tACTION\tSTORED\tWHY")
 		for _, o := range p.Orphans {
@@ -162,8 +168,12 @@ func printPlan(w io.Writer, out purgeOutput) {
 	if out.DryRun {
 		verb = "would delete"
 	}
+	wal := plural.N(d.WALFiles, "WAL file")
+	if d.WALPieces > 0 {
+		wal += ", " + plural.N(d.WALPieces, "streamed WAL piece")
+	}
 	fmt.Fprintf(w, "\n%s %s, %s, %s, %s (%s); %s\n", verb, plural.N(d.Backups, "backup"), plural.N(d.Marks, "mark"),
-		plural.N(d.WALFiles, "WAL file"), plural.N(d.Orphans, "orphan object"), humanBytes(d.StoredBytes), kept)
+		wal, plural.N(d.Orphans, "orphan object"), humanBytes(d.StoredBytes), kept)
 	if out.Result != nil && len(out.Result.Retained) > 0 {
 		// The keys are gone, but not their storage: say until when.
 		fmt.Fprintf(w, "Object Lock keeps versions of %s (a lifecycle rule expiring noncurrent versions frees them after these dates):\n", plural.N(len(out.Result.Retained), "deleted object"))

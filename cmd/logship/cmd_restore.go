@@ -147,6 +147,9 @@ func runRestore(c *cli.Context) error {
 	}
 	rt.log.Info("restore plan", "backup", plan.BackupID, "target", plan.Target, "timeline", plan.Timeline,
 		"first_wal", plan.FirstWAL, "last_wal", plan.LastWAL, "segments", plan.Segments)
+	if plan.StreamedWAL != "" {
+		rt.log.Info("restore plan: streamed tail", "segment", plan.StreamedWAL, "bytes", plan.StreamedBytes, "replay_to", plan.StreamedEnd)
+	}
 
 	fetch, err := rt.fetchCommand(cat)
 	if err != nil {
@@ -412,4 +415,11 @@ func printRestored(w io.Writer, res restore.Result) {
 	fmt.Fprintf(w, "restored backup %s into %s: %s, %s, in %s\n", p.BackupID, res.TargetDir, plural.N(res.Files, "file"), humanBytes(res.RawBytes), res.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "target %s on timeline %d, WAL %s to %s (%s checked in the store), %s, action %s\n",
 		p.Target, p.Timeline, p.FirstWAL, p.LastWAL, plural.N(p.Segments, "segment"), kind, res.Action)
+	if p.StreamedWAL != "" {
+		reach := "no record ends in it"
+		if p.StreamedEnd != 0 {
+			reach = "replay must reach " + p.StreamedEnd.String()
+		}
+		fmt.Fprintf(w, "then the streamed tail of %s (%d bytes stored by logship receive): %s\n", p.StreamedWAL, p.StreamedBytes, reach)
+	}
 }

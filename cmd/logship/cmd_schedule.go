@@ -169,6 +169,7 @@ func newDaemon(c *cli.Context, rt *runtime, jc JobsConfig, opts schedule.DaemonO
 		return nil, usageErr(errors.New("every job is off: nothing to schedule"))
 	}
 	opts.Logger = rt.log
+	opts.SourceConnString = rt.cfg.PG
 	d, err := schedule.NewDaemon(cat, withHooks(rt, jobs), opts)
 	if err != nil {
 		return nil, usageErr(err)

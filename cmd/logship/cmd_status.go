@@ -23,24 +23,36 @@ source right now would cost at most), the newest backup and mark, and totals. Wi
 unreachable source is reported, not an error. A --source that has shipped nothing to
 the store is an error naming the sources it has (see logship sources).
 
+With logship receive, it shows the streamed tail (how far the receiver stored the WAL
+of the segment it was streaming, and the age of its newest piece) and, with --pg, the
+receiver's replication slots (named logship_*, or --slot) and how much WAL each keeps
+on the source.
+
 Exit codes: 0 all well, 1 a problem (the status is still shown; --json lists them in
 "problems"): the store could not be read, the archiver is failing (its last failure
-is newer than its last success, when --pg reaches the source), or the RPO is over
---max-rpo (or nothing was shipped yet); 2 bad configuration or an unknown source.
+is newer than its last success, when --pg reaches the source), the RPO is over
+--max-rpo (or nothing was shipped yet), or a receiver's slot keeps more WAL than
+--max-slot-retained; 2 bad configuration or an unknown source.
 
 Example:
    logship status
    logship status --max-rpo 15m || alert "logship: shipping is behind"
    logship status --json | jq .rpo_seconds`,
 		Flags: []cli.Flag{jsonFlag,
-			&cli.DurationFlag{Name: "max-rpo", Usage: "exit 1 when the RPO (age of the newest shipped segment) is over this, e.g. 15m"}},
+			&cli.DurationFlag{Name: "max-rpo", Usage: "exit 1 when the RPO (age of the newest shipped segment) is over this, e.g. 15m"},
+			maxSlotRetainedFlag, slotFlag},
 		Action: withCatalog(func(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 			// Only an unknown source stops here: a store that cannot be read
 			// is shown as such below.
 			if err := cat.RequireSource(c.Context); errors.Is(err, catalog.ErrUnknownSource) {
 				return usageErr(err)
 			}
-			st, serr := shipper.GetStatus(c.Context, cat, shipper.StatusOptions{ConnString: rt.cfg.PG, MaxRPO: c.Duration("max-rpo")})
+			maxSlot, err := parseSize(c.String("max-slot-retained"))
+			if err != nil {
+				return usageErr(fmt.Errorf("--max-slot-retained: %w", err))
+			}
+			st, serr := shipper.GetStatus(c.Context, cat, shipper.StatusOptions{ConnString: rt.cfg.PG, MaxRPO: c.Duration("max-rpo"),
+				Slot: c.String("slot"), MaxSlotRetained: maxSlot})
 			if c.Bool("json") {
 				if err := printJSON(rt.stdout, st); err != nil {
 					return err
@@ -93,6 +105,23 @@ func printStatus(w io.Writer, st shipper.Status) {
 		if len(st.Pins) > 0 {
 			fmt.Fprintf(w, "pinned          %s\n", pinList(st.Pins))
 		}
+		if t := st.StreamedTail; t != nil {
+			fmt.Fprintf(w, "streamed        %s\n", strings.TrimPrefix(streamedTailLine(t), "streamed tail: "))
+		}
+	}
+	for _, s := range st.ReplicationSlots {
+		state := "active"
+		if !s.Active {
+			state = "INACTIVE"
+		}
+		over := ""
+		if s.OverLimit {
+			over = ": OVER --max-slot-retained"
+		}
+		fmt.Fprintf(w, "slot            %s (%s) keeps %s of WAL on the source since %s%s\n", s.Name, state, humanBytes(s.RetainedBytes), orUnknown(s.RestartLSN), over)
+	}
+	if st.SlotsError != "" {
+		fmt.Fprintf(w, "slots           unknown: %s\n", st.SlotsError)
 	}
 	switch a := st.Archiver; {
 	case a != nil:
@@ -130,3 +159,11 @@ func orUnknown(s string) string {
 	}
 	return s
 }
+
+// maxSlotRetainedFlag and slotFlag watch the replication slots of logship
+// receive (status and check).
+var (
+	maxSlotRetainedFlag = &cli.StringFlag{Name: "max-slot-retained", Value: "1GiB",
+		Usage: "with --pg: report a receiver's replication slot that keeps more WAL than this on the source (e.g. 512MB, 2GiB)"}
+	slotFlag = &cli.StringFlag{Name: "slot", Usage: "with --pg: also watch this replication slot (slots named logship_* always are)"}
+)

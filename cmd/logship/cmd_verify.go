@@ -122,6 +122,9 @@ func printVerifyText(w io.Writer, rep *catalog.VerifyReport) {
 		fmt.Fprintf(w, "; newest segment %s stored %s ago", n.Name, time.Duration(n.AgeSeconds*float64(time.Second)).Round(time.Second))
 	}
 	fmt.Fprintln(w)
+	if st := rep.StreamedTail; st != nil {
+		fmt.Fprintln(w, streamedTailLine(st))
+	}
 	if d := rep.DeepStats; d != nil {
 		fmt.Fprintf(w, "deep: %s, %d checked now, %d checked before and unchanged, %d downloaded (%s)\n",
 			plural.N(d.Objects, "object"), d.Checked, d.Skipped, d.Downloaded, humanBytes(d.DownloadedBytes))
