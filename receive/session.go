@@ -123,10 +123,17 @@ func (s *session) upload(ctx context.Context, j job) error {
 	if j.full {
 		_, err := shipper.PushWALBytes(ctx, s.cat, j.segment, j.data, shipper.PushOptions{
 			Encode: s.o.Encode, Logger: s.o.Logger, AllowPlaintext: s.o.AllowPlaintext})
-		if err == nil {
-			s.o.Logger.Debug("stored streamed segment", "segment", j.segment)
+		if err != nil {
+			return err
 		}
-		return err
+		// The segment wins over its pieces now; left, they would only
+		// lengthen listings until purge drops them.
+		n, err := s.cat.DropWALPieces(ctx, j.segment)
+		if err != nil {
+			s.o.Logger.Warn("could not drop the pieces of a stored segment; purge drops them", "segment", j.segment, "err", err.Error())
+		}
+		s.o.Logger.Debug("stored streamed segment", "segment", j.segment, "pieces_dropped", n)
+		return nil
 	}
 	_, err := s.cat.PutWALPiece(ctx, j.segment, j.start, j.data, s.o.Encode, s.srv.systemID, uint32(s.srv.segSize))
 	return err

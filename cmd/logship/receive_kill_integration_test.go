@@ -112,7 +112,8 @@ func startRowWriter(t *testing.T, c *pgtest.Cluster) *rowWriter {
 // The receiver is killed (SIGKILL) at random moments, while it connects,
 // streams and uploads, with archive_command storing into the same store:
 // no stored object ever changes, every streamed tail agrees with its
-// segment, and restores to the marks taken meanwhile are exact.
+// segment, verify --deep finds every object sound, and restores to the
+// marks taken meanwhile are exact.
 func TestReceiveKilledAtRandom(t *testing.T) { onEachPG(t, testReceiveKilledAtRandom) }
 
 func testReceiveKilledAtRandom(t *testing.T, v pgtest.Version) {
@@ -162,6 +163,10 @@ func testReceiveKilledAtRandom(t *testing.T, v pgtest.Version) {
 	r.stop(t)
 	objs.check(t)
 	tails := checkTails(t, cat)
+	// verify reads every object, pieces included, against its record.
+	if r := logship(t, nil, append(append([]string{}, flags...), "verify", "--deep")...); r.code != 0 {
+		t.Fatalf("verify --deep: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	t.Logf("seed %d: %d kills, %d objects never changed, %d streamed tails agree with their segments, %d marks",
 		seed, kills, len(objs.seen), tails, len(marks))
 	for name, want := range marks {
