@@ -27,9 +27,11 @@ func (s *session) stream(ctx context.Context) error {
 	if err := s.sendStatus(false); err != nil {
 		return err
 	}
+	heard := time.Now()
 	for {
 		select {
 		case m := <-msgs:
+			heard = time.Now()
 			if err := s.handle(m); err != nil {
 				return err
 			}
@@ -41,10 +43,8 @@ func (s *session) stream(ctx context.Context) error {
 				return err
 			}
 		case <-tick.C:
-			if time.Since(s.status) >= s.o.StatusInterval {
-				if err := s.sendStatus(false); err != nil {
-					return err
-				}
+			if err := s.keepAlive(heard); err != nil {
+				return err
 			}
 		case <-ctx.Done():
 			return ctx.Err()
@@ -81,6 +81,20 @@ func (s *session) handle(m message) error {
 		return nil
 	}
 	return s.addWAL(m.walStart, m.wal)
+}
+
+// keepAlive sends the periodic status update, asking for a reply: an
+// idle server that hears from the receiver sends nothing, and a network
+// that dropped the connection silently would leave the receiver waiting
+// for ever. No message for three intervals ends the connection.
+func (s *session) keepAlive(heard time.Time) error {
+	if silent := time.Since(heard); silent > 3*s.o.StatusInterval {
+		return fmt.Errorf("no message from the server for %s", silent.Round(time.Second))
+	}
+	if time.Since(s.status) >= s.o.StatusInterval {
+		return s.sendStatus(true)
+	}
+	return nil
 }
 
 func tickEvery(o Options) time.Duration {

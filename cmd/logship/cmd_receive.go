@@ -40,6 +40,7 @@ Example:
 			&cli.DurationFlag{Name: "partial-interval", Value: receive.DefaultPartialInterval, Usage: "store the open segment's new bytes at least this often"},
 			&cli.IntFlag{Name: "partial-bytes", Value: receive.DefaultPartialBytes, Usage: "store the open segment's new bytes once this many are waiting"},
 			&cli.BoolFlag{Name: "synchronous", Usage: "store every message as it arrives (one upload at a time; what arrives meanwhile goes in the next)"},
+			&cli.DurationFlag{Name: "status-interval", Value: receive.DefaultStatusInterval, Usage: "longest time between two status updates to the server (keep it well under wal_sender_timeout); no message from the server for three of them ends the connection"},
 			&cli.DurationFlag{Name: "max-backoff", Value: receive.DefaultMaxBackoff, Usage: "longest wait between two reconnects"},
 			&cli.BoolFlag{Name: "drop-slot", Usage: "drop the slot and exit (stop the receiver first); the server then keeps no WAL for it"},
 		},
@@ -53,7 +54,7 @@ func receiveOptions(c *cli.Context, rt *runtime) (receive.Options, error) {
 	o := receive.Options{
 		ConnString: rt.cfg.PG, Slot: c.String("slot"), ApplicationName: c.String("application-name"),
 		PartialInterval: c.Duration("partial-interval"), PartialBytes: c.Int("partial-bytes"),
-		Synchronous: c.Bool("synchronous"), MaxBackoff: c.Duration("max-backoff"),
+		Synchronous: c.Bool("synchronous"), MaxBackoff: c.Duration("max-backoff"), StatusInterval: c.Duration("status-interval"),
 		Encode: rt.encodeOptions(), AllowPlaintext: rt.cfg.AllowPlaintext, Logger: rt.log,
 	}
 	if o.Slot == "" {
@@ -62,8 +63,8 @@ func receiveOptions(c *cli.Context, rt *runtime) (receive.Options, error) {
 	if o.ApplicationName == "" {
 		o.ApplicationName = receive.DefaultApplicationName(rt.cfg.Source)
 	}
-	if o.PartialInterval <= 0 || o.PartialBytes <= 0 {
-		return o, errors.New("--partial-interval and --partial-bytes must be positive")
+	if o.PartialInterval <= 0 || o.PartialBytes <= 0 || o.StatusInterval <= 0 || o.MaxBackoff <= 0 {
+		return o, errors.New("--partial-interval, --partial-bytes, --status-interval and --max-backoff must be positive")
 	}
 	return o, receive.CheckSlotName(o.Slot)
 }

@@ -132,7 +132,7 @@ func testReceiveMatchesWALPush(t *testing.T, v pgtest.Version) {
 	c, archiveDir, archiveFlags := archivingCluster(t, v, "same")
 	recvDir := pgtest.TempDir(t, "logship-recv-")
 	recvFlags := []string{"--store", "file://" + recvDir, "--source", "same"}
-	r := startReceiver(t, c, recvFlags, "--partial-interval", "100ms")
+	r := startReceiver(t, c, recvFlags, "--partial-interval", "100ms", "--status-interval", "300ms")
 	waitStreaming(t, c, "logship_same")
 	c.Pgbench(t, "-i", "-s", "2", "-q")
 	c.Pgbench(t, "-n", "-t", "300", "-c", "2")
@@ -153,6 +153,11 @@ func testReceiveMatchesWALPush(t *testing.T, v pgtest.Version) {
 		return has
 	})
 	r.stop(t)
+	// The server answers the status updates that ask for a reply, so a
+	// short --status-interval never mistakes it for a silent one.
+	if out := r.out.String(); strings.Contains(out, "reconnecting") {
+		t.Errorf("the receiver reconnected:\n%s", out)
+	}
 	names := segmentsOf(t, recv)
 	if len(names) < 4 {
 		t.Fatalf("receiver stored %d segments, want >= 4: %v", len(names), names)
