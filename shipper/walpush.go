@@ -1,6 +1,7 @@
 package shipper
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -88,13 +89,61 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 		return PushResult{}, fmt.Errorf("read %s: %w", name, err)
 	}
 	defer release()
+	res, err := pushData(ctx, cat, wf, hdr, data, opts, srcErr)
+	if err != nil {
+		return res, err
+	}
+	recordOrigin(ctx, cat, path, wf, opts)
+	res.Duration = time.Since(start)
+	if opts.Logger != nil {
+		opts.Logger.Debug("pushed WAL file", "name", name, "raw_bytes", res.Record.RawSize,
+			"stored_bytes", res.Record.StoredSize, "already_stored", res.AlreadyStored, "duration", res.Duration)
+	}
+	return res, nil
+}
+
+// PushWALBytes stores data as the WAL file name (a segment or a .history
+// file) exactly as PushWAL stores the file of that name: same checks, same
+// object and record, and an identical file already stored is the same
+// idempotent success. logship receive stores what it streamed through it,
+// so that it and archive_command can run together and agree byte for byte.
+func PushWALBytes(ctx context.Context, cat *catalog.Catalog, name string, data []byte, opts PushOptions) (PushResult, error) {
+	start := time.Now()
+	wf, hdr, err := inspectWAL(bytes.NewReader(data), name, int64(len(data)))
+	if err != nil {
+		return PushResult{}, err
+	}
+	if limit, ok := historyLimit[wf.Kind]; ok && int64(len(data)) > limit {
+		return PushResult{}, fmt.Errorf("%w: %s is %d bytes, more than such a file can be (%d)", ErrNotWALFile, name, len(data), limit)
+	}
+	srcErr := make(chan error, 1)
+	go func() { srcErr <- checkSource(ctx, cat, hdr, opts) }()
+	res, err := pushData(ctx, cat, wf, hdr, data, opts, srcErr)
+	res.Duration = time.Since(start)
+	return res, err
+}
+
+// CheckStreamSource makes sure a stream of the cluster systemID belongs to
+// the source (claiming the source when it has none), as the first push of
+// a segment would.
+func CheckStreamSource(ctx context.Context, cat *catalog.Catalog, systemID uint64, segmentSize uint32, opts PushOptions) error {
+	return checkSource(ctx, cat, &pg.SegmentHeader{SystemID: systemID, SegmentSize: segmentSize}, opts)
+}
+
+// pushData stores the content of a WAL file: compressed while the source
+// check (srcErr, started by the caller) runs, stored create-only only once
+// it answered, then recorded.
+func pushData(ctx context.Context, cat *catalog.Catalog, wf pg.WALFile, hdr *pg.SegmentHeader, data []byte, opts PushOptions, srcErr <-chan error) (PushResult, error) {
+	name := wf.Name
 	// Stored create-only, a bad history or backup history file could never
 	// be replaced, and verify would call the store broken for ever.
 	if err := checkHistoryContent(wf, data); err != nil {
+		<-srcErr
 		return PushResult{}, fmt.Errorf("%w: %s: %w", ErrNotWALFile, name, err)
 	}
 	enc, err := encodeWAL(wf, hdr, name, data, opts)
 	if err != nil {
+		<-srcErr
 		return PushResult{}, err
 	}
 	if err := <-srcErr; err != nil {
@@ -113,12 +162,6 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	}
 	if err := cat.AddWAL(ctx, res.Record); err != nil {
 		return res, err
-	}
-	recordOrigin(ctx, cat, path, wf, opts)
-	res.Duration = time.Since(start)
-	if opts.Logger != nil {
-		opts.Logger.Debug("pushed WAL file", "name", name, "raw_bytes", res.Record.RawSize,
-			"stored_bytes", res.Record.StoredSize, "already_stored", res.AlreadyStored, "duration", res.Duration)
 	}
 	return res, nil
 }
@@ -173,7 +216,7 @@ func compareStored(ctx context.Context, cat *catalog.Catalog, name string, sum [
 }
 
 // inspectWAL validates the name, and for segments reads the long page header.
-func inspectWAL(f *os.File, name string, size int64) (pg.WALFile, *pg.SegmentHeader, error) {
+func inspectWAL(f io.ReadSeeker, name string, size int64) (pg.WALFile, *pg.SegmentHeader, error) {
 	// The smallest segment size accepts every well-formed name; the real
 	// size, known from the file, then checks the name strictly.
 	loose, err := pg.ParseWALFileName(name, 1<<20)

@@ -42,6 +42,7 @@ Example:
 			walPushCommand(),
 			walFetchCommand(),
 			residentCommand(),
+			receiveCommand(),
 			backupCommand(),
 			markCommand(),
 			restoreCommand(),
