@@ -57,6 +57,12 @@ func guardTablespaces(ctx context.Context, cat *catalog.Catalog, name, tmp, dest
 			// A standby asks again later, when the next one is there;
 			// "absent" is its "not yet".
 			return nil, fmt.Errorf("%s ends in a record that may create a tablespace and goes on in %s, not archived yet: %w", name, nextName, ErrAbsent)
+		case errors.Is(err, errNotArchived):
+			// Any other recovery cannot replay a record whose rest is
+			// not archived: it ends before it, at the archive's end.
+			// Unless the next segment is archived before the server
+			// asks for it: fetching that one checks the record then.
+			return nil, errCheckWithNext
 		case err != nil:
 			// Not ErrAbsent: ending recovery before this segment would
 			// be a silently short restore.
@@ -64,19 +70,67 @@ func guardTablespaces(ctx context.Context, cat *catalog.Catalog, name, tmp, dest
 		}
 		return b, nil
 	}
-	creates, err := pg.ScanTablespaceCreates(seg, next)
-	if err != nil {
-		return fmt.Errorf("check %s for tablespaces: %w", name, err)
+	if err := checkPendingBefore(ctx, cat, dataDir, wf, seg); err != nil {
+		return err
 	}
-	if len(creates) == 0 {
-		return nil
+	creates, err := pg.ScanTablespaceCreates(seg, next)
+	pending := errors.Is(err, errCheckWithNext)
+	if err != nil && !pending {
+		return fmt.Errorf("check %s for tablespaces: %w", name, err)
 	}
 	for _, tc := range creates {
 		if err := checkTablespaceFolder(dataDir, tc); err != nil {
 			return err
 		}
 	}
+	if pending {
+		return notePending(dataDir, name)
+	}
 	return nil
+}
+
+// errCheckWithNext stops a scan at a record that goes on in a segment not
+// archived yet; the record is checked when that segment is fetched.
+var errCheckWithNext = errors.New("the record goes on in a segment not archived yet")
+
+// pendingFile, in the restored server's pg_wal, names the segment whose
+// last record could not be checked for want of the next segment.
+const pendingFile = "logship-tablespace-check-pending"
+
+func notePending(dataDir, name string) error {
+	if err := os.WriteFile(filepath.Join(dataDir, "pg_wal", pendingFile), []byte(name+"\n"), 0o600); err != nil {
+		return fmt.Errorf("%s ends in a record that may create a tablespace and goes on in the next segment, not archived yet; noting that it must be checked with it: %w", name, err)
+	}
+	return nil
+}
+
+// checkPendingBefore checks, before seg (the segment wf) is handed over,
+// the record that the segment before it ended in, if that one was handed
+// over unchecked (notePending): replaying seg would complete that record.
+func checkPendingBefore(ctx context.Context, cat *catalog.Catalog, dataDir string, wf pg.WALFile, seg []byte) error {
+	path := filepath.Join(dataDir, "pg_wal", pendingFile)
+	b, err := os.ReadFile(path)
+	if err != nil || wf.SegNo == 0 {
+		return nil
+	}
+	prev := pg.SegmentName(wf.Timeline, wf.SegNo-1, uint64(len(seg)))
+	if strings.TrimSpace(string(b)) != prev {
+		return nil
+	}
+	prevSeg, err := readWALObject(ctx, cat, prev, int64(len(seg)))
+	if err != nil {
+		return fmt.Errorf("check the end of %s for tablespaces, which goes on in %s: %w", prev, wf.Name, err)
+	}
+	creates, err := pg.ScanTablespaceCreates(prevSeg, func() ([]byte, error) { return seg, nil })
+	if err != nil {
+		return fmt.Errorf("check the end of %s for tablespaces: %w", prev, err)
+	}
+	for _, tc := range creates {
+		if err := checkTablespaceFolder(dataDir, tc); err != nil {
+			return err
+		}
+	}
+	return os.Remove(path)
 }
 
 // checkTablespaceFolder allows the folder of a CREATE TABLESPACE when
