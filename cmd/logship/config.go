@@ -73,7 +73,7 @@ var settings = []setting{
 	{name: "log-format", def: "text", usage: "log format: text or json"},
 	{name: "log-level", def: "info", usage: "log level: debug, info, warn, error"},
 	{name: "compression", def: "zstd", usage: "compression of stored objects: zstd or none"},
-	{name: "compression-level", def: "1", usage: "zstd level, 1 (fastest) to 19; on WAL, 3 stores about 8% less than 1 for about 30% more CPU (docs/PERFORMANCE.md)"},
+	{name: "compression-level", def: "3", usage: "zstd level, 1 (fastest) to 19; on WAL, 1 stores about 9% more than 3 for about 30% less CPU (docs/PERFORMANCE.md)"},
 	{name: "push-parallel", def: "4", usage: "WAL files wal-push stores at once: the one asked for and the next ones PostgreSQL has ready (1 = only the one asked for)"},
 	{name: "fetch-ahead", def: "4", usage: "segments wal-fetch fetches ahead of the one asked for, in parallel (0 = none)"},
 	{name: "pg", def: "", usage: "libpq connection string of the source (PG* variables also apply)"},
