@@ -180,23 +180,30 @@ func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
 	key := c.walKey(name)
 	o, err := c.openChecked(ctx, key, expect{name: name})
 	f := <-lookup
+	return checkWAL(o, err, name, key, f.recs, f.err)
+}
+
+// checkWAL ends OpenWAL once both the object (o, err) and the records of
+// name (recs, lookupErr) are known: the object is served only if it
+// matches one of its records, or has none.
+func checkWAL(o *Object, err error, name, key string, recs []WALRecord, lookupErr error) (*Object, error) {
 	switch {
-	case f.err != nil:
+	case lookupErr != nil:
 		if o != nil {
 			o.Close()
 		}
-		return nil, fmt.Errorf("look up the record of %s: %w", name, f.err)
-	case errors.Is(err, store.ErrNotExist) && len(f.recs) > 0:
+		return nil, fmt.Errorf("look up the record of %s: %w", name, lookupErr)
+	case errors.Is(err, store.ErrNotExist) && len(recs) > 0:
 		return nil, fmt.Errorf("%s: %w: it is recorded in the catalog but %s is not in the store; the store is damaged", name, ErrMissingObject, key)
 	case err != nil:
 		return nil, err
 	}
-	for i, r := range f.recs {
+	for i, r := range recs {
 		err = checkRecord(o.Header(), key, expect{rawSize: r.RawSize, sha256: r.SHA256, storedSize: r.StoredSize, systemID: r.SystemID})
 		if err == nil {
 			return o, nil
 		}
-		if i == len(f.recs)-1 {
+		if i == len(recs)-1 {
 			o.Close()
 			return nil, err
 		}

@@ -24,11 +24,17 @@ var ErrAbsent = errors.New("not in the archive")
 // a temporary file beside dest and renamed when its size and SHA-256 match. Errors other than
 // ErrAbsent mean the archive is damaged or unreachable and recovery must stop.
 func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (object.Header, error) {
+	return fetchOpened(ctx, cat, name, dest, cat.OpenWAL)
+}
+
+// fetchOpened is FetchWAL with the object opened by open (catalog.OpenWAL,
+// or a prefetch window's Open, which checks the same records).
+func fetchOpened(ctx context.Context, cat *catalog.Catalog, name, dest string, open func(context.Context, string) (*catalog.Object, error)) (object.Header, error) {
 	// Validating against the smallest segment size accepts every valid name.
 	if _, err := pg.ParseWALFileName(name, 1<<20); err != nil {
 		return object.Header{}, err
 	}
-	o, err := cat.OpenWAL(ctx, name)
+	o, err := open(ctx, name)
 	if errors.Is(err, catalog.ErrNotExist) {
 		return object.Header{}, confirmAbsent(ctx, cat, name)
 	}
