@@ -91,8 +91,7 @@ func prefetchWindow(ctx context.Context, cat *catalog.Catalog, name, dest string
 			fetchWindow(ctx, cat, win, dir, todo, files)
 		}
 	}
-	_ = writeState(dir, spoolState{Stamp: opts.Stamp, Window: window, Last: next[len(next)-1], Files: files})
-	_ = os.Remove(dir) // only if nothing was prefetched: leave no empty folder
+	saveState(dir, spoolState{Stamp: opts.Stamp, Window: window, Last: next[len(next)-1], Files: files})
 }
 
 // fetchWindow fetches the recorded names of win into dir, prefetchWorkers

@@ -83,6 +83,17 @@ func writeState(dir string, st spoolState) error {
 	return nil
 }
 
+// saveState writes st when the folder holds files, and otherwise leaves
+// neither the folder nor a state: a fetch that prefetched nothing adds
+// nothing beside DEST.
+func saveState(dir string, st spoolState) {
+	if len(st.Files) > 0 && writeState(dir, st) == nil {
+		return
+	}
+	_ = os.Remove(statePath(dir))
+	_ = os.Remove(dir) // only if empty
+}
+
 // fileHolds reports whether the file at p holds exactly what f says.
 func fileHolds(p string, f spooledFile) bool {
 	if !f.valid() {

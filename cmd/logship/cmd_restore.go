@@ -99,6 +99,7 @@ func restoreCommand() *cli.Command {
 			&cli.IntFlag{Name: "port", DefaultText: "the backup's, or the next free one when that is in use here", Usage: "port of the restored server, with its socket in the data directory"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "backup parts fetched and decoded ahead of the extraction"},
+			&cli.IntFlag{Name: "prefetch-wal", Value: restore.DefaultPrefetchWAL, Usage: "the first WAL segments recovery needs, fetched into pg_wal/logship-prefetch/ while the backup is extracted (at most that many segments of disk; 0 = none)"},
 			&cli.StringSliceFlag{Name: "tablespace-map", Usage: "OLD=NEW: restore the tablespace at OLD on the source to NEW (repeatable); others go back to their original paths"},
 			jsonFlag,
 		},
@@ -156,7 +157,8 @@ func runRestore(c *cli.Context) error {
 	res, err := restore.Run(c.Context, cat, plan, restore.Options{
 		TargetDir: c.String("target-dir"), Force: c.Bool("force"), Standby: c.Bool("standby"),
 		Action: action, NoArchive: c.Bool("no-archive"), RestoreCommand: fetch, Parallel: c.Int("parallel"), Progress: prog.update, Logger: rt.log,
-		TablespaceMap: tsMap,
+		TablespaceMap: tsMap, PrefetchWAL: prefetchWAL(c, rt),
+		FetchStamp: fetchStamp(cat.StoreURL(), cat.SourceName(), rt.cfg.S3.Endpoint),
 	})
 	prog.end()
 	if errors.Is(err, restore.ErrNotEmpty) || errors.Is(err, restore.ErrBadTablespaceMap) || errors.Is(err, restore.ErrUnsafeTarget) {
@@ -412,4 +414,13 @@ func printRestored(w io.Writer, res restore.Result) {
 	fmt.Fprintf(w, "restored backup %s into %s: %s, %s, in %s\n", p.BackupID, res.TargetDir, plural.N(res.Files, "file"), humanBytes(res.RawBytes), res.Duration.Round(time.Millisecond))
 	fmt.Fprintf(w, "target %s on timeline %d, WAL %s to %s (%s checked in the store), %s, action %s\n",
 		p.Target, p.Timeline, p.FirstWAL, p.LastWAL, plural.N(p.Segments, "segment"), kind, res.Action)
+}
+
+// prefetchWAL is --prefetch-wal, or 0 when the restore_command's wal-fetch
+// would not look at prefetched files (--fetch-ahead 0).
+func prefetchWAL(c *cli.Context, rt *runtime) int {
+	if rt.cfg.FetchAhead == 0 {
+		return 0
+	}
+	return max(c.Int("prefetch-wal"), 0)
 }

@@ -15,11 +15,11 @@ import (
 // (noGC), starts: well under the 256 MiB every command must stay within.
 const fetchMemoryLimit = 128 << 20
 
-// fetchStamp names the store and source of cfg, so that segments
+// fetchStamp names a store, source and S3 endpoint, so that segments
 // prefetched from one are never handed over when restore_command points
-// at another.
-func fetchStamp(cfg Config) string {
-	sum := sha256.Sum256([]byte(cfg.Store + "\x00" + cfg.Source + "\x00" + cfg.S3.Endpoint))
+// at another. restore computes it for the restore_command it writes.
+func fetchStamp(store, source, endpoint string) string {
+	sum := sha256.Sum256([]byte(store + "\x00" + source + "\x00" + endpoint))
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -67,7 +67,7 @@ Example (postgresql.conf of the restored server):
 				return withCode(exitFetchFatal, err)
 			}
 			name, dest := c.Args().Get(0), c.Args().Get(1)
-			opts := restore.AheadOptions{Max: rt.cfg.FetchAhead, Stamp: fetchStamp(rt.cfg)}
+			opts := restore.AheadOptions{Max: rt.cfg.FetchAhead, Stamp: fetchStamp(rt.cfg.Store, rt.cfg.Source, rt.cfg.S3.Endpoint)}
 			// A prefetched file needs no store: answer before connecting.
 			if opts.Max > 0 && restore.TakePrefetched(name, dest, opts.Stamp) {
 				return nil
