@@ -75,7 +75,7 @@ func FetchWALAhead(ctx context.Context, cat *catalog.Catalog, name, dest string,
 func prefetchWindow(ctx context.Context, cat *catalog.Catalog, name, dest string, opts AheadOptions) {
 	dir := spoolDir(dest)
 	st := readState(dir, opts.Stamp)
-	next, window := nextWindow(ctx, cat, name, st, opts)
+	next, window, segSize := nextWindow(ctx, cat, name, st, opts)
 	if next == nil {
 		return // a history file, or no segment size: keep what is there
 	}
@@ -91,7 +91,7 @@ func prefetchWindow(ctx context.Context, cat *catalog.Catalog, name, dest string
 			fetchWindow(ctx, cat, win, dir, todo, files)
 		}
 	}
-	saveState(dir, spoolState{Stamp: opts.Stamp, Window: window, Last: next[len(next)-1], Files: files})
+	saveState(dir, spoolState{Stamp: opts.Stamp, Window: window, Last: next[len(next)-1], SegmentSize: segSize, Files: files})
 }
 
 // fetchWindow fetches the recorded names of win into dir, prefetchWorkers
@@ -122,34 +122,38 @@ func fetchWindow(ctx context.Context, cat *catalog.Catalog, win *catalog.WALWind
 }
 
 // nextWindow names the segments to prefetch after name on its timeline,
-// and the window's size; none for a history or backup file, or when the
+// the window's size and the segment size; none for a history or backup file, or when the
 // segment size is unknown.
-func nextWindow(ctx context.Context, cat *catalog.Catalog, name string, st spoolState, opts AheadOptions) ([]string, int) {
+func nextWindow(ctx context.Context, cat *catalog.Catalog, name string, st spoolState, opts AheadOptions) ([]string, int, uint64) {
 	if len(name) != 24 {
-		return nil, 0
+		return nil, 0, 0
 	}
-	src, err := cat.Source(ctx)
-	if err != nil || !pg.ValidSegmentSize(src.SegmentSize) {
-		return nil, 0
+	segSize := st.SegmentSize
+	if !pg.ValidSegmentSize(segSize) {
+		src, err := cat.Source(ctx)
+		if err != nil || !pg.ValidSegmentSize(src.SegmentSize) {
+			return nil, 0, 0
+		}
+		segSize = src.SegmentSize
 	}
-	wf, err := pg.ParseWALFileName(name, src.SegmentSize)
+	wf, err := pg.ParseWALFileName(name, segSize)
 	if err != nil || wf.Kind != pg.Segment {
-		return nil, 0
+		return nil, 0, 0
 	}
 	window := opts.Start
 	if window <= 0 {
 		window = defaultStartWindow
 	}
 	window = min(window, opts.Max)
-	if last, err := pg.ParseWALFileName(st.Last, src.SegmentSize); err == nil && st.Window > 0 &&
+	if last, err := pg.ParseWALFileName(st.Last, segSize); err == nil && st.Window > 0 &&
 		last.Kind == pg.Segment && last.Timeline == wf.Timeline && wf.SegNo == last.SegNo+1 {
 		window = min(max(window, 2*st.Window), opts.Max)
 	}
 	names := make([]string, window)
 	for i := range names {
-		names[i] = pg.SegmentName(wf.Timeline, wf.SegNo+uint64(i)+1, src.SegmentSize)
+		names[i] = pg.SegmentName(wf.Timeline, wf.SegNo+uint64(i)+1, segSize)
 	}
-	return names, window
+	return names, window, segSize
 }
 
 // cleanPrefetched removes what recovery will not ask for any more (every

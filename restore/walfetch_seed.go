@@ -72,6 +72,6 @@ func seedPrefetch(ctx context.Context, cat *catalog.Catalog, plan Plan, dir, sta
 		fetchWindow(ctx, cat, win, spool, names, files)
 	}
 	if ctx.Err() == nil {
-		saveState(spool, spoolState{Stamp: stamp, Window: n, Last: names[n-1], Files: files})
+		saveState(spool, spoolState{Stamp: stamp, Window: n, Last: names[n-1], SegmentSize: plan.SegmentSize, Files: files})
 	}
 }

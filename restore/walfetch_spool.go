@@ -36,6 +36,9 @@ type spoolState struct {
 	// used the whole window, and the next one is larger.
 	Window int    `json:"window"`
 	Last   string `json:"last"`
+	// SegmentSize is the source's, read from its record by the prefetch
+	// that wrote the state: the next one needs not ask the store again.
+	SegmentSize uint64 `json:"segment_size,omitempty"`
 	// Files are the verified files in the folder.
 	Files map[string]spooledFile `json:"files"`
 }

@@ -99,7 +99,7 @@ func restoreCommand() *cli.Command {
 			&cli.IntFlag{Name: "port", DefaultText: "the backup's, or the next free one when that is in use here", Usage: "port of the restored server, with its socket in the data directory"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "backup parts fetched and decoded ahead of the extraction"},
-			&cli.IntFlag{Name: "prefetch-wal", Value: restore.DefaultPrefetchWAL, Usage: "the first WAL segments recovery needs, fetched into pg_wal/logship-prefetch/ while the backup is extracted (at most that many segments of disk; 0 = none)"},
+			&cli.IntFlag{Name: "prefetch-wal", Value: restore.DefaultPrefetchWAL, Usage: "with --start: the first WAL segments recovery needs, fetched into pg_wal/logship-prefetch/ while the backup is extracted (at most that many segments of disk; 0 = none)"},
 			&cli.StringSliceFlag{Name: "tablespace-map", Usage: "OLD=NEW: restore the tablespace at OLD on the source to NEW (repeatable); others go back to their original paths"},
 			jsonFlag,
 		},
@@ -417,9 +417,11 @@ func printRestored(w io.Writer, res restore.Result) {
 }
 
 // prefetchWAL is --prefetch-wal, or 0 when the restore_command's wal-fetch
-// would not look at prefetched files (--fetch-ahead 0).
+// would not look at prefetched files (--fetch-ahead 0) or the server is not
+// started now: a directory started later replays what the store holds
+// then, and does not keep a GiB of segments meanwhile.
 func prefetchWAL(c *cli.Context, rt *runtime) int {
-	if rt.cfg.FetchAhead == 0 {
+	if rt.cfg.FetchAhead == 0 || !c.Bool("start") {
 		return 0
 	}
 	return max(c.Int("prefetch-wal"), 0)
