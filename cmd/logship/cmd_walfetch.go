@@ -29,12 +29,12 @@ func walFetchCommand() *cli.Command {
 		Usage:     "restore one WAL file (PostgreSQL's restore_command)",
 		ArgsUsage: "NAME DEST",
 		Description: `Fetches the WAL file NAME from the store into DEST, checking its size and SHA-256
-before it appears at DEST. With --fetch-ahead N (default 16) it also fetches the next segments in parallel into
-pg_wal/logship-prefetch/, verified the same way, so that PostgreSQL's next requests
-are answered at once, without connecting to the store: 4 segments at first, twice as
-many each time PostgreSQL has used them all, up to N. A prefetched file is handed over
-only after its SHA-256 is checked again against what was verified (the list in
-pg_wal/logship-prefetch.state).
+before it appears at DEST. With --fetch-ahead N (default 16) it also fetches the next
+segments in parallel into pg_wal/logship-prefetch/, verified the same way, so that
+PostgreSQL's next requests are answered at once, without connecting to the store:
+4 segments at first, twice as many each time PostgreSQL has used them all, up to N.
+A prefetched file is handed over only after its SHA-256 is checked again against what
+was verified (listed in pg_wal/logship-prefetch.state); any other is fetched again.
 
 Exit codes: 0 fetched. 1 NAME is not in the archive: the source exists in the
 store, the store answered, and NAME is neither recorded nor stored; PostgreSQL reads
