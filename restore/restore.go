@@ -160,7 +160,10 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 	if err := os.WriteFile(filepath.Join(dir, "backup_manifest"), manifest, 0o600); err != nil {
 		return res, incomplete(err)
 	}
-	stopSeed(false) // before finishDir syncs the directory
+	// Before finishDir syncs the directory.
+	if n := stopSeed(false); n > 0 {
+		log.Info("prefetched WAL for recovery", "segments", n, "first", plan.FirstWAL)
+	}
 	if err := finishDir(ctx, dir, opts, settings, plan.Backup.ID, began); err != nil {
 		return res, incomplete(err)
 	}

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,10 +104,11 @@ func fetchWindow(ctx context.Context, cat *catalog.Catalog, win *catalog.WALWind
 	for range min(prefetchWorkers, len(names)) {
 		wg.Go(func() {
 			for n := range queue {
-				h, err := fetchOpened(ctx, cat, n, filepath.Join(dir, n), win.Open)
+				crc := crc32.New(castagnoli)
+				h, err := fetchOpened(ctx, cat, n, filepath.Join(dir, n), win.Open, crc)
 				if err == nil {
 					mu.Lock()
-					files[n] = spooledFile{Size: h.RawSize, SHA256: h.ChecksumHex()}
+					files[n] = spooledFile{Size: h.RawSize, SHA256: h.ChecksumHex(), CRC32C: crc.Sum32()}
 					mu.Unlock()
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,7 +129,7 @@ func TestTakePrefetchedTrustsOnlyVerifiedFiles(t *testing.T) {
 	os.MkdirAll(dir, 0o700)
 	good := content(2)
 	sum := sha256.Sum256(good)
-	entry := spooledFile{Size: int64(len(good)), SHA256: hex.EncodeToString(sum[:])}
+	entry := spooledFile{Size: int64(len(good)), SHA256: hex.EncodeToString(sum[:]), CRC32C: crc32.Checksum(good, castagnoli)}
 	bad := bytes.Clone(good)
 	bad[len(bad)/2] ^= 1
 	tests := []struct {

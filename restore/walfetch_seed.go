@@ -25,35 +25,38 @@ const DefaultPrefetchWAL = 64
 func recoveryDest(dataDir string) string { return filepath.Join(dataDir, "pg_wal", "RECOVERYXLOG") }
 
 // startSeed prefetches the plan's first segments into dir in the
-// background when opts ask for it. The returned stop waits for it;
-// stop(true) cancels it first. Calling stop again does nothing.
-func startSeed(ctx context.Context, cat *catalog.Catalog, plan Plan, dir string, opts Options) (stop func(abort bool)) {
+// background when opts ask for it. The returned stop waits for it and
+// says how many segments it prefetched; stop(true) cancels it first.
+// Calling stop again does nothing more.
+func startSeed(ctx context.Context, cat *catalog.Catalog, plan Plan, dir string, opts Options) (stop func(abort bool) int) {
 	if opts.PrefetchWAL <= 0 || opts.FetchStamp == "" {
-		return func(bool) {}
+		return func(bool) int { return 0 }
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	var n int
 	go func() {
 		defer close(done)
-		seedPrefetch(ctx, cat, plan, dir, opts.FetchStamp, opts.PrefetchWAL)
+		n = seedPrefetch(ctx, cat, plan, dir, opts.FetchStamp, opts.PrefetchWAL)
 	}()
-	return func(abort bool) {
+	return func(abort bool) int {
 		if abort {
 			cancel()
 		}
 		<-done
 		cancel()
+		return n
 	}
 }
 
 // seedPrefetch fetches up to n segments from the plan's first one, on its
 // timeline and no further than its last, into dir's prefetch folder, and
-// records them for wal-fetch. A plan that switches timelines is left to
-// wal-fetch's own prefetching.
-func seedPrefetch(ctx context.Context, cat *catalog.Catalog, plan Plan, dir, stamp string, n int) {
+// records them for wal-fetch; it returns how many it kept. A plan that
+// switches timelines is left to wal-fetch's own prefetching.
+func seedPrefetch(ctx context.Context, cat *catalog.Catalog, plan Plan, dir, stamp string, n int) int {
 	first, err := pg.ParseWALFileName(plan.FirstWAL, plan.SegmentSize)
 	if err != nil || first.Kind != pg.Segment || first.Timeline != plan.Timeline {
-		return
+		return 0
 	}
 	if last, err := pg.ParseWALFileName(plan.LastWAL, plan.SegmentSize); err == nil && last.Kind == pg.Segment &&
 		last.Timeline == first.Timeline && last.SegNo >= first.SegNo && last.SegNo-first.SegNo < uint64(n) {
@@ -65,13 +68,15 @@ func seedPrefetch(ctx context.Context, cat *catalog.Catalog, plan Plan, dir, sta
 	}
 	spool := spoolDir(recoveryDest(dir))
 	if os.MkdirAll(spool, 0o700) != nil {
-		return
+		return 0
 	}
 	files := map[string]spooledFile{}
 	if win, err := cat.WALWindow(ctx, names); err == nil {
 		fetchWindow(ctx, cat, win, spool, names, files)
 	}
-	if ctx.Err() == nil {
-		saveState(spool, spoolState{Stamp: stamp, Window: n, Last: names[n-1], SegmentSize: plan.SegmentSize, Files: files})
+	if ctx.Err() != nil {
+		return 0
 	}
+	saveState(spool, spoolState{Stamp: stamp, Window: n, Last: names[n-1], SegmentSize: plan.SegmentSize, Files: files})
+	return len(files)
 }

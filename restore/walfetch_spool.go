@@ -2,12 +2,11 @@ package restore
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/logship/logship/pg"
 )
@@ -15,11 +14,14 @@ import (
 // The prefetch folder (<pg_wal>/logship-prefetch/) holds segments under
 // their own names; what each one must hold is kept beside the folder, in
 // <pg_wal>/logship-prefetch.state, written only once the files it lists
-// were verified against their records. A spooled file is handed to
-// PostgreSQL only when the state lists it for the same store and source
-// and its content hashes to the SHA-256 listed there, so that a file a
-// killed process or a crash left behind, or one from another store, is
-// never trusted on its name alone: it is fetched again.
+// were verified against their records (size and SHA-256, as every fetch).
+// A spooled file is handed to PostgreSQL only when the state lists it for
+// the same store and source and its content has the size and CRC-32C
+// listed there, computed from the verified bytes as they were written, so
+// that a file a killed process or a crash left behind, damaged since, or
+// from another store, is never trusted on its name alone: it is fetched
+// again. CRC-32C rather than SHA-256 again: it catches any such damage at
+// a tenth of the cost, on the path where PostgreSQL waits.
 
 // stateSuffix names the state file: the prefetch folder's name plus it.
 const stateSuffix = ".state"
@@ -43,11 +45,15 @@ type spoolState struct {
 	Files map[string]spooledFile `json:"files"`
 }
 
-// spooledFile is what a verified file of the folder holds.
+// spooledFile is what a verified file of the folder holds: SHA-256 as
+// its record says, CRC-32C to check it again when it is handed over.
 type spooledFile struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	CRC32C uint32 `json:"crc32c"`
 }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func spoolDir(dest string) string { return filepath.Join(filepath.Dir(dest), prefetchDir) }
 func statePath(dir string) string { return dir + stateSuffix }
@@ -110,11 +116,11 @@ func fileHolds(p string, f spooledFile) bool {
 	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != f.Size {
 		return false
 	}
-	h := sha256.New()
+	h := crc32.New(castagnoli)
 	if n, err := io.Copy(h, in); err != nil || n != f.Size {
 		return false
 	}
-	return strings.EqualFold(hex.EncodeToString(h.Sum(nil)), f.SHA256)
+	return h.Sum32() == f.CRC32C
 }
 
 // TakePrefetched moves the prefetched file name into dest if the state
