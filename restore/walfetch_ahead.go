@@ -89,19 +89,19 @@ func prefetchWindow(ctx context.Context, cat *catalog.Catalog, name, dest string
 	}
 	if len(todo) > 0 && os.MkdirAll(dir, 0o700) == nil {
 		if win, err := cat.WALWindow(ctx, todo); err == nil {
-			fetchWindow(ctx, cat, win, dir, todo, files)
+			fetchWindow(ctx, cat, win, dir, todo, files, prefetchWorkers)
 		}
 	}
 	saveState(dir, spoolState{Stamp: opts.Stamp, Window: window, Last: next[len(next)-1], SegmentSize: segSize, Files: files})
 }
 
-// fetchWindow fetches the recorded names of win into dir, prefetchWorkers
-// at a time and in order, adding each verified one to files.
-func fetchWindow(ctx context.Context, cat *catalog.Catalog, win *catalog.WALWindow, dir string, names []string, files map[string]spooledFile) {
+// fetchWindow fetches the recorded names of win into dir, workers at a
+// time and in order, adding each verified one to files.
+func fetchWindow(ctx context.Context, cat *catalog.Catalog, win *catalog.WALWindow, dir string, names []string, files map[string]spooledFile, workers int) {
 	var mu sync.Mutex
 	queue := make(chan string)
 	var wg sync.WaitGroup
-	for range min(prefetchWorkers, len(names)) {
+	for range min(workers, len(names)) {
 		wg.Go(func() {
 			for n := range queue {
 				crc := crc32.New(castagnoli)

@@ -20,6 +20,10 @@ import (
 // 1 GiB of 16 MiB segments, the bound of the disk it takes.
 const DefaultPrefetchWAL = 64
 
+// seedWorkers is fewer than wal-fetch's workers: the extraction fetches
+// and decodes parts at the same time, on the same cores and memory.
+const seedWorkers = 2
+
 // recoveryDest is the DEST PostgreSQL gives restore_command during
 // recovery, whose folder holds the prefetch folder.
 func recoveryDest(dataDir string) string { return filepath.Join(dataDir, "pg_wal", "RECOVERYXLOG") }
@@ -72,7 +76,7 @@ func seedPrefetch(ctx context.Context, cat *catalog.Catalog, plan Plan, dir, sta
 	}
 	files := map[string]spooledFile{}
 	if win, err := cat.WALWindow(ctx, names); err == nil {
-		fetchWindow(ctx, cat, win, spool, names, files)
+		fetchWindow(ctx, cat, win, spool, names, files, seedWorkers)
 	}
 	if ctx.Err() != nil {
 		return 0

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -154,6 +155,12 @@ func runRestore(c *cli.Context) error {
 		return err
 	}
 	prog := newProgress("restore", rt.stderr, rt.log)
+	if prefetchWAL(c, rt) > 0 {
+		// Segments prefetched during the extraction add garbage to the
+		// parts it buffers: collect before the heap doubles past the
+		// bound every command keeps.
+		debug.SetMemoryLimit(restoreMemoryLimit)
+	}
 	res, err := restore.Run(c.Context, cat, plan, restore.Options{
 		TargetDir: c.String("target-dir"), Force: c.Bool("force"), Standby: c.Bool("standby"),
 		Action: action, NoArchive: c.Bool("no-archive"), RestoreCommand: fetch, Parallel: c.Int("parallel"), Progress: prog.update, Logger: rt.log,
@@ -415,6 +422,10 @@ func printRestored(w io.Writer, res restore.Result) {
 	fmt.Fprintf(w, "target %s on timeline %d, WAL %s to %s (%s checked in the store), %s, action %s\n",
 		p.Target, p.Timeline, p.FirstWAL, p.LastWAL, plural.N(p.Segments, "segment"), kind, res.Action)
 }
+
+// restoreMemoryLimit is where restore's garbage collector runs however
+// little the heap grew since the last cycle.
+const restoreMemoryLimit = 192 << 20
 
 // prefetchWAL is --prefetch-wal, or 0 when the restore_command's wal-fetch
 // would not look at prefetched files (--fetch-ahead 0) or the server is not
