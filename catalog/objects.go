@@ -197,17 +197,25 @@ func (c *Catalog) OpenWAL(ctx context.Context, name string) (*Object, error) {
 		}
 		return nil, fmt.Errorf("look up the record of %s: %w", name, f.err)
 	}
-	if !c.versioned() || !namesVersion(f.recs) {
-		return c.checkWAL(name, o, err, f.recs)
+	return c.finishWAL(ctx, name, o, err, f.recs)
+}
+
+// finishWAL ends OpenWAL once both the key's object (o, err) and the
+// records of name are known: the recorded version when a record names one
+// and the store keeps versions, else the key's object, served only if it
+// matches one of its records, or has none.
+func (c *Catalog) finishWAL(ctx context.Context, name string, o *Object, err error, recs []WALRecord) (*Object, error) {
+	if !c.versioned() || !namesVersion(recs) {
+		return c.checkWAL(name, o, err, recs)
 	}
-	v, verr := c.openWALVersion(ctx, name, f.recs)
+	v, verr := c.openWALVersion(ctx, name, recs)
 	if v != nil || ctx.Err() != nil {
 		if o != nil {
 			o.Close()
 		}
 		return v, verr
 	}
-	o, err = c.checkWAL(name, o, err, f.recs)
+	o, err = c.checkWAL(name, o, err, recs)
 	if err != nil {
 		err = fmt.Errorf("%w (and its recorded version: %v)", err, verr)
 	}

@@ -48,6 +48,14 @@ func SyncTree(ctx context.Context, dir string) error {
 		if err != nil {
 			return err
 		}
+		if isSpool(p) {
+			// Prefetched WAL is checked again when it is handed over:
+			// it needs no fsync, and 1 GiB of it would cost one.
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if !d.IsDir() && !d.Type().IsRegular() {
 			return nil
 		}
@@ -83,4 +91,10 @@ func syncTreeFile(p string) error {
 		return fmt.Errorf("fsync %s: %w", p, err)
 	}
 	return nil
+}
+
+// isSpool reports the prefetch folder of a pg_wal and its state file.
+func isSpool(p string) bool {
+	base := filepath.Base(p)
+	return filepath.Base(filepath.Dir(p)) == "pg_wal" && (base == prefetchDir || base == prefetchDir+stateSuffix)
 }

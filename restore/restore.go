@@ -49,6 +49,14 @@ type Options struct {
 	// of the backup extracted so far and the total.
 	Progress func(done, total int64)
 	Logger   *slog.Logger
+	// PrefetchWAL is how many of the first segments recovery needs are
+	// fetched into the restored pg_wal/logship-prefetch/ while the backup
+	// is extracted (0: none), for wal-fetch to hand over when PostgreSQL
+	// asks: at most that many segments of disk. FetchStamp is the
+	// restore_command's wal-fetch's AheadOptions.Stamp; without it nothing
+	// is prefetched.
+	PrefetchWAL int
+	FetchStamp  string
 	// TablespaceMap moves tablespaces: the source's location to the
 	// directory to restore it to (ParseTablespaceMap). A tablespace not in
 	// it goes back to its original location.
@@ -132,6 +140,8 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 		return res, err
 	}
 	incomplete := incompleteIn(dir, "")
+	stopSeed := startSeed(ctx, cat, plan, dir, opts)
+	defer stopSeed(true)
 	log.Info("extracting backup", "backup", plan.Backup.ID, "parts", len(plan.Backup.Parts), "raw_bytes", plan.Backup.RawSize, "target_dir", dir)
 	limits := NewExtractLimits(plan.Backup.Parts, manifest)
 	files, err := extractParts(ctx, cat, plan.Backup.Parts, dir, limits, opts.Parallel, opts.Progress)
@@ -149,6 +159,10 @@ func Run(ctx context.Context, cat *catalog.Catalog, plan Plan, opts Options) (Re
 	// directory later.
 	if err := os.WriteFile(filepath.Join(dir, "backup_manifest"), manifest, 0o600); err != nil {
 		return res, incomplete(err)
+	}
+	// Before finishDir syncs the directory.
+	if n := stopSeed(false); n > 0 {
+		log.Info("prefetched WAL for recovery", "segments", n, "first", plan.FirstWAL)
 	}
 	if err := finishDir(ctx, dir, opts, settings, plan.Backup.ID, began); err != nil {
 		return res, incomplete(err)

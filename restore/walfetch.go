@@ -24,11 +24,18 @@ var ErrAbsent = errors.New("not in the archive")
 // a temporary file beside dest and renamed when its size and SHA-256 match. Errors other than
 // ErrAbsent mean the archive is damaged or unreachable and recovery must stop.
 func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (object.Header, error) {
+	return fetchOpened(ctx, cat, name, dest, cat.OpenWAL, nil)
+}
+
+// fetchOpened is FetchWAL with the object opened by open (catalog.OpenWAL,
+// or a prefetch window's Open, which checks the same records). The bytes
+// written to dest also go to tee, if not nil.
+func fetchOpened(ctx context.Context, cat *catalog.Catalog, name, dest string, open func(context.Context, string) (*catalog.Object, error), tee io.Writer) (object.Header, error) {
 	// Validating against the smallest segment size accepts every valid name.
 	if _, err := pg.ParseWALFileName(name, 1<<20); err != nil {
 		return object.Header{}, err
 	}
-	o, err := cat.OpenWAL(ctx, name)
+	o, err := open(ctx, name)
 	if errors.Is(err, catalog.ErrNotExist) {
 		return fetchStreamed(ctx, cat, name, dest) // else confirmAbsent
 	}
@@ -38,7 +45,11 @@ func FetchWAL(ctx context.Context, cat *catalog.Catalog, name, dest string) (obj
 	defer o.Close()
 	h := o.Header()
 	guard := func(tmp string) error { return guardTablespaces(ctx, cat, name, tmp, dest) }
-	if err := writeVerified(dest, o, guard); err != nil {
+	var r io.Reader = o
+	if tee != nil {
+		r = io.TeeReader(o, tee)
+	}
+	if err := writeVerified(dest, r, guard); err != nil {
 		return h, fmt.Errorf("fetch %s: %w", name, err)
 	}
 	return h, nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -99,6 +100,7 @@ func restoreCommand() *cli.Command {
 			&cli.IntFlag{Name: "port", DefaultText: "the backup's, or the next free one when that is in use here", Usage: "port of the restored server, with its socket in the data directory"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "backup parts fetched and decoded ahead of the extraction"},
+			&cli.IntFlag{Name: "prefetch-wal", Value: restore.DefaultPrefetchWAL, Usage: "with --start: the first WAL segments recovery needs, fetched into pg_wal/logship-prefetch/ while the backup is extracted (at most that many segments of disk; 0 = none)"},
 			&cli.StringSliceFlag{Name: "tablespace-map", Usage: "OLD=NEW: restore the tablespace at OLD on the source to NEW (repeatable); others go back to their original paths"},
 			jsonFlag,
 		},
@@ -156,10 +158,17 @@ func runRestore(c *cli.Context) error {
 		return err
 	}
 	prog := newProgress("restore", rt.stderr, rt.log)
+	if prefetchWAL(c, rt) > 0 {
+		// Segments prefetched during the extraction add garbage to the
+		// parts it buffers: collect before the heap doubles past the
+		// bound every command keeps.
+		debug.SetMemoryLimit(restoreMemoryLimit)
+	}
 	res, err := restore.Run(c.Context, cat, plan, restore.Options{
 		TargetDir: c.String("target-dir"), Force: c.Bool("force"), Standby: c.Bool("standby"),
 		Action: action, NoArchive: c.Bool("no-archive"), RestoreCommand: fetch, Parallel: c.Int("parallel"), Progress: prog.update, Logger: rt.log,
-		TablespaceMap: tsMap,
+		TablespaceMap: tsMap, PrefetchWAL: prefetchWAL(c, rt),
+		FetchStamp: fetchStamp(cat.StoreURL(), cat.SourceName(), rt.cfg.S3.Endpoint),
 	})
 	prog.end()
 	if errors.Is(err, restore.ErrNotEmpty) || errors.Is(err, restore.ErrBadTablespaceMap) || errors.Is(err, restore.ErrUnsafeTarget) {
@@ -422,4 +431,19 @@ func printRestored(w io.Writer, res restore.Result) {
 		}
 		fmt.Fprintf(w, "then the streamed tail of %s (%d bytes stored by logship receive): %s\n", p.StreamedWAL, p.StreamedBytes, reach)
 	}
+}
+
+// restoreMemoryLimit is where restore's garbage collector runs however
+// little the heap grew since the last cycle.
+const restoreMemoryLimit = 192 << 20
+
+// prefetchWAL is --prefetch-wal, or 0 when the restore_command's wal-fetch
+// would not look at prefetched files (--fetch-ahead 0) or the server is not
+// started now: a directory started later replays what the store holds
+// then, and does not keep a GiB of segments meanwhile.
+func prefetchWAL(c *cli.Context, rt *runtime) int {
+	if rt.cfg.FetchAhead == 0 || !c.Bool("start") {
+		return 0
+	}
+	return max(c.Int("prefetch-wal"), 0)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logship/logship/pg"
-	"github.com/logship/logship/restore"
 	"github.com/logship/logship/shipper"
 )
 
@@ -106,59 +105,3 @@ func fileKind(m os.FileMode) string {
 // collecting would free anything worth the time it costs (a few ms a call,
 // on PostgreSQL's critical path).
 func noGC() { debug.SetGCPercent(-1) }
-
-func walFetchCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "wal-fetch",
-		Usage:     "restore one WAL file (PostgreSQL's restore_command)",
-		ArgsUsage: "NAME DEST",
-		Description: `Fetches the WAL file NAME from the store into DEST, checking its size and SHA-256
-before it appears at DEST. With --fetch-ahead N (default 4) it also fetches the next N
-segments in parallel into pg_wal/logship-prefetch/, verified the same way, so that
-PostgreSQL's next requests are answered at once.
-
-Exit codes: 0 fetched. 1 NAME is not in the archive: the source exists in the
-store, the store answered, and NAME is neither recorded nor stored; PostgreSQL reads
-this as the end of the archive (it asks for .history files and other timelines'
-segments that never existed). 200 anything else, above 125 on purpose, so that
-PostgreSQL stops recovery instead of taking a damaged or unreachable archive for its
-end: no source record (an empty or unmounted store folder, a misspelt --store or
---source), an unreadable catalog, NAME recorded but its object missing, an object that
-does not match its record (another cluster's, an older copy) or is corrupt, an
-encrypted object and no --identity-file that opens it, a store or configuration
-failure, and bad arguments (a wrong number of arguments, an invalid NAME, an
-unknown flag). 130 interrupted (also above 125).
-
-Example (postgresql.conf of the restored server):
-   restore_command = 'logship --store file:///var/lib/logship wal-fetch %f %p'`,
-		// Exit 2 would read as "end of archive" too.
-		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return withCode(exitFetchFatal, err) },
-		Action: func(c *cli.Context) error {
-			noGC()
-			if err := needArgs(c, "NAME", "DEST"); err != nil {
-				// A malformed restore_command must stop recovery, not end it.
-				return withCode(exitFetchFatal, err)
-			}
-			rt, err := setup(c)
-			if err != nil {
-				// A broken configuration must stop recovery, not end it.
-				return withCode(exitFetchFatal, err)
-			}
-			cat, err := rt.openCatalog(c.Context)
-			if err != nil {
-				return withCode(exitFetchFatal, err)
-			}
-			err = restore.FetchWALAhead(c.Context, cat, c.Args().Get(0), c.Args().Get(1), rt.cfg.FetchAhead)
-			switch {
-			case err == nil:
-				return nil
-			case errors.Is(err, restore.ErrAbsent):
-				return withCode(exitFailure, err)
-			case c.Context.Err() != nil:
-				return withCode(exitCancelled, err)
-			default:
-				return withCode(exitFetchFatal, err)
-			}
-		},
-	}
-}

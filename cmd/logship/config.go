@@ -75,7 +75,7 @@ var settings = []setting{
 	{name: "compression", def: "zstd", usage: "compression of stored objects: zstd or none"},
 	{name: "compression-level", def: "3", usage: "zstd level, 1 (fastest) to 19; on WAL, 1 stores about 9% more than 3 for about 30% less CPU (docs/PERFORMANCE.md)"},
 	{name: "push-parallel", def: "4", usage: "WAL files wal-push stores at once: the one asked for and the next ones PostgreSQL has ready (1 = only the one asked for)"},
-	{name: "fetch-ahead", def: "4", usage: "segments wal-fetch fetches ahead of the one asked for, in parallel (0 = none)"},
+	{name: "fetch-ahead", def: "16", usage: "most segments wal-fetch fetches ahead of the one asked for, in parallel; the window starts at 4 and doubles while PostgreSQL uses it (0 = none)"},
 	{name: "pg", def: "", usage: "libpq connection string of the source (PG* variables also apply)"},
 	{name: "on-failure", def: "", usage: "shell command run when a scheduled job or wal-push fails (LOGSHIP_HOOK_* variables say what failed)"},
 	{name: "on-success", def: "", usage: "shell command run when a scheduled job succeeds"},
