@@ -123,10 +123,11 @@ func (c *Catalog) Marks(ctx context.Context) ([]Mark, error) {
 }
 
 // parseMarkKey reads a mark record key (relative to the prefix): name ~
-// LSN ~ timeline ~ unix nanoseconds.
+// LSN ~ timeline ~ unix nanoseconds. A name no mark could have (mark
+// refuses it) makes the key no record: a stray key.
 func parseMarkKey(rel string) (Mark, bool) {
 	f := strings.Split(rel, recordSep)
-	if len(f) != 4 || f[0] == "" {
+	if len(f) != 4 || !markNameRE.MatchString(f[0]) {
 		return Mark{}, false
 	}
 	lsn, err1 := strconv.ParseUint(f[1], 16, 64)
