@@ -99,6 +99,10 @@ func ParseURL(raw string) (string, error) {
 	if u.Host != "" && u.Host != "localhost" {
 		return "", fmt.Errorf("%w: bad store URL %q: a file URL has no host; write file:///%s%s", store.ErrConfig, shown, u.Host, u.Path)
 	}
+	if strings.Contains(u.Path, "://") {
+		// file:/://user:secret@host: another URL pasted into this one.
+		return "", fmt.Errorf("%w: bad store URL %q: the path holds \"://\"; want file:///absolute/path", store.ErrConfig, shown)
+	}
 	if u.Path == "" || !filepath.IsAbs(u.Path) {
 		return "", fmt.Errorf("%w: bad store URL %q: the path must be absolute (file:///var/lib/logship)", store.ErrConfig, shown)
 	}
