@@ -12,7 +12,7 @@ import (
 )
 
 // Only the catalog talks to the store for what it describes: restore,
-// shipper and schedule do not import store (nor any backend) at all, and
+// shipper, schedule, receive and resident do not import store (nor any backend) at all, and
 // cmd opens a store through store/backends and uses package store for its
 // error values only. Test files may do more (they build damaged stores).
 func TestOnlyCatalogTalksToTheStore(t *testing.T) {
@@ -30,7 +30,7 @@ func TestOnlyCatalogTalksToTheStore(t *testing.T) {
 		top := strings.SplitN(pkg, "/", 2)[0]
 		imports := strings.Split(f[3], ",")
 		switch top {
-		case "restore", "shipper", "schedule":
+		case "restore", "shipper", "schedule", "receive", "resident":
 			checked[top] = true
 			for _, imp := range imports {
 				if d, ok := strings.CutPrefix(imp, module); ok && (d == "store" || strings.HasPrefix(d, "store/")) {
