@@ -52,6 +52,7 @@ Example (postgresql.conf of the restored server):
    restore_command = 'logship --store file:///var/lib/logship wal-fetch %f %p'`,
 		// Exit 2 would read as "end of archive" too.
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return withCode(exitFetchFatal, err) },
+		Flags:        walFetchFlags(),
 		Action: func(c *cli.Context) error {
 			noGC()
 			// GC stays off until the heap nears the limit: a window of
@@ -68,25 +69,39 @@ Example (postgresql.conf of the restored server):
 			}
 			name, dest := c.Args().Get(0), c.Args().Get(1)
 			opts := restore.AheadOptions{Max: rt.cfg.FetchAhead, Stamp: fetchStamp(rt.cfg.Store, rt.cfg.Source, rt.cfg.S3.Endpoint)}
+			if c.Bool("prefetch-daemon") {
+				return runPrefetchDaemon(c, rt, dest, opts)
+			}
+			warm := c.Bool("prefetcher") && opts.Max > 0
 			// A prefetched file needs no store: answer before connecting.
 			if opts.Max > 0 && restore.TakePrefetched(name, dest, opts.Stamp) {
+				if warm {
+					restore.NoteTaken(dest, name, restore.SpoolSegmentSize(dest, opts.Stamp))
+				}
 				return nil
+			}
+			if warm {
+				return warmFetch(c, rt, name, dest, opts)
 			}
 			cat, err := rt.openCatalog(c.Context)
 			if err != nil {
 				return withCode(exitFetchFatal, err)
 			}
-			err = restore.FetchWALAhead(c.Context, cat, name, dest, opts)
-			switch {
-			case err == nil:
-				return nil
-			case errors.Is(err, restore.ErrAbsent):
-				return withCode(exitFailure, err)
-			case c.Context.Err() != nil:
-				return withCode(exitCancelled, err)
-			default:
-				return withCode(exitFetchFatal, err)
-			}
+			return fetchExit(c, restore.FetchWALAhead(c.Context, cat, name, dest, opts))
 		},
+	}
+}
+
+// fetchExit maps a fetch's error to wal-fetch's exit codes.
+func fetchExit(c *cli.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, restore.ErrAbsent):
+		return withCode(exitFailure, err)
+	case c.Context.Err() != nil:
+		return withCode(exitCancelled, err)
+	default:
+		return withCode(exitFetchFatal, err)
 	}
 }
