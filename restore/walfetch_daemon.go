@@ -89,6 +89,12 @@ func SpoolSegmentSize(dest, stamp string) uint64 {
 	return readState(spoolDir(dest), stamp).SegmentSize
 }
 
+// SpoolSkipped reports whether the last prefetcher skipped name (not
+// recorded, or its fetch failed).
+func SpoolSkipped(dest, stamp, name string) bool {
+	return slices.Contains(readState(spoolDir(dest), stamp).Skipped, name)
+}
+
 func readNext(dest string) string {
 	b, err := os.ReadFile(nextPath(dest))
 	if err != nil || len(b) != 24 {

@@ -46,7 +46,7 @@ func walFetchFlags() []cli.Flag {
 // store, after starting a prefetcher when none runs.
 func warmFetch(c *cli.Context, rt *runtime, name, dest string, opts restore.AheadOptions) error {
 	ctx := c.Context
-	ahead := opts
+	ahead, late := opts, false
 	if restore.PrefetcherRunning(dest) {
 		restore.NoteNext(dest, name)
 		if restore.WaitPrefetched(ctx, name, dest, opts.Stamp, warmWait) {
@@ -54,8 +54,13 @@ func warmFetch(c *cli.Context, rt *runtime, name, dest string, opts restore.Ahea
 			return nil
 		}
 		ahead.Max = 0 // the prefetcher fetches ahead
-	} else if len(name) == 24 && startPrefetcher(c, name, dest) {
-		ahead.Max = 0
+	} else if len(name) == 24 {
+		// A segment the last prefetcher found unrecorded is a standby at
+		// the archive's end asking again: start one only once it came.
+		late = restore.SpoolSkipped(dest, opts.Stamp, name)
+		if !late && startPrefetcher(c, name, dest) {
+			ahead.Max = 0
+		}
 	}
 	cat, err := rt.openCatalog(ctx)
 	if err != nil {
@@ -64,6 +69,9 @@ func warmFetch(c *cli.Context, rt *runtime, name, dest string, opts restore.Ahea
 	err = restore.FetchWALAhead(ctx, cat, name, dest, ahead)
 	if err == nil {
 		restore.NoteTaken(dest, name, restore.SpoolSegmentSize(dest, opts.Stamp))
+		if late {
+			startPrefetcher(c, name, dest)
+		}
 	}
 	return fetchExit(c, err)
 }

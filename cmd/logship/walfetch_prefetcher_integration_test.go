@@ -80,4 +80,12 @@ func TestFetchPrefetcher(t *testing.T) {
 	fetch(names[4])
 	fetch(names[5])
 	pollFor(t, "the prefetcher to leave at the archive's end", func() bool { return !prefetcherHeld(pgwal) })
+
+	// A standby at the archive's end: "not in the archive" until it comes.
+	n := "000000010000000000000007"
+	if r := logship(t, env, append(flags, "--fetch-ahead", "3", "wal-fetch", "--prefetcher", n, dest)...); r.code != 1 {
+		t.Fatalf("fetch of %s, not archived: exit %d %s, want 1", n, r.code, r.stderr)
+	}
+	mustLogship(t, nil, append(flags, "wal-push", syntheticSegment(t, src, n, 42, 7))...)
+	fetch(n)
 }
