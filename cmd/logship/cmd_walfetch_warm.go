@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -122,6 +123,9 @@ func startPrefetcher(c *cli.Context, name, dest string) bool {
 // runPrefetchDaemon is the prefetcher: name is the segment the process
 // that started it fetches itself.
 func runPrefetchDaemon(c *cli.Context, rt *runtime, dest string, opts restore.AheadOptions) error {
+	// It lives long and allocates per segment: the collector runs as usual
+	// (wal-fetch turned it off for its single short fetch).
+	debug.SetGCPercent(100)
 	cat, err := rt.openCatalog(c.Context)
 	if err != nil {
 		return err
