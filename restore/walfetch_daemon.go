@@ -39,6 +39,9 @@ const (
 	stagedSuffix = ".staged.logship-tmp"
 )
 
+// storeRetry is the pause after a listing failed.
+const storeRetry = time.Second
+
 // PrefetcherOptions tune RunPrefetcher.
 type PrefetcherOptions struct {
 	// Ahead is how many segments it keeps in the folder from the next one.
@@ -165,9 +168,13 @@ func RunPrefetcher(ctx context.Context, cat *catalog.Catalog, dest string, opts 
 		if next != "" && p.round(ctx, next) {
 			return nil // all that is recorded is here
 		}
+		wait := opts.Poll
+		if p.listFailed {
+			wait = max(wait, storeRetry) // a store that fails is not hammered
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(opts.Poll):
+		case <-time.After(wait):
 		}
 	}
 	return ctx.Err()
@@ -182,8 +189,10 @@ type prefetcher struct {
 	// failed are names it could not fetch: PostgreSQL's own request
 	// fetches them and reports why; the prefetcher does not retry them.
 	failed map[string]bool
-	mu     sync.Mutex
-	st     spoolState
+	// listFailed is set when the last listing failed.
+	listFailed bool
+	mu         sync.Mutex
+	st         spoolState
 }
 
 // recovering is false once pg_wal is gone or, for a data directory, once
@@ -231,6 +240,7 @@ func (p *prefetcher) round(ctx context.Context, next string) bool {
 		return false
 	}
 	win, err := p.cat.WALWindow(ctx, todo)
+	p.listFailed = err != nil
 	if err != nil {
 		return false
 	}

@@ -35,6 +35,9 @@ PostgreSQL's next requests are answered at once, without connecting to the store
 4 segments at first, twice as many each time PostgreSQL has used them all, up to N.
 A prefetched file is handed over only after its SHA-256 is checked again against what
 was verified (listed in pg_wal/logship-prefetch.state); any other is fetched again.
+With --prefetcher, a call that has to go to the store also starts a background
+prefetcher for its pg_wal, which keeps its store connection and the next segments
+ready while PostgreSQL replays, and leaves once recovery is idle (docs/RESIDENT.md).
 
 Exit codes: 0 fetched. 1 NAME is not in the archive: the source exists in the
 store, the store answered, and NAME is neither recorded nor stored; PostgreSQL reads
