@@ -138,6 +138,12 @@ func PrefetcherRunning(dest string) bool {
 // ErrPrefetcherBusy at once when another one runs.
 func RunPrefetcher(ctx context.Context, cat *catalog.Catalog, dest string, opts PrefetcherOptions) error {
 	lock, err := lockPrefetcher(dest)
+	// PrefetcherRunning takes the lock for an instant to probe it; only a
+	// lock held longer is another prefetcher.
+	for try := 0; errors.Is(err, ErrPrefetcherBusy) && try < 20; try++ {
+		time.Sleep(5 * time.Millisecond)
+		lock, err = lockPrefetcher(dest)
+	}
 	if err != nil {
 		return err
 	}
