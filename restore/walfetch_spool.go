@@ -43,6 +43,9 @@ type spoolState struct {
 	SegmentSize uint64 `json:"segment_size,omitempty"`
 	// Files are the verified files in the folder.
 	Files map[string]spooledFile `json:"files"`
+	// Skipped are segments a prefetcher will not fetch (not recorded, or
+	// their fetch failed): a wal-fetch waiting for one fetches it itself.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // spooledFile is what a verified file of the folder holds: SHA-256 as

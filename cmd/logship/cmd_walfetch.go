@@ -35,6 +35,9 @@ PostgreSQL's next requests are answered at once, without connecting to the store
 4 segments at first, twice as many each time PostgreSQL has used them all, up to N.
 A prefetched file is handed over only after its SHA-256 is checked again against what
 was verified (listed in pg_wal/logship-prefetch.state); any other is fetched again.
+With --prefetcher, a call that has to go to the store also starts a background
+prefetcher for its pg_wal, which keeps its store connection and the next segments
+ready while PostgreSQL replays, and leaves once recovery is idle (docs/RESIDENT.md).
 
 Exit codes: 0 fetched. 1 NAME is not in the archive: the source exists in the
 store, the store answered, and NAME is neither recorded nor stored; PostgreSQL reads
@@ -52,6 +55,7 @@ Example (postgresql.conf of the restored server):
    restore_command = 'logship --store file:///var/lib/logship wal-fetch %f %p'`,
 		// Exit 2 would read as "end of archive" too.
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error { return withCode(exitFetchFatal, err) },
+		Flags:        walFetchFlags(),
 		Action: func(c *cli.Context) error {
 			noGC()
 			// GC stays off until the heap nears the limit: a window of
@@ -68,25 +72,39 @@ Example (postgresql.conf of the restored server):
 			}
 			name, dest := c.Args().Get(0), c.Args().Get(1)
 			opts := restore.AheadOptions{Max: rt.cfg.FetchAhead, Stamp: fetchStamp(rt.cfg.Store, rt.cfg.Source, rt.cfg.S3.Endpoint)}
+			if c.Bool("prefetch-daemon") {
+				return runPrefetchDaemon(c, rt, dest, opts)
+			}
+			warm := c.Bool("prefetcher") && opts.Max > 0
 			// A prefetched file needs no store: answer before connecting.
 			if opts.Max > 0 && restore.TakePrefetched(name, dest, opts.Stamp) {
+				if warm {
+					restore.NoteTaken(dest, name, restore.SpoolSegmentSize(dest, opts.Stamp))
+				}
 				return nil
+			}
+			if warm {
+				return warmFetch(c, rt, name, dest, opts)
 			}
 			cat, err := rt.openCatalog(c.Context)
 			if err != nil {
 				return withCode(exitFetchFatal, err)
 			}
-			err = restore.FetchWALAhead(c.Context, cat, name, dest, opts)
-			switch {
-			case err == nil:
-				return nil
-			case errors.Is(err, restore.ErrAbsent):
-				return withCode(exitFailure, err)
-			case c.Context.Err() != nil:
-				return withCode(exitCancelled, err)
-			default:
-				return withCode(exitFetchFatal, err)
-			}
+			return fetchExit(c, restore.FetchWALAhead(c.Context, cat, name, dest, opts))
 		},
+	}
+}
+
+// fetchExit maps a fetch's error to wal-fetch's exit codes.
+func fetchExit(c *cli.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, restore.ErrAbsent):
+		return withCode(exitFailure, err)
+	case c.Context.Err() != nil:
+		return withCode(exitCancelled, err)
+	default:
+		return withCode(exitFetchFatal, err)
 	}
 }
