@@ -2,9 +2,7 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"testing"
-	"time"
 
 	"github.com/logship/logship/crypt"
 	"github.com/logship/logship/internal/pgtest"
@@ -27,10 +25,7 @@ func TestReceiveEncrypts(t *testing.T) {
 	last := switchWAL(t, c)
 	waitArchived(t, c, last)
 	recv, arch := openCatalog(t, recvDir, "enc"), openCatalog(t, archiveDir, "enc")
-	c.WaitFor(t, 60*time.Second, "receiver stored "+last, func() bool {
-		has, _ := recv.HasWAL(context.Background(), last)
-		return has
-	})
+	waitRecorded(t, c, recv, last)
 	r.stop(t)
 	if hits := grepTree(t, recvDir, []byte(marker)); len(hits) > 0 {
 		t.Fatalf("the marker is readable in %v", hits)

@@ -156,10 +156,7 @@ func testReceiveKilledAtRandom(t *testing.T, v pgtest.Version) {
 	last := switchWAL(t, c)
 	waitArchived(t, c, last)
 	cat := openCatalog(t, storeDir, "kills")
-	c.WaitFor(t, 60*time.Second, "receiver stored "+last, func() bool {
-		has, _ := cat.HasWAL(context.Background(), last)
-		return has
-	})
+	waitRecorded(t, c, cat, last)
 	r.stop(t)
 	objs.check(t)
 	tails := checkTails(t, cat)

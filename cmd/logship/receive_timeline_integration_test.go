@@ -61,10 +61,7 @@ func testReceiveFollowsTimelineSwitch(t *testing.T, v pgtest.Version, downDuring
 	last := switchWAL(t, s)
 	waitArchived(t, s, last)
 	recv, arch := openCatalog(t, recvDir, "tl"), openCatalog(t, archiveDir, "tl")
-	s.WaitFor(t, 60*time.Second, "receiver stored "+last, func() bool {
-		has, _ := recv.HasWAL(context.Background(), last)
-		return has
-	})
+	waitRecorded(t, s, recv, last)
 	r.stop(t)
 	if !bytes.Equal(rawWAL(t, recv, "00000002.history"), rawWAL(t, arch, "00000002.history")) {
 		t.Fatalf("the receiver stored another 00000002.history than wal-push")
