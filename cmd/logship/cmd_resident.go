@@ -69,7 +69,9 @@ func runResident(c *cli.Context) error {
 	}
 	idle := c.Duration("idle-exit")
 	if c.Bool("spawned") && !c.IsSet("idle-exit") {
-		idle = time.Minute
+		// Longer than the usual archive_timeout, so that a quiet
+		// primary's calls find it warm.
+		idle = 15 * time.Minute
 	}
 	cfg := resident.Config{
 		WalDir: walDir, Location: loc, BuildID: build,
