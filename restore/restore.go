@@ -423,11 +423,22 @@ func streamPart(ctx context.Context, cat *catalog.Catalog, p catalog.BackupPart,
 // its global flags) with wal-fetch %f %p. Every argument is shell-quoted, and
 // a % in one is doubled, since PostgreSQL expands % sequences in the command.
 func FetchCommand(argv ...string) string {
+	return FetchCommandWith(argv, nil)
+}
+
+// FetchCommandWith is FetchCommand with wal-fetch's own flags (such as
+// --prefetcher) before %f %p, quoted the same way.
+func FetchCommandWith(argv, fetchFlags []string) string {
 	var b strings.Builder
 	for _, a := range argv {
 		b.WriteString(strings.ReplaceAll(QuoteShellArg(a), "%", "%%"))
 		b.WriteByte(' ')
 	}
-	b.WriteString("wal-fetch %f %p")
+	b.WriteString("wal-fetch ")
+	for _, f := range fetchFlags {
+		b.WriteString(strings.ReplaceAll(QuoteShellArg(f), "%", "%%"))
+		b.WriteByte(' ')
+	}
+	b.WriteString("%f %p")
 	return b.String()
 }

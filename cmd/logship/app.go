@@ -101,6 +101,8 @@ type runtime struct {
 	// deferBucketCheck opens an S3 store without checking the bucket first
 	// (wal-push: one request less per segment).
 	deferBucketCheck bool
+	// prefetcher adds --prefetcher to the restore_command restore writes.
+	prefetcher bool
 }
 
 func setup(c *cli.Context) (*runtime, error) {

@@ -100,6 +100,7 @@ func restoreCommand() *cli.Command {
 			&cli.IntFlag{Name: "port", DefaultText: "the backup's, or the next free one when that is in use here", Usage: "port of the restored server, with its socket in the data directory"},
 			&cli.DurationFlag{Name: "start-timeout", Value: time.Hour, Usage: "with --start: how long to wait for the target"},
 			&cli.IntFlag{Name: "parallel", Value: 4, Usage: "backup parts fetched and decoded ahead of the extraction"},
+			&cli.BoolFlag{Name: "prefetcher", Usage: "restore_command runs wal-fetch --prefetcher: a fetch that misses starts a background prefetcher that keeps the store connection warm and the next segments ready, verified, while PostgreSQL replays (docs/RESIDENT.md, Fetch)"},
 			&cli.IntFlag{Name: "prefetch-wal", Value: restore.DefaultPrefetchWAL, Usage: "with --start: the first WAL segments recovery needs, fetched into pg_wal/logship-prefetch/ while the backup is extracted (at most that many segments of disk; 0 = none)"},
 			&cli.StringSliceFlag{Name: "tablespace-map", Usage: "OLD=NEW: restore the tablespace at OLD on the source to NEW (repeatable); others go back to their original paths"},
 			jsonFlag,
@@ -153,6 +154,7 @@ func runRestore(c *cli.Context) error {
 		rt.log.Info("restore plan: streamed tail", "segment", plan.StreamedWAL, "bytes", plan.StreamedBytes, "replay_to", plan.StreamedEnd)
 	}
 
+	rt.prefetcher = c.Bool("prefetcher")
 	fetch, err := rt.fetchCommand(cat)
 	if err != nil {
 		return err
@@ -401,7 +403,11 @@ func (r *runtime) fetchCommand(cat *catalog.Catalog) (string, error) {
 		}
 		argv = append(argv, "--identity-file", id)
 	}
-	return restore.FetchCommand(argv...), nil
+	var fetchFlags []string
+	if r.prefetcher {
+		fetchFlags = append(fetchFlags, "--prefetcher")
+	}
+	return restore.FetchCommandWith(argv, fetchFlags), nil
 }
 
 // startCommand is how a user starts, and then stops, the restored

@@ -28,8 +28,9 @@ import (
 // restoreOut is what restore --json prints.
 type restoreOut struct {
 	Restore struct {
-		TargetDir string `json:"target_dir"`
-		Plan      struct {
+		TargetDir      string `json:"target_dir"`
+		RestoreCommand string `json:"restore_command"`
+		Plan           struct {
 			BackupID string `json:"backup_id"`
 			Timeline int    `json:"timeline"`
 			LastWAL  string `json:"last_wal"`

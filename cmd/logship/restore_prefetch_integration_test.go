@@ -23,16 +23,26 @@ func testRestorePrefetchesWAL(t *testing.T, v pgtest.Version) {
 	mustLogship(t, nil, append(pgFlags, "mark", "m1")...)
 	waitArchived(t, c, switchWAL(t, c))
 
-	for _, prefetch := range []string{"64", "0"} {
-		t.Run("--prefetch-wal "+prefetch, func(t *testing.T) {
+	for _, tc := range []struct{ prefetch, prefetcher string }{{"64", ""}, {"0", ""}, {"0", "--prefetcher"}} {
+		prefetch := tc.prefetch
+		t.Run("--prefetch-wal "+prefetch+" "+tc.prefetcher, func(t *testing.T) {
 			r := restored{dir: newTargetDir(t), port: freeTCPPort(t)}
 			t.Cleanup(func() { stopServer(t, r.dir) })
-			res := logship(t, nil, append(append([]string{}, flags...), "restore", "--target-dir", r.dir, "--start",
+			args := append(append([]string{}, flags...), "restore", "--target-dir", r.dir, "--start",
 				"--port", strconv.Itoa(r.port), "--start-timeout", "50s", "--json", "--mark", "m1", "--no-archive",
-				"--prefetch-wal", prefetch)...)
+				"--prefetch-wal", prefetch)
+			if tc.prefetcher != "" {
+				args = append(args, tc.prefetcher)
+			}
+			res := logship(t, nil, args...)
 			var out restoreOut
 			if res.code != 0 || json.Unmarshal([]byte(res.stdout), &out) != nil || out.Reached == nil {
 				t.Fatalf("restore: exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
+			}
+			// The restore_command written says whether it starts a
+			// background prefetcher on a miss.
+			if got := strings.Contains(out.Restore.RestoreCommand, "wal-fetch '--prefetcher' %f %p"); got != (tc.prefetcher != "") {
+				t.Errorf("restore_command %q: --prefetcher %v, want %v", out.Restore.RestoreCommand, got, tc.prefetcher != "")
 			}
 			logged := strings.Contains(res.stderr, "prefetched WAL for recovery")
 			if logged != (prefetch != "0") {
