@@ -26,6 +26,8 @@ type DaemonOptions struct {
 	// slots of logship receive on the source
 	// (logship_replication_slot_retained_bytes).
 	SourceConnString string
+	// Tasks run beside the jobs while the daemon runs (see Task).
+	Tasks []Task
 }
 
 // Daemon runs jobs on one catalog with a Scheduler, keeps their metrics
@@ -37,6 +39,7 @@ type Daemon struct {
 	sched   *Scheduler
 	metrics *Metrics
 	pg      string // DaemonOptions.SourceConnString
+	tasks   []Task
 }
 
 // server serves HTTP for a Daemon or a Group.
@@ -53,7 +56,7 @@ func NewDaemon(cat *catalog.Catalog, jobs []Job, opts DaemonOptions) (*Daemon, e
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	d := &Daemon{server: server{log: opts.Logger}, cat: cat, metrics: NewMetrics(nil), pg: opts.SourceConnString}
+	d := &Daemon{server: server{log: opts.Logger}, cat: cat, metrics: NewMetrics(nil), pg: opts.SourceConnString, tasks: opts.Tasks}
 	d.metrics.SetBuildInfo(opts.Version)
 	sched, err := NewScheduler(jobs, SchedulerOptions{
 		Logger: opts.Logger, Metrics: d.metrics, StopGrace: opts.StopGrace, StopTimeout: opts.StopTimeout,
@@ -99,7 +102,7 @@ func (s *server) Addr() net.Addr { return s.addr }
 // stop; otherwise a job did not stop in time or the server failed.
 func (d *Daemon) Run(ctx context.Context) error {
 	d.backupFirst(ctx)
-	return d.serveWhile(ctx, d.sched.Run)
+	return d.serveWhile(ctx, d.runWithTasks)
 }
 
 // backupFirst takes a full backup now when there is none: like BizTalk's

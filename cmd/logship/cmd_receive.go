@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/receive"
+	"github.com/logship/logship/schedule"
 )
 
 func receiveCommand() *cli.Command {
@@ -86,4 +88,16 @@ func runReceive(c *cli.Context, rt *runtime, cat *catalog.Catalog) error {
 		return nil // SIGTERM is the daemon's normal stop
 	}
 	return err
+}
+
+// receiveTask is logship receive as a task of the schedule daemon
+// (jobs.receive: on or synchronous), with the command's defaults.
+func receiveTask(rt *runtime, cat *catalog.Catalog, synchronous bool) schedule.Task {
+	o := receive.Options{
+		ConnString: rt.cfg.PG, Slot: receive.DefaultSlot(rt.cfg.Source), ApplicationName: receive.DefaultApplicationName(rt.cfg.Source),
+		PartialInterval: receive.DefaultPartialInterval, PartialBytes: receive.DefaultPartialBytes, Synchronous: synchronous,
+		MaxBackoff: receive.DefaultMaxBackoff, StatusInterval: receive.DefaultStatusInterval,
+		Encode: rt.encodeOptions(), AllowPlaintext: rt.cfg.AllowPlaintext, Logger: rt.log.With("task", "receive"),
+	}
+	return schedule.Task{Name: "receive", Run: func(ctx context.Context) error { return receive.Run(ctx, cat, o) }}
 }

@@ -170,6 +170,9 @@ func newDaemon(c *cli.Context, rt *runtime, jc JobsConfig, opts schedule.DaemonO
 	}
 	opts.Logger = rt.log
 	opts.SourceConnString = rt.cfg.PG
+	if jc.Receive == "on" || jc.Receive == "synchronous" {
+		opts.Tasks = append(opts.Tasks, receiveTask(rt, cat, jc.Receive == "synchronous"))
+	}
 	d, err := schedule.NewDaemon(cat, withHooks(rt, jobs), opts)
 	if err != nil {
 		return nil, usageErr(err)

@@ -44,6 +44,7 @@ const (
 //	  drill: "off"               # e.g. "0 4 * * 0": logship drill weekly
 //	  drill-check-sql: /etc/logship/drill.sql
 //	  drill-amcheck: false
+//	  receive: "off"             # "on" or "synchronous": logship receive beside the jobs
 type JobsConfig struct {
 	Backup             *string `yaml:"backup"`
 	BackupFast         bool    `yaml:"backup-fast"`
@@ -60,6 +61,7 @@ type JobsConfig struct {
 	Drill              *string `yaml:"drill"`           // restore drill of the latest mark; off by default
 	DrillCheckSQL      string  `yaml:"drill-check-sql"` // as drill --check-sql
 	DrillAmcheck       bool    `yaml:"drill-amcheck"`
+	Receive            string  `yaml:"receive"` // off (default), on, synchronous
 
 	orphanGrace, stopGrace time.Duration // parsed from the strings above
 }
@@ -121,6 +123,11 @@ func (j *JobsConfig) validate() error {
 	}
 	if j.Purge != nil && jobSetting(j.Purge, "") != "" && j.KeepBackups == 0 && j.RecoveryWindowDays == 0 {
 		return errors.New("jobs.purge is scheduled but no retention is set: add jobs.keep-backups and/or jobs.recovery-window-days")
+	}
+	switch j.Receive {
+	case "", "off", "on", "synchronous":
+	default:
+		return fmt.Errorf("jobs.receive %q: want off, on or synchronous", j.Receive)
 	}
 	var err error
 	if j.orphanGrace, err = parseDurationKey("orphan-grace", j.OrphanGrace, defaultOrphanGrace); err != nil {
