@@ -256,28 +256,40 @@ func fetchManifest(ctx context.Context, cat *catalog.Catalog, b catalog.Backup) 
 // object reader verifies its checksum on that final read.
 func readAllSized(r io.Reader, size int64) ([]byte, error) {
 	b := make([]byte, size)
-	if _, err := io.ReadFull(r, b); err != nil {
+	if err := readFullSized(r, b); err != nil {
 		return nil, err
+	}
+	return b, nil
+}
+
+// readFullSized fills b from r, which must hold exactly len(b) bytes.
+func readFullSized(r io.Reader, b []byte) error {
+	if _, err := io.ReadFull(r, b); err != nil {
+		return err
 	}
 	var one [1]byte
 	if n, err := r.Read(one[:]); n != 0 || err != io.EOF {
 		if err == nil || err == io.EOF {
 			err = errors.New("more bytes than recorded")
 		}
-		return nil, err
+		return err
 	}
-	return b, nil
+	return nil
 }
 
-// fetchPart reads a whole part into memory, verified.
-func fetchPart(ctx context.Context, cat *catalog.Catalog, p catalog.BackupPart) ([]byte, error) {
+// fetchPart reads a whole part into memory, verified, reusing buf when it
+// is large enough.
+func fetchPart(ctx context.Context, cat *catalog.Catalog, p catalog.BackupPart, buf []byte) ([]byte, error) {
 	o, err := cat.OpenPart(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	defer o.Close()
-	b, err := readAllSized(o, p.RawSize)
-	if err != nil {
+	if int64(cap(buf)) < p.RawSize {
+		buf = make([]byte, p.RawSize)
+	}
+	b := buf[:p.RawSize]
+	if err := readFullSized(o, b); err != nil {
 		return nil, fmt.Errorf("part %s: %w", p.Key, err)
 	}
 	return b, nil
@@ -342,6 +354,10 @@ func feedParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.Backup
 	// A slot is taken per part from its fetch until it is written, which
 	// bounds the memory held to about parallel parts.
 	slots := make(chan struct{}, parallel)
+	// A written part's buffer goes to the next fetch: fresh buffers would
+	// be garbage at every part, and the collector lets the heap grow to
+	// twice the parts in flight before it reclaims them.
+	bufs := make(chan []byte, parallel)
 	results := make([]chan fetched, len(parts))
 	for i := range results {
 		results[i] = make(chan fetched, 1)
@@ -357,8 +373,13 @@ func feedParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.Backup
 				results[i] <- fetched{stream: true}
 				continue
 			}
+			var buf []byte
+			select {
+			case buf = <-bufs:
+			default:
+			}
 			go func() {
-				data, err := fetchPart(ctx, cat, p)
+				data, err := fetchPart(ctx, cat, p, buf)
 				results[i] <- fetched{data: data, err: err}
 			}()
 		}
@@ -380,6 +401,8 @@ func feedParts(ctx context.Context, cat *catalog.Catalog, parts []catalog.Backup
 			if _, werr := w.Write(f.data); werr != nil {
 				err = writeError{werr}
 			}
+			// w is a pipe: its Write returns once the bytes were read.
+			bufs <- f.data
 		}
 		<-slots
 		if err != nil {
