@@ -2,22 +2,29 @@ package main_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/logship/logship/catalog"
 	"github.com/logship/logship/internal/pgtest"
+	"github.com/logship/logship/store"
 	"github.com/logship/logship/store/backends"
 )
 
 // receiveStore is where a receive acceptance test keeps its WAL: the
 // store flags logship runs with, the environment the archiver needs to
-// reach it (AWS credentials on S3), and its catalog opened in process.
+// reach it (AWS credentials on S3), its catalog opened in process, and the
+// hash of every WAL and piece object and record in it (by key or path).
 type receiveStore struct {
 	flags []string
 	env   []string
 	open  func(t *testing.T) *catalog.Catalog
+	sums  func(t *testing.T) map[string][32]byte
 }
 
 // newReceiveStore makes a fresh store for source; the two kinds are
@@ -33,6 +40,7 @@ func fileStore(t *testing.T, source string) receiveStore {
 	return receiveStore{
 		flags: []string{"--store", "file://" + dir, "--source", source},
 		open:  func(t *testing.T) *catalog.Catalog { return openCatalog(t, dir, source) },
+		sums:  func(t *testing.T) map[string][32]byte { return fileSums(t, dir) },
 	}
 }
 
@@ -52,14 +60,48 @@ func s3Store(t *testing.T, source string) receiveStore {
 		}
 	}
 	url, endpoint := flags[1], os.Getenv("LOGSHIP_TEST_S3_ENDPOINT")
-	return receiveStore{flags: flags, env: env, open: func(t *testing.T) *catalog.Catalog {
+	open := func(t *testing.T) store.Store {
 		t.Helper()
 		st, err := backends.Open(context.Background(), url, backends.Options{S3Endpoint: endpoint})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return catalog.New(st, source)
-	}}
+		return st
+	}
+	return receiveStore{flags: flags, env: env,
+		open: func(t *testing.T) *catalog.Catalog { return catalog.New(open(t), source) },
+		sums: func(t *testing.T) map[string][32]byte { return s3Sums(t, open(t)) },
+	}
+}
+
+// s3Sums hashes every WAL and piece object and record in st.
+func s3Sums(t *testing.T, st store.Store) map[string][32]byte {
+	t.Helper()
+	ctx := context.Background()
+	sums := map[string][32]byte{}
+	err := st.List(ctx, "", func(oi store.ObjectInfo) error {
+		if k := "/" + oi.Key; !strings.Contains(k, "/wal/") && !strings.Contains(k, "/wal-stream/") {
+			return nil
+		}
+		rc, err := st.Get(ctx, oi.Key)
+		if errors.Is(err, store.ErrNotExist) {
+			return nil // a piece dropped meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, rc); err != nil {
+			return fmt.Errorf("read %s: %w", oi.Key, err)
+		}
+		sums[oi.Key] = [32]byte(h.Sum(nil))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sums
 }
 
 // archivingClusterIn starts a cluster whose archive_command is logship
@@ -91,4 +133,15 @@ func TestReceiveS3AsynchronousLoss(t *testing.T) {
 func TestReceiveS3MatchesWALPush(t *testing.T) {
 	t.Parallel()
 	testReceiveMatchesWALPushIn(t, defaultPG, s3Store)
+}
+
+// s3Kills is how many times TestReceiveS3KilledAtRandom kills the receiver:
+// few, for CI's time; the file:// run kills it 50 times.
+const s3Kills = 5
+
+// The receiver killed at random moments while it stores into S3: no
+// object changes, the streamed tails agree, the restores to marks are exact.
+func TestReceiveS3KilledAtRandom(t *testing.T) {
+	t.Parallel()
+	testReceiveKilledAtRandomIn(t, defaultPG, s3Store, s3Kills)
 }
