@@ -127,16 +127,26 @@ func (s *session) upload(ctx context.Context, j job) error {
 			return err
 		}
 		// The segment wins over its pieces now; left, they would only
-		// lengthen listings until purge drops them.
-		n, err := s.cat.DropWALPieces(ctx, j.segment)
-		if err != nil {
-			s.o.Logger.Warn("could not drop the pieces of a stored segment; purge drops them", "segment", j.segment, "err", err.Error())
-		}
-		s.o.Logger.Debug("stored streamed segment", "segment", j.segment, "pieces_dropped", n)
+		// lengthen listings until purge drops them. Dropped in the
+		// background: one at a time, two requests each, a synchronous
+		// receiver's thousands of pieces would otherwise hold back the
+		// next uploads, and the commits waiting for them, for minutes on
+		// S3. Stopped meanwhile, it leaves the rest for purge, as a kill
+		// during the drop always could.
+		go s.dropPieces(ctx, j.segment)
 		return nil
 	}
 	_, err := s.cat.PutWALPiece(ctx, j.segment, j.start, j.data, s.o.Encode, s.srv.systemID, uint32(s.srv.segSize))
 	return err
+}
+
+// dropPieces drops the pieces of a segment stored whole.
+func (s *session) dropPieces(ctx context.Context, segment string) {
+	n, err := s.cat.DropWALPieces(ctx, segment)
+	if err != nil {
+		s.o.Logger.Warn("could not drop the pieces of a stored segment; purge drops them", "segment", segment, "err", err.Error())
+	}
+	s.o.Logger.Debug("stored streamed segment", "segment", segment, "pieces_dropped", n)
 }
 
 // uploaded takes an upload's result: on success its end is durable, and

@@ -61,20 +61,21 @@ func (a *ackClient) last() (int, pg.LSN, time.Time) {
 // client saw acknowledged when the receiver is synchronous, and loses a
 // measured amount when it is not.
 func TestReceiveSynchronousLosesNothing(t *testing.T) {
-	onEachPG(t, func(t *testing.T, v pgtest.Version) { testReceiveCrash(t, v, true) })
+	onEachPG(t, func(t *testing.T, v pgtest.Version) { testReceiveCrash(t, v, true, fileStore) })
 }
 
 func TestReceiveAsynchronousLoss(t *testing.T) {
-	onEachPG(t, func(t *testing.T, v pgtest.Version) { testReceiveCrash(t, v, false) })
+	onEachPG(t, func(t *testing.T, v pgtest.Version) { testReceiveCrash(t, v, false, fileStore) })
 }
 
-func testReceiveCrash(t *testing.T, v pgtest.Version, synchronous bool) {
+func testReceiveCrash(t *testing.T, v pgtest.Version, synchronous bool, newStore newReceiveStore) {
 	source := "async"
 	args := []string{}
 	if synchronous {
 		source, args = "sync", []string{"--synchronous"}
 	}
-	c, _, flags := archivingCluster(t, v, source)
+	st := newStore(t, source)
+	c, flags := archivingClusterIn(t, v, st), st.flags
 	r := startReceiver(t, c, flags, args...)
 	waitStreaming(t, c, "logship_"+source)
 	if synchronous {

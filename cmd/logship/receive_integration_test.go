@@ -137,17 +137,19 @@ func segmentsOf(t *testing.T, cat *catalog.Catalog) []string {
 
 // The receiver (into one store) and archive_command (into another) store
 // the same segments byte for byte; the receiver also stored pieces.
-func TestReceiveMatchesWALPush(t *testing.T) { onEachPG(t, testReceiveMatchesWALPush) }
+func TestReceiveMatchesWALPush(t *testing.T) {
+	onEachPG(t, func(t *testing.T, v pgtest.Version) { testReceiveMatchesWALPushIn(t, v, fileStore) })
+}
 
-func testReceiveMatchesWALPush(t *testing.T, v pgtest.Version) {
-	c, archiveDir, archiveFlags := archivingCluster(t, v, "same")
-	recvDir := pgtest.TempDir(t, "logship-recv-")
-	recvFlags := []string{"--store", "file://" + recvDir, "--source", "same"}
+func testReceiveMatchesWALPushIn(t *testing.T, v pgtest.Version, newStore newReceiveStore) {
+	archive, receive := newStore(t, "same"), newStore(t, "same")
+	c, archiveFlags := archivingClusterIn(t, v, archive), archive.flags
+	recvFlags := receive.flags
 	r := startReceiver(t, c, recvFlags, "--partial-interval", "100ms", "--status-interval", "300ms")
 	waitStreaming(t, c, "logship_same")
 	c.Pgbench(t, "-i", "-s", "2", "-q")
 	c.Pgbench(t, "-n", "-t", "300", "-c", "2")
-	recv, arch := openCatalog(t, recvDir, "same"), openCatalog(t, archiveDir, "same")
+	recv, arch := receive.open(t), archive.open(t)
 	var pieces []catalog.WALPiece
 	c.WaitFor(t, 30*time.Second, "pieces of the open segment", func() bool {
 		pieces, _ = recv.ListWALPieces(context.Background())

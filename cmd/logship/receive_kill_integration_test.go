@@ -43,15 +43,27 @@ func receiveKills(t *testing.T) int {
 
 // storedObjects remembers the content of every WAL and piece object and
 // piece record seen, to catch one that changes (none may: all are
-// create-only).
+// create-only). sums lists them with their content's hash.
 type storedObjects struct {
-	dir  string
+	sums func(t *testing.T) map[string][32]byte
 	seen map[string][32]byte
 }
 
 func (s *storedObjects) check(t *testing.T) {
 	t.Helper()
-	err := filepath.WalkDir(s.dir, func(p string, d fs.DirEntry, err error) error {
+	for key, sum := range s.sums(t) {
+		if old, ok := s.seen[key]; ok && old != sum {
+			t.Fatalf("%s was overwritten", key)
+		}
+		s.seen[key] = sum
+	}
+}
+
+// fileSums hashes every WAL and piece object and record under dir.
+func fileSums(t *testing.T, dir string) map[string][32]byte {
+	t.Helper()
+	sums := map[string][32]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !(strings.Contains(p, "/wal/") || strings.Contains(p, "/wal-stream/")) {
 			return err
 		}
@@ -62,16 +74,13 @@ func (s *storedObjects) check(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(b)
-		if old, ok := s.seen[p]; ok && old != sum {
-			t.Fatalf("%s was overwritten", p)
-		}
-		s.seen[p] = sum
+		sums[p] = sha256.Sum256(b)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sums
 }
 
 // rowWriter inserts rows until stopped; hold pauses it.
@@ -114,10 +123,13 @@ func startRowWriter(t *testing.T, c *pgtest.Cluster) *rowWriter {
 // no stored object ever changes, every streamed tail agrees with its
 // segment, verify --deep finds every object sound, and restores to the
 // marks taken meanwhile are exact.
-func TestReceiveKilledAtRandom(t *testing.T) { onEachPG(t, testReceiveKilledAtRandom) }
+func TestReceiveKilledAtRandom(t *testing.T) {
+	onEachPG(t, func(t *testing.T, v pgtest.Version) { testReceiveKilledAtRandomIn(t, v, fileStore, receiveKills(t)) })
+}
 
-func testReceiveKilledAtRandom(t *testing.T, v pgtest.Version) {
-	c, storeDir, flags := archivingCluster(t, v, "kills")
+func testReceiveKilledAtRandomIn(t *testing.T, v pgtest.Version, newStore newReceiveStore, kills int) {
+	st := newStore(t, "kills")
+	c, flags := archivingClusterIn(t, v, st), st.flags
 	pgFlags := append(append([]string{}, flags...), "--pg", c.ConnString())
 	c.Exec(t, "CREATE TABLE rows (i int PRIMARY KEY, pad text)")
 	waitArchived(t, c, switchWAL(t, c))
@@ -125,7 +137,7 @@ func testReceiveKilledAtRandom(t *testing.T, v pgtest.Version) {
 	w := startRowWriter(t, c)
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 16))
-	objs := &storedObjects{dir: storeDir, seen: map[string][32]byte{}}
+	objs := &storedObjects{sums: st.sums, seen: map[string][32]byte{}}
 	marks := map[string]string{}
 	mark := func(name string) {
 		w.hold.Lock()
@@ -133,7 +145,6 @@ func testReceiveKilledAtRandom(t *testing.T, v pgtest.Version) {
 		marks[name] = c.QueryString(t, "SELECT count(*) || '/' || coalesce(sum(i), 0) FROM rows")
 		mustLogship(t, nil, append(pgFlags, "mark", name)...)
 	}
-	kills := receiveKills(t)
 	for k := range kills {
 		args := []string{"--partial-interval", "50ms"}
 		if k%2 == 1 {
@@ -155,7 +166,7 @@ func testReceiveKilledAtRandom(t *testing.T, v pgtest.Version) {
 	mark("final")
 	last := switchWAL(t, c)
 	waitArchived(t, c, last)
-	cat := openCatalog(t, storeDir, "kills")
+	cat := st.open(t)
 	waitRecorded(t, c, cat, last)
 	r.stop(t)
 	objs.check(t)
