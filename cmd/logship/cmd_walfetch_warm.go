@@ -5,11 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logship/logship/resident/client"
 	"github.com/logship/logship/restore"
 )
 
@@ -28,9 +28,6 @@ const warmWait = 10 * time.Second
 // defaultPrefetcherIdle is how long a prefetcher stays without recovery
 // asking for anything new.
 const defaultPrefetcherIdle = 30 * time.Second
-
-// maxPrefetcherLog is the size past which the prefetchers' log starts afresh.
-const maxPrefetcherLog = 1 << 20
 
 func walFetchFlags() []cli.Flag {
 	return []cli.Flag{
@@ -92,32 +89,9 @@ func startPrefetcher(c *cli.Context, name, dest string) bool {
 		return false
 	}
 	restore.NoteNext(abs, name)
-	logPath := filepath.Join(filepath.Dir(abs), "logship-prefetch.log")
-	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	if fi, err := os.Stat(logPath); err == nil && fi.Size() > maxPrefetcherLog {
-		flags |= os.O_TRUNC
-	}
-	logf, err := os.OpenFile(logPath, flags, 0o600)
-	if err != nil {
-		return false
-	}
-	defer logf.Close()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		return false
-	}
-	defer null.Close()
 	argv := append(append([]string{"logship"}, globalArgs(c.App, os.Args)...), "wal-fetch", "--prefetch-daemon",
 		"--prefetcher-idle-exit", c.Duration("prefetcher-idle-exit").String(), name, abs)
-	p, err := os.StartProcess(self, argv, &os.ProcAttr{
-		Files: []*os.File{null, logf, logf},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
-	if err != nil {
-		return false
-	}
-	_ = p.Release()
-	return true
+	return client.StartDetached(self, argv, filepath.Join(filepath.Dir(abs), "logship-prefetch.log")) == nil
 }
 
 // runPrefetchDaemon is the prefetcher: name is the segment the process

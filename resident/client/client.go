@@ -18,9 +18,6 @@ const startWait = time.Second
 // answerWait bounds the wait for one answer.
 const answerWait = 10 * time.Minute
 
-// maxLog is the size past which a starting resident's log starts afresh.
-const maxLog = 4 << 20
-
 // attempts bounds how often a client asks (a resident killed under it, a
 // stale one replaced) before it pushes the file itself.
 const attempts = 3
@@ -116,20 +113,6 @@ func Ask(socket, req string) (Answer, error) {
 // ("ready") or that another resident holds the lock ("busy"). False means
 // it could not start or died first.
 func start(bin string, globals []string, walDir string, loc Location) bool {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	if fi, err := os.Stat(loc.Log); err == nil && fi.Size() > maxLog {
-		flags |= os.O_TRUNC // the resident logs little; keep the last few MiB
-	}
-	logf, err := os.OpenFile(loc.Log, flags, 0o600)
-	if err != nil {
-		return false
-	}
-	defer logf.Close()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		return false
-	}
-	defer null.Close()
 	r, w, err := os.Pipe()
 	if err != nil {
 		return false
@@ -141,15 +124,11 @@ func start(bin string, globals []string, walDir string, loc Location) bool {
 	if d := os.Getenv("LOGSHIP_RESIDENT_IDLE_EXIT"); d != "" {
 		argv = append(argv, "--idle-exit", d)
 	}
-	p, err := os.StartProcess(bin, argv, &os.ProcAttr{
-		Files: []*os.File{null, logf, logf, w},
-		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
+	err = StartDetached(bin, argv, loc.Log, w)
 	w.Close()
 	if err != nil {
 		return false
 	}
-	_ = p.Release()
 	_ = r.SetReadDeadline(time.Now().Add(startWait))
 	buf := make([]byte, 16)
 	n, _ := io.ReadAtLeast(r, buf, 1)
