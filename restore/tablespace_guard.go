@@ -78,10 +78,8 @@ func guardTablespaces(ctx context.Context, cat *catalog.Catalog, name, tmp, dest
 	if err != nil && !pending {
 		return fmt.Errorf("check %s for tablespaces: %w", name, err)
 	}
-	for _, tc := range creates {
-		if err := checkTablespaceFolder(dataDir, tc); err != nil {
-			return err
-		}
+	if err := checkTablespaceFolders(dataDir, creates); err != nil {
+		return err
 	}
 	if pending {
 		return notePending(dataDir, name)
@@ -125,12 +123,20 @@ func checkPendingBefore(ctx context.Context, cat *catalog.Catalog, dataDir strin
 	if err != nil {
 		return fmt.Errorf("check the end of %s for tablespaces: %w", prev, err)
 	}
+	if err := checkTablespaceFolders(dataDir, creates); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
+// checkTablespaceFolders checks the folder of every CREATE TABLESPACE.
+func checkTablespaceFolders(dataDir string, creates []pg.TablespaceCreate) error {
 	for _, tc := range creates {
 		if err := checkTablespaceFolder(dataDir, tc); err != nil {
 			return err
 		}
 	}
-	return os.Remove(path)
+	return nil
 }
 
 // checkTablespaceFolder allows the folder of a CREATE TABLESPACE when
