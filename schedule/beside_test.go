@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logship/logship/schedule"
 )
@@ -32,7 +33,11 @@ func TestDaemonTaskStopsWithTheDaemon(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	<-started
+	select {
+	case <-started:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the task did not start within 30 s of Run")
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run after a clean stop: %v", err)
