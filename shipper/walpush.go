@@ -78,9 +78,6 @@ func PushWAL(ctx context.Context, cat *catalog.Catalog, path string, opts PushOp
 	if err != nil {
 		return PushResult{}, err
 	}
-	if limit, ok := historyLimit[wf.Kind]; ok && fi.Size() > limit {
-		return PushResult{}, fmt.Errorf("%w: %s is %d bytes, more than such a file can be (%d)", ErrNotWALFile, name, fi.Size(), limit)
-	}
 
 	srcErr := make(chan error, 1)
 	go func() { srcErr <- checkSource(ctx, cat, hdr, opts) }()
@@ -112,9 +109,6 @@ func PushWALBytes(ctx context.Context, cat *catalog.Catalog, name string, data [
 	wf, hdr, err := inspectWAL(bytes.NewReader(data), name, int64(len(data)))
 	if err != nil {
 		return PushResult{}, err
-	}
-	if limit, ok := historyLimit[wf.Kind]; ok && int64(len(data)) > limit {
-		return PushResult{}, fmt.Errorf("%w: %s is %d bytes, more than such a file can be (%d)", ErrNotWALFile, name, len(data), limit)
 	}
 	srcErr := make(chan error, 1)
 	go func() { srcErr <- checkSource(ctx, cat, hdr, opts) }()
@@ -215,7 +209,8 @@ func compareStored(ctx context.Context, cat *catalog.Catalog, name string, sum [
 	return h.ObjectSize(), nil
 }
 
-// inspectWAL validates the name, and for segments reads the long page header.
+// inspectWAL validates the name and the size (a history or backup history
+// file has a limit), and for segments reads the long page header.
 func inspectWAL(f io.ReadSeeker, name string, size int64) (pg.WALFile, *pg.SegmentHeader, error) {
 	// The smallest segment size accepts every well-formed name; the real
 	// size, known from the file, then checks the name strictly.
@@ -233,6 +228,9 @@ func inspectWAL(f io.ReadSeeker, name string, size int64) (pg.WALFile, *pg.Segme
 	wf, err := pg.ParseWALFileName(name, segSize)
 	if err != nil {
 		return pg.WALFile{}, nil, err
+	}
+	if limit, ok := historyLimit[wf.Kind]; ok && size > limit {
+		return wf, nil, fmt.Errorf("%w: %s is %d bytes, more than such a file can be (%d)", ErrNotWALFile, name, size, limit)
 	}
 	if wf.Kind != pg.Segment && wf.Kind != pg.Partial {
 		return wf, nil, nil
